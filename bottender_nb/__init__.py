@@ -1,0 +1,86 @@
+"""Bottender's session mechanism for Python and Jupyter.
+
+``from bottender_nb import Bot``; ``%load_ext bottender_nb`` in a notebook. Names that need
+an optional or heavy dependency (stores' clients, widgets, pandas) are imported lazily.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .errors import (
+    BottenderNbError,
+    ConfigError,
+    CorruptSessionError,
+    SessionIdError,
+    StateError,
+    StoreError,
+)
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "Bot": ".session.runner",
+    "Turn": ".session.runner",
+    "Context": ".session.context",
+    "Reply": ".session.context",
+    "Session": ".session.context",
+    "Event": ".platforms.base",
+    "SessionStore": ".stores.base",
+    "MemorySessionStore": ".stores.memory",
+    "FileSessionStore": ".stores.file",
+    "RedisSessionStore": ".stores.redis",
+    "MongoSessionStore": ".stores.mongo",
+    "ChatPane": ".notebook.chat",
+    "sessions_frame": ".analysis.frames",
+    "transcripts_frame": ".analysis.frames",
+    "plot_sessions": ".analysis.plots",
+    "TranscriptRecorder": ".analysis.transcripts",
+}
+
+__all__ = sorted(
+    [
+        *_LAZY,
+        "BottenderNbError", "ConfigError", "CorruptSessionError", "SessionIdError",
+        "StateError", "StoreError", "load_ipython_extension", "__version__",
+    ]
+)
+
+if TYPE_CHECKING:
+    from .analysis.frames import sessions_frame, transcripts_frame
+    from .analysis.plots import plot_sessions
+    from .analysis.transcripts import TranscriptRecorder
+    from .notebook.chat import ChatPane
+    from .platforms.base import Event
+    from .session.context import Context, Reply, Session
+    from .session.runner import Bot, Turn
+    from .stores.base import SessionStore
+    from .stores.file import FileSessionStore
+    from .stores.memory import MemorySessionStore
+    from .stores.mongo import MongoSessionStore
+    from .stores.redis import RedisSessionStore
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return __all__
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext bottender_nb``: register the notebook magics."""
+    from .notebook.magics import load_ipython_extension as load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext bottender_nb``."""
+    from .notebook.magics import unload_ipython_extension as unload
+
+    unload(ipython)

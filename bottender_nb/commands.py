@@ -1,0 +1,66 @@
+"""Bottender's console slash commands, shared by console mode and the chat pane.
+
+``/state`` and ``/session`` print the stored state or session as indented JSON (as Bottender's
+console does), ``/payload X`` sends a payload event, ``/reset`` starts the session over from
+``initial_state``, ``/exit`` and ``/quit`` end a console.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from .platforms import Source, get_platform
+from .session.record import STATE_FIELD
+from .session.runner import Bot, Turn
+
+COMMANDS = ("/state", "/session", "/payload X", "/reset", "/exit", "/quit")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one line typed by a user produced."""
+
+    replies: list[str]
+    turns: list[Turn] = field(default_factory=list)
+    exit: bool = False
+    command: str | None = None
+
+
+def session_id_for(platform: str, source: Source = Source()) -> str | None:
+    """The session id a simulated message from ``source`` on ``platform`` is filed under."""
+    handler = get_platform(platform)
+    events = handler.split(handler.build_body(text="", source=source))
+    key = handler.session_key(events[0]) if events else None
+    return None if key is None else f"{handler.name}:{key}"
+
+
+def as_json(value: Any) -> str:
+    """Indented JSON, as Bottender's ``JSON.stringify(value, null, 2)``."""
+    return json.dumps(value, indent=2, ensure_ascii=False)
+
+
+async def handle_line(
+    bot: Bot, line: str, *, platform: str = "console", source: Source = Source()
+) -> Outcome:
+    """Run one typed line: a slash command, or a text message to the bot."""
+    command, _, argument = line.strip().partition(" ")
+    lowered = command.lower()
+    if lowered in ("/exit", "/quit"):
+        return Outcome([], exit=True, command=lowered)
+    if lowered in ("/state", "/session", "/reset"):
+        session_id = session_id_for(platform, source)
+        record = await bot.read_session(session_id) if session_id else None
+        if lowered == "/reset":
+            await bot.reset_session(session_id) if session_id else None
+            return Outcome([f"State reset to {as_json(dict(bot.initial_state))}"], command=lowered)
+        shown = (record or {}).get(STATE_FIELD, {}) if lowered == "/state" else record
+        return Outcome([as_json(shown)], command=lowered)
+    handler = get_platform(platform)
+    if lowered == "/payload":
+        body = handler.build_body(payload=argument.strip(), source=source)
+    else:
+        body = handler.build_body(text=line, source=source)
+    turns = await bot.run(body, platform)
+    return Outcome([reply.text for turn in turns for reply in turn.replies], turns)

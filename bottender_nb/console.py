@@ -1,0 +1,112 @@
+"""Console mode: ``bottender-nb console path/to/bot.py[:Action]``, like ``bottender dev --console``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import runpy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TextIO
+
+from .commands import COMMANDS, handle_line
+from .config import bot_options, find_config
+from .errors import BottenderNbError
+from .session.runner import Bot
+
+PROMPT = "You > "
+BOT_PREFIX = "Bot > "
+
+
+def load_bot(spec: str, *, cwd: str | Path = ".") -> Bot:
+    """A Bot from ``path/to/file.py[:action]``.
+
+    Without ``:action`` the file's ``App`` is used, else its only top-level async function.
+    Initial state and store come from a ``config`` the file defines, else from a
+    ``bottender.config.*`` in ``cwd``, else an empty state in memory.
+    """
+    path_text, action_name = _split_spec(spec)
+    path = Path(path_text)
+    if not path.is_file():
+        raise BottenderNbError(f"No bot file at {path_text!r}; give path/to/bot.py[:ActionName].")
+    namespace = runpy.run_path(str(path), run_name="__bottender_bot__")
+    action = _pick_action(namespace, action_name, path)
+    config = namespace.get("config")
+    if config is None:
+        config = find_config(cwd)
+    return Bot(action, **bot_options(config)) if config is not None else Bot(action)
+
+
+def _split_spec(spec: str) -> tuple[str, str | None]:
+    head, sep, tail = spec.rpartition(":")
+    if sep and tail.isidentifier() and head:
+        return head, tail
+    return spec, None
+
+
+def _pick_action(namespace: dict[str, Any], name: str | None, path: Path) -> Callable[..., Any]:
+    if name is not None:
+        if not callable(namespace.get(name)):
+            raise BottenderNbError(f"{path} defines no action named {name!r}.")
+        return namespace[name]
+    if callable(namespace.get("App")):
+        return namespace["App"]
+    actions = [
+        value for key, value in namespace.items()
+        if inspect.iscoroutinefunction(value) and not key.startswith("_")
+        and getattr(value, "__module__", None) == "__bottender_bot__"
+    ]
+    if len(actions) != 1:
+        found = ", ".join(getattr(a, "__name__", "?") for a in actions) or "none"
+        raise BottenderNbError(
+            f"{path} has no `App` and {len(actions)} top-level async functions ({found}); "
+            f"name the action: {path}:ActionName."
+        )
+    return actions[0]
+
+
+def run_console(bot: Bot, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
+    """Read lines until ``/exit``, ``/quit`` or end of input; print the bot's replies."""
+    stdin = stdin or sys.stdin
+    stdout = stdout or sys.stdout
+    loop = asyncio.new_event_loop()
+    print(f"Type a message, or one of: {', '.join(COMMANDS)}", file=stdout, flush=True)
+    try:
+        while True:
+            stdout.write(PROMPT)
+            stdout.flush()
+            line = stdin.readline()
+            if not line:
+                stdout.write("\n")
+                return 0
+            line = line.rstrip("\r\n")
+            if not line.strip():
+                continue
+            try:
+                outcome = loop.run_until_complete(handle_line(bot, line))
+            except Exception as exc:  # the action's error is shown; the console goes on
+                print(f"Error: {type(exc).__name__}: {exc}", file=stdout, flush=True)
+                continue
+            if outcome.exit:
+                return 0
+            for reply in outcome.replies:
+                print(f"{BOT_PREFIX}{reply}", file=stdout, flush=True)
+    finally:
+        loop.run_until_complete(bot.session_store.close())
+        loop.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The ``bottender-nb`` command line."""
+    parser = argparse.ArgumentParser(prog="bottender-nb", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    console = commands.add_parser("console", help="chat with a bot in this terminal")
+    console.add_argument("bot", help="path/to/bot.py[:ActionName]")
+    args = parser.parse_args(argv)
+    try:
+        bot = load_bot(args.bot)
+    except BottenderNbError as exc:
+        parser.exit(2, f"bottender-nb: {exc}\n")
+    return run_console(bot)

@@ -1,0 +1,46 @@
+"""The errors bottender_nb raises, as one small tree.
+
+::
+
+    BottenderNbError                  every error of this package
+    ├── StateError (TypeError)        state misuse: a non-mapping, a non-JSON value, no session
+    ├── SessionIdError (ValueError)   a webhook body whose session key cannot be derived
+    ├── ConfigError (ValueError)      a Bottender-shaped config that is malformed
+    └── StoreError                    a session store failed (wraps the driver's error)
+        └── CorruptSessionError       a stored session is not valid JSON / not a session
+
+Messages are sentences that name the bad value and say what to do instead.
+"""
+
+from __future__ import annotations
+
+
+class BottenderNbError(Exception):
+    """Root of every error raised by bottender_nb."""
+
+
+class StateError(BottenderNbError, TypeError):
+    """Session state was misused: written directly, with a non-mapping or a non-JSON value."""
+
+
+class SessionIdError(BottenderNbError, ValueError):
+    """A webhook body from which the platform's session key cannot be derived."""
+
+
+class ConfigError(BottenderNbError, ValueError):
+    """A Bottender-shaped configuration that cannot be used."""
+
+
+class StoreError(BottenderNbError):
+    """A session store failed; the driver's error is chained as ``__cause__``."""
+
+
+class CorruptSessionError(StoreError):
+    """A stored session that is not a valid session record (the file or key is named)."""
+
+
+def missing_extra(package: str, extra: str) -> ImportError:
+    """An ImportError telling the user which extra installs an optional client."""
+    return ImportError(
+        f"{package} is not installed; install it with: pip install \"bottender-nb[{extra}]\""
+    )

@@ -1,0 +1,23 @@
+"""The platforms bottender_nb derives session IDs for, by name."""
+
+from __future__ import annotations
+
+import importlib
+
+from .base import Event, Platform, Source
+
+__all__ = ["Event", "Platform", "Source", "PLATFORM_NAMES", "get_platform"]
+
+PLATFORM_NAMES = ("console", "messenger", "whatsapp", "line", "slack", "telegram", "viber")
+
+
+def get_platform(name: str | Platform) -> Platform:
+    """The :class:`Platform` for ``name`` (one of :data:`PLATFORM_NAMES`)."""
+    if isinstance(name, Platform):
+        return name
+    if name not in PLATFORM_NAMES:
+        raise ValueError(
+            f"Unknown platform {name!r}; use one of: {', '.join(PLATFORM_NAMES)}."
+        )
+    module = importlib.import_module(f".{name}", __name__)
+    return module.PLATFORM

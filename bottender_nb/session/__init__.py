@@ -1,0 +1,1 @@
+"""Session state, the stored session record, per-session ordering and the Bot runner."""

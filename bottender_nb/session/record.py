@@ -1,0 +1,68 @@
+"""The stored session record, in Bottender's shape, and its JSON boundary.
+
+A record looks like ``{"id": "console:1", "platform": "console", "user": {"id": "1"},
+"_state": {...}, "lastActivity": <epoch ms>}`` plus any other field Bottender keeps
+(``page``, ``channel``, ``group``, ``room`` ...), which read-modify-write preserves.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import CorruptSessionError, StateError
+
+STATE_FIELD = "_state"
+LAST_ACTIVITY_FIELD = "lastActivity"
+
+
+def dumps(record: Mapping[str, Any]) -> str:
+    """Compact JSON, as Bottender's stores write it; raise StateError naming a bad state key."""
+    try:
+        return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise StateError(_describe_unserialisable(record, exc)) from exc
+
+
+def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
+    """Parse one stored session; ``where`` names the file or key in the error."""
+    try:
+        record = json.loads(text)
+    except ValueError as exc:
+        raise CorruptSessionError(f"{where} is not valid JSON ({exc}); fix or delete it.") from exc
+    if not isinstance(record, dict):
+        raise CorruptSessionError(
+            f"{where} holds a JSON {type(record).__name__}, not a session object; fix or delete it."
+        )
+    return record
+
+
+def copy_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """A deep copy through JSON, so every store round-trips exactly like a persistent one."""
+    return json.loads(dumps(record))
+
+
+def check_json_state(state: Mapping[str, Any]) -> None:
+    """Raise StateError naming the first key whose value is not JSON-serialisable."""
+    for key, value in state.items():
+        if not isinstance(key, str):
+            raise StateError(f"State keys must be strings; got {key!r}. Use a str key.")
+        try:
+            json.dumps(value, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise StateError(
+                f"State key {key!r} holds {type(value).__name__} {value!r:.60}, which is not "
+                f"JSON-serialisable ({exc}); store plain dicts, lists, str, int, float, bool "
+                "or None, and the session keeps its previous state."
+            ) from exc
+
+
+def _describe_unserialisable(record: Mapping[str, Any], exc: Exception) -> str:
+    state = record.get(STATE_FIELD)
+    if isinstance(state, Mapping):
+        try:
+            check_json_state(state)
+        except StateError as named:
+            return str(named)
+    return f"The session record is not JSON-serialisable ({exc})."

@@ -1,0 +1,196 @@
+"""The Bot: raw webhook body in, replies out, with each session read and written around it."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..platforms import Platform, Source, get_platform
+from ..platforms.base import Event
+from ..stores.base import Clock, SessionStore
+from .context import Context, Reply, Session
+from .frozen import FrozenDict, freeze, thaw
+from .locks import SessionLocks
+from .record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
+from .sync import run_sync
+
+Action = Callable[..., Awaitable[Any]]
+TurnListener = Callable[["Turn"], None]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One handled event: who, what came in, what went out, and the state before and after."""
+
+    session_id: str | None
+    platform: str
+    event: Event
+    replies: list[Reply]
+    state_before: Mapping[str, Any]
+    state: Mapping[str, Any]
+    time: float
+
+
+class Bot:
+    """Runs ``action`` for every event, with Bottender's session semantics.
+
+    Events of one session run one at a time, in the order they arrived, in this process;
+    the store's ``lock`` extends that to other processes sharing a file or redis store.
+    """
+
+    def __init__(
+        self,
+        action: Action,
+        *,
+        initial_state: Mapping[str, Any] | None = None,
+        session_store: SessionStore | None = None,
+        clock: Clock = time.time,
+    ) -> None:
+        if session_store is None:
+            from ..stores.memory import MemorySessionStore
+
+            session_store = MemorySessionStore()
+        check_json_state(initial_state or {})
+        self.action = action
+        self.initial_state: FrozenDict = freeze(initial_state or {})
+        self.session_store = session_store
+        self.clock = clock
+        self._locks = SessionLocks()
+        self._store_ready = False
+        self._listeners: list[TurnListener] = []
+
+    @classmethod
+    def from_config(cls, action: Action, config: Mapping[str, Any] | str | Path) -> Bot:
+        """A bot configured like Bottender: a dict, ``bottender.config.json`` or ``.py``."""
+        from ..config import bot_options
+
+        return cls(action, **bot_options(config))
+
+    def on_turn(self, listener: TurnListener) -> None:
+        """Call ``listener(turn)`` after every handled event (transcripts, live views)."""
+        self._listeners.append(listener)
+
+    async def handle_request(self, body: Mapping[str, Any], platform: str = "console") -> list[Reply]:
+        """Handle a raw webhook body; the bot's replies, in order."""
+        return [reply for turn in await self.run(body, platform) for reply in turn.replies]
+
+    async def run(self, body: Mapping[str, Any], platform: str | Platform = "console") -> list[Turn]:
+        """Handle every event in ``body``; one :class:`Turn` per handled event."""
+        handler = get_platform(platform)
+        turns = []
+        for raw_event in handler.split(body):
+            if handler.is_ignored(raw_event):
+                continue
+            turns.append(await self._handle_event(handler, raw_event))
+        return turns
+
+    def say(
+        self,
+        text: str | None = None,
+        platform: str = "console",
+        *,
+        payload: str | None = None,
+        user: str = "1",
+        group: str | None = None,
+        room: str | None = None,
+    ) -> list[str]:
+        """Send one simulated message and wait for the replies; works inside Jupyter's loop."""
+        body = get_platform(platform).build_body(
+            text=text, payload=payload, source=Source(user=user, group=group, room=room)
+        )
+        return [reply.text for reply in run_sync(self.handle_request(body, platform))]
+
+    async def read_session(self, session_id: str) -> dict[str, Any] | None:
+        """The stored session (None when absent or expired), read in turn with its events."""
+        async with self._locks.hold(session_id):
+            await self._ensure_store()
+            return await self.session_store.read(session_id)
+
+    async def reset_session(self, session_id: str) -> None:
+        """Put the session's state back to ``initial_state``, keeping its other fields."""
+        async with self._locks.hold(session_id):
+            await self._ensure_store()
+            async with self.session_store.lock(session_id):
+                record = await self.session_store.read(session_id)
+                if record is not None:
+                    record[STATE_FIELD] = thaw(self.initial_state)
+                    await self.session_store.write(session_id, record)
+
+    async def _handle_event(self, handler: Platform, raw_event: Mapping[str, Any]) -> Turn:
+        event = handler.event(raw_event)
+        key = handler.session_key(raw_event)
+        if key is None:
+            context = Context(
+                platform=handler.name, event=event, session=None,
+                initial_state=self.initial_state,
+                no_session_reason=f"no session key can be derived from this {handler.name} event",
+            )
+            turn = await self._run_action(context, None, FrozenDict())
+            self._notify(turn)
+            return turn
+        session_id = f"{handler.name}:{key}"
+        async with self._locks.hold(session_id):
+            await self._ensure_store()
+            async with self.session_store.lock(session_id):
+                record = await self.session_store.read(session_id)
+                record = self._prepare(record, session_id, handler, raw_event)
+                context = Context(
+                    platform=handler.name, event=event, session=Session(record),
+                    initial_state=self.initial_state,
+                )
+                state_before = context.state
+                turn = await self._run_action(context, session_id, state_before)
+                record[STATE_FIELD] = context.state
+                record[LAST_ACTIVITY_FIELD] = int(self.clock() * 1000)
+                await self.session_store.write(session_id, record)
+        self._notify(turn)
+        return turn
+
+    def _prepare(
+        self, record: dict[str, Any] | None, session_id: str, handler: Platform,
+        raw_event: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The stored record, or a new one from ``initial_state``; refreshed with the event's user."""
+        if record is None:
+            record = {"id": session_id, "platform": handler.name, STATE_FIELD: thaw(self.initial_state)}
+        for field, value in handler.session_fields(raw_event).items():
+            old = record.get(field)
+            same_id = isinstance(old, dict) and isinstance(value, dict) and old.get("id") == value.get("id")
+            record[field] = {**old, **value} if same_id else value
+        return record
+
+    async def _run_action(self, context: Context, session_id: str | None, state_before: Any) -> Turn:
+        action: Any = self.action
+        while callable(action):
+            result = action(context, {}) if _takes_props(action) else action(context)
+            action = await result if inspect.isawaitable(result) else result
+        return Turn(
+            session_id=session_id, platform=context.platform, event=context.event,
+            replies=context.replies, state_before=state_before, state=context.state,
+            time=self.clock(),
+        )
+
+    def _notify(self, turn: Turn) -> None:
+        for listener in self._listeners:
+            listener(turn)
+
+    async def _ensure_store(self) -> None:
+        if not self._store_ready:
+            await self.session_store.init()
+            self._store_ready = True
+
+
+@functools.lru_cache(maxsize=1024)
+def _takes_props(action: Callable[..., Any]) -> bool:
+    """True when an action accepts ``(context, props)``, as Bottender actions may."""
+    try:
+        parameters = inspect.signature(action).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)

@@ -1,0 +1,130 @@
+"""The one small async interface every session store implements.
+
+A store keeps session records (see :mod:`bottender_nb.session.record`) by session id.
+Subclasses implement five primitives on raw records; expiry, copies and the public verbs
+Bottender users know (``read / write / destroy / all``) are derived here once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Callable, Mapping
+from typing import Any
+
+from ..session.record import LAST_ACTIVITY_FIELD, copy_record
+
+Clock = Callable[[], float]
+"""Seconds since the epoch, like :func:`time.time`; tests pass a fake one."""
+
+ExpiresIn = float | int | dt.timedelta | None
+
+
+def to_timedelta(expires_in: ExpiresIn) -> dt.timedelta | None:
+    """Bottender's ``expiresIn`` is minutes; a timedelta is taken as is; 0/None never expires."""
+    if expires_in is None:
+        return None
+    if isinstance(expires_in, dt.timedelta):
+        delta = expires_in
+    elif isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool):
+        delta = dt.timedelta(minutes=expires_in)
+    else:
+        raise TypeError(
+            f"expires_in must be minutes (a number) or a datetime.timedelta, not {expires_in!r}."
+        )
+    if delta < dt.timedelta(0):
+        raise ValueError(f"expires_in must not be negative, got {expires_in!r}.")
+    return delta or None
+
+
+class SessionStore(ABC):
+    """Async session storage: ``init``, ``read``, ``write``, ``destroy``, ``all``.
+
+    :param expires_in: minutes (or a timedelta) after ``lastActivity`` when a session
+        reads as absent, so the next event starts from ``initial_state``.
+    :param clock: the time source for expiry, ``time.time`` by default.
+    """
+
+    def __init__(self, *, expires_in: ExpiresIn = None, clock: Clock = time.time) -> None:
+        self.expires_in = to_timedelta(expires_in)
+        self.clock = clock
+
+    # -- primitives a store implements ------------------------------------------------
+
+    @abstractmethod
+    async def _read(self, session_id: str) -> dict[str, Any] | None:
+        """The stored record (a fresh copy), expired or not; None when there is none."""
+
+    @abstractmethod
+    async def _write(self, session_id: str, record: dict[str, Any]) -> None:
+        """Store ``record`` (already a JSON-safe copy) under ``session_id``."""
+
+    @abstractmethod
+    async def _destroy(self, session_id: str) -> None:
+        """Delete the record; deleting an absent one is not an error."""
+
+    @abstractmethod
+    async def _all(self) -> list[dict[str, Any]]:
+        """Every stored record of this store, expired or not."""
+
+    # -- the public interface ------------------------------------------------------------
+
+    async def init(self) -> SessionStore:
+        """Connect or create what the store needs; returns the store for chaining."""
+        return self
+
+    async def close(self) -> None:
+        """Release connections; the store may not be used afterwards."""
+
+    async def read(self, session_id: str) -> dict[str, Any] | None:
+        """The live session, or None when it is absent or has expired."""
+        record = await self._read(session_id)
+        if record is None or self.is_expired(record):
+            return None
+        return record
+
+    async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
+        """Store a copy of ``session``; a non-JSON value raises and stores nothing."""
+        await self._write(session_id, copy_record(session))
+
+    async def destroy(self, session_id: str) -> None:
+        """Forget the session."""
+        await self._destroy(session_id)
+
+    async def all(self) -> list[dict[str, Any]]:
+        """Every live (unexpired) session."""
+        return [record for record in await self._all() if not self.is_expired(record)]
+
+    @contextlib.asynccontextmanager
+    async def lock(self, session_id: str) -> AsyncIterator[None]:
+        """Hold the session against other processes between a read and its write.
+
+        Ordering inside one process is the runner's job; stores shared between processes
+        (file, redis) override this with a lock those processes share.
+        """
+        yield
+
+    # -- derived helpers -----------------------------------------------------------------
+
+    def is_expired(self, record: Mapping[str, Any]) -> bool:
+        """True when the record's ``lastActivity`` is older than ``expires_in``."""
+        if self.expires_in is None:
+            return False
+        last_activity = record.get(LAST_ACTIVITY_FIELD)
+        if not isinstance(last_activity, (int, float)) or isinstance(last_activity, bool):
+            return False
+        age_ms = self.clock() * 1000 - last_activity
+        return age_ms > self.expires_in.total_seconds() * 1000
+
+    @property
+    def expires_in_seconds(self) -> float | None:
+        """``expires_in`` in seconds, for drivers that expire keys themselves."""
+        return None if self.expires_in is None else self.expires_in.total_seconds()
+
+    async def __aenter__(self) -> SessionStore:
+        return await self.init()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.close()
