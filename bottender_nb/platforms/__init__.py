@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 from .base import Event, Platform, Source
@@ -15,6 +16,11 @@ def get_platform(name: str | Platform) -> Platform:
     """The :class:`Platform` for ``name`` (one of :data:`PLATFORM_NAMES`)."""
     if isinstance(name, Platform):
         return name
+    return _platform_named(name)
+
+
+@functools.lru_cache(maxsize=None)
+def _platform_named(name: str) -> Platform:
     if name not in PLATFORM_NAMES:
         raise ValueError(
             f"Unknown platform {name!r}; use one of: {', '.join(PLATFORM_NAMES)}."

@@ -11,13 +11,27 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 
-@dataclass(frozen=True)
 class Event:
     """One incoming event, as an action sees it through ``context.event``."""
 
-    raw: Mapping[str, Any]
-    text: str | None = None
-    payload: str | None = None
+    __slots__ = ("raw", "text", "payload")
+
+    def __init__(
+        self, raw: Mapping[str, Any], text: str | None = None, payload: str | None = None
+    ) -> None:
+        self.raw = raw
+        self.text = text
+        self.payload = payload
+
+    def __repr__(self) -> str:
+        return f"Event(text={self.text!r}, payload={self.payload!r})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Event):
+            return NotImplemented
+        return (self.raw, self.text, self.payload) == (other.raw, other.text, other.payload)
+
+    __hash__ = None  # type: ignore[assignment]
 
     @property
     def is_text(self) -> bool:

@@ -12,7 +12,7 @@ from .frozen import FrozenDict, freeze
 from .record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Reply:
     """One message the bot sent; ``str(reply)`` is its text."""
 
@@ -93,7 +93,7 @@ class Context:
 
     def set_state(self, mapping: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         """Shallow-merge ``mapping`` and ``fields`` into the state (nested dicts are replaced)."""
-        if mapping is not None and not isinstance(mapping, Mapping):
+        if mapping is not None and type(mapping) is not dict and not isinstance(mapping, Mapping):
             raise StateError(
                 f"set_state takes a mapping of fields, not {type(mapping).__name__} {mapping!r:.60}; "
                 "e.g. context.set_state({'count': 1}) or context.set_state(count=1)."

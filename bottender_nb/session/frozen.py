@@ -86,8 +86,13 @@ class FrozenList(list):
         return (list, (thaw(self),))
 
 
+_SCALARS = frozenset({str, int, float, bool, type(None)})
+
+
 def freeze(value: Any) -> Any:
     """A deep, read-only copy of a JSON-like value (dicts and lists become frozen)."""
+    if type(value) in _SCALARS or type(value) is FrozenDict:  # frozen values are shared safely
+        return value
     if isinstance(value, Mapping):
         return FrozenDict({key: freeze(item) for key, item in value.items()})
     if isinstance(value, (list, tuple)):

@@ -8,6 +8,7 @@ A record looks like ``{"id": "console:1", "platform": "console", "user": {"id": 
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -17,10 +18,15 @@ STATE_FIELD = "_state"
 LAST_ACTIVITY_FIELD = "lastActivity"
 
 
+# Built once: json.dumps with non-default options would build a new encoder on every call.
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+_DECODER = json.JSONDecoder()
+
+
 def dumps(record: Mapping[str, Any]) -> str:
     """Compact JSON, as Bottender's stores write it; raise StateError naming a bad state key."""
     try:
-        return json.dumps(record, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+        return _ENCODER.encode(record)
     except (TypeError, ValueError) as exc:
         raise StateError(_describe_unserialisable(record, exc)) from exc
 
@@ -40,7 +46,10 @@ def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
 
 def copy_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy through JSON, so every store round-trips exactly like a persistent one."""
-    return json.loads(dumps(record))
+    return _DECODER.decode(dumps(record))
+
+
+_PLAIN = (str, int, bool, type(None))
 
 
 def check_json_state(state: Mapping[str, Any]) -> None:
@@ -48,6 +57,8 @@ def check_json_state(state: Mapping[str, Any]) -> None:
     for key, value in state.items():
         if not isinstance(key, str):
             raise StateError(f"State keys must be strings; got {key!r}. Use a str key.")
+        if type(value) in _PLAIN or (type(value) is float and math.isfinite(value)):
+            continue
         try:
             json.dumps(value, allow_nan=False)
         except (TypeError, ValueError) as exc:

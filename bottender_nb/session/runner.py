@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import inspect
 import time
+import types
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,7 +24,7 @@ Action = Callable[..., Awaitable[Any]]
 TurnListener = Callable[["Turn"], None]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Turn:
     """One handled event: who, what came in, what went out, and the state before and after."""
 
@@ -77,7 +78,8 @@ class Bot:
 
     async def handle_request(self, body: Mapping[str, Any], platform: str = "console") -> list[Reply]:
         """Handle a raw webhook body; the bot's replies, in order."""
-        return [reply for turn in await self.run(body, platform) for reply in turn.replies]
+        turns = await self.run(body, platform)
+        return [reply for turn in turns for reply in turn.replies]
 
     async def run(self, body: Mapping[str, Any], platform: str | Platform = "console") -> list[Turn]:
         """Handle every event in ``body``; one :class:`Turn` per handled event."""
@@ -168,7 +170,7 @@ class Bot:
         action: Any = self.action
         while callable(action):
             result = action(context, {}) if _takes_props(action) else action(context)
-            action = await result if inspect.isawaitable(result) else result
+            action = await result if _is_awaitable(result) else result
         return Turn(
             session_id=session_id, platform=context.platform, event=context.event,
             replies=context.replies, state_before=state_before, state=context.state,
@@ -183,6 +185,10 @@ class Bot:
         if not self._store_ready:
             await self.session_store.init()
             self._store_ready = True
+
+
+def _is_awaitable(value: Any) -> bool:
+    return type(value) is types.CoroutineType or inspect.isawaitable(value)
 
 
 @functools.lru_cache(maxsize=1024)

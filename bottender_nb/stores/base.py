@@ -7,11 +7,11 @@ Bottender users know (``read / write / destroy / all``) are derived here once.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import time
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import Callable, Mapping
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 from ..session.record import LAST_ACTIVITY_FIELD, copy_record
@@ -37,6 +37,14 @@ def to_timedelta(expires_in: ExpiresIn) -> dt.timedelta | None:
     if delta < dt.timedelta(0):
         raise ValueError(f"expires_in must not be negative, got {expires_in!r}.")
     return delta or None
+
+
+class _NoLock(AbstractAsyncContextManager[None]):
+    async def __aexit__(self, *exc_info: object) -> None:
+        return None
+
+
+_NO_LOCK = _NoLock()
 
 
 class SessionStore(ABC):
@@ -97,14 +105,14 @@ class SessionStore(ABC):
         """Every live (unexpired) session."""
         return [record for record in await self._all() if not self.is_expired(record)]
 
-    @contextlib.asynccontextmanager
-    async def lock(self, session_id: str) -> AsyncIterator[None]:
+    def lock(self, session_id: str) -> AbstractAsyncContextManager[None]:
         """Hold the session against other processes between a read and its write.
 
         Ordering inside one process is the runner's job; stores shared between processes
-        (file, redis) override this with a lock those processes share.
+        (file, redis) override this with a lock those processes share. The default holds
+        nothing, and costs nothing on the hot path.
         """
-        yield
+        return _NO_LOCK
 
     # -- derived helpers -----------------------------------------------------------------
 
