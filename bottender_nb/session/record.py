@@ -53,20 +53,43 @@ _PLAIN = (str, int, bool, type(None))
 
 
 def check_json_state(state: Mapping[str, Any]) -> None:
-    """Raise StateError naming the first key whose value is not JSON-serialisable."""
+    """Raise StateError naming the first key whose value would not survive a JSON round trip."""
     for key, value in state.items():
         if not isinstance(key, str):
             raise StateError(f"State keys must be strings; got {key!r}. Use a str key.")
-        if type(value) in _PLAIN or (type(value) is float and math.isfinite(value)):
+        if type(value) in _PLAIN:
             continue
-        try:
-            json.dumps(value, allow_nan=False)
-        except (TypeError, ValueError) as exc:
+        problem = _json_problem(value, "")
+        if problem is not None:
+            where, what = problem
             raise StateError(
-                f"State key {key!r} holds {type(value).__name__} {value!r:.60}, which is not "
-                f"JSON-serialisable ({exc}); store plain dicts, lists, str, int, float, bool "
-                "or None, and the session keeps its previous state."
-            ) from exc
+                f"State key {key!r}{where} holds {what}, which is not JSON-serialisable; "
+                "store plain dicts (with str keys), lists, str, int, finite float, bool or "
+                "None. The session keeps its previous state."
+            )
+
+
+def _json_problem(value: Any, where: str) -> tuple[str, str] | None:
+    """``(path, description)`` of the first part of ``value`` JSON cannot carry exactly."""
+    if type(value) in _PLAIN or isinstance(value, (str, bool, int)) and not isinstance(value, float):
+        return None
+    if isinstance(value, float):
+        return None if math.isfinite(value) else (where, f"the float {value!r}")
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if not isinstance(key, str):
+                return where, f"a dict with the non-str key {key!r}"
+            problem = _json_problem(item, f"{where}[{key!r}]")
+            if problem is not None:
+                return problem
+        return None
+    if isinstance(value, (list, tuple)):
+        for index, item in enumerate(value):
+            problem = _json_problem(item, f"{where}[{index}]")
+            if problem is not None:
+                return problem
+        return None
+    return where, f"{type(value).__name__} {value!r:.60}"
 
 
 def _describe_unserialisable(record: Mapping[str, Any], exc: Exception) -> str:

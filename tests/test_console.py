@@ -1,0 +1,127 @@
+"""SPEC §4 console mode, driven through a pseudo-terminal as a user would drive it."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pexpect
+import pytest
+
+BOT_SOURCE = textwrap.dedent(
+    """
+    async def App(context):
+        if context.event.payload:
+            await context.send_text(f"Payload: {context.event.payload}")
+            return
+        count = context.state["count"] + 1
+        context.set_state({"count": count})
+        await context.send_text(f"Count: {count}")
+
+    async def Echo(context):
+        await context.send_text(f"echo {context.event.text}")
+
+    config = {"initialState": {"count": 0}}
+    """
+)
+
+
+@pytest.fixture
+def bot_dir(tmp_path):
+    (tmp_path / "bot.py").write_text(BOT_SOURCE)
+    return tmp_path
+
+
+def spawn(args: list[str], cwd) -> pexpect.spawn:
+    child = pexpect.spawn(
+        sys.executable, ["-m", "bottender_nb", *args], cwd=str(cwd), encoding="utf-8", timeout=20,
+        dimensions=(50, 200),
+    )
+    child.expect_exact("You > ")
+    return child
+
+
+def say(child: pexpect.spawn, line: str) -> str:
+    """Type a line; everything the console printed before the next prompt."""
+    child.sendline(line)
+    child.expect_exact("You > ")
+    return child.before.replace("\r\n", "\n").split("\n", 1)[1]
+
+
+def test_a_user_chats_inspects_state_and_exits(bot_dir):
+    child = spawn(["console", "bot.py"], bot_dir)
+    assert say(child, "Hi").strip() == "Bot > Count: 1"
+    assert say(child, "Hi").strip() == "Bot > Count: 2"
+    state = say(child, "/state").strip()
+    assert state == 'Bot > {\n  "count": 2\n}'
+    session = json.loads(say(child, "/session").strip().removeprefix("Bot > "))
+    assert session["id"] == "console:1" and session["_state"] == {"count": 2}
+    assert isinstance(session["lastActivity"], int)
+    assert say(child, "/payload GET_STARTED").strip() == "Bot > Payload: GET_STARTED"
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_quit_and_end_of_input_also_leave(bot_dir):
+    child = spawn(["console", "bot.py"], bot_dir)
+    child.sendline("/quit")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    child = spawn(["console", "bot.py"], bot_dir)
+    child.sendeof()
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+
+
+def test_a_named_action_is_used(bot_dir):
+    child = spawn(["console", "bot.py:Echo"], bot_dir)
+    assert say(child, "ping").strip() == "Bot > echo ping"
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+
+
+def test_the_installed_command_uses_a_bottender_config_in_the_working_directory(tmp_path):
+    (tmp_path / "bot.py").write_text(BOT_SOURCE.replace('config = {"initialState": {"count": 0}}', ""))
+    (tmp_path / "bottender.config.json").write_text(json.dumps({
+        "initialState": {"count": 100},
+        "session": {"driver": "file", "stores": {"file": {"dirname": "store"}}},
+    }))
+    child = pexpect.spawn("bottender-nb", ["console", "bot.py"], cwd=str(tmp_path),
+                          encoding="utf-8", timeout=20)
+    child.expect_exact("You > ")
+    assert say(child, "Hi").strip() == "Bot > Count: 101"
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    stored = json.loads((tmp_path / "store" / "console:1.json").read_text())
+    assert stored["_state"] == {"count": 101}
+
+
+def test_an_error_in_the_action_is_shown_and_the_console_goes_on(tmp_path):
+    (tmp_path / "bot.py").write_text(textwrap.dedent(
+        """
+        async def App(context):
+            if context.event.text == "boom":
+                raise ValueError("the action failed")
+            await context.send_text("fine")
+        """
+    ))
+    child = spawn(["console", "bot.py"], tmp_path)
+    assert "ValueError: the action failed" in say(child, "boom")
+    assert say(child, "hello").strip() == "Bot > fine"
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+
+
+def test_a_bad_bot_spec_is_one_clear_line(tmp_path):
+    output, status = pexpect.run(
+        f"{sys.executable} -m bottender_nb console missing.py", cwd=str(tmp_path),
+        withexitstatus=True, encoding="utf-8",
+    )
+    assert status == 2
+    assert "No bot file at 'missing.py'" in output
+    assert "Traceback" not in output

@@ -1,0 +1,160 @@
+"""SPEC §1: session state with Bottender's semantics, as an action sees it."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from bottender_nb import Bot, MemorySessionStore, StateError
+
+TEXT = {"message": {"text": "Hi"}}
+
+
+async def run_once(action, initial_state=None, store=None):
+    bot = Bot(action, initial_state=initial_state, session_store=store if store is not None else MemorySessionStore())
+    await bot.handle_request(TEXT)
+    return bot
+
+
+async def test_set_state_merges_shallowly_as_in_the_bottender_docs():
+    seen = {}
+
+    async def action(context):
+        context.set_state({"count": 1})
+        context.set_state({"myObject": {}})
+        seen["after_merge"] = dict(context.state)
+        context.set_state({"myObject": {"a": {"b": 1}}})
+        context.set_state({"myObject": {"c": 2}})
+        seen["nested_replaced"] = context.state["myObject"]
+
+    await run_once(action)
+    assert seen["after_merge"] == {"count": 1, "myObject": {}}
+    assert seen["nested_replaced"] == {"c": 2}
+
+
+async def test_set_state_accepts_keyword_fields_and_bottender_aliases():
+    seen = {}
+
+    async def action(context):
+        context.set_state(count=1)
+        context.setState({"name": "Ada"})
+        seen["merged"] = dict(context.state)
+        context.resetState()
+        seen["reset"] = dict(context.state)
+
+    await run_once(action, initial_state={"count": 0})
+    assert seen == {"merged": {"count": 1, "name": "Ada"}, "reset": {"count": 0}}
+
+
+@pytest.mark.parametrize("bad", [["count", 1], "count=1", 42, ("count", 1)])
+async def test_set_state_with_a_non_mapping_is_a_type_error(bad):
+    async def action(context):
+        context.set_state(bad)
+
+    with pytest.raises(TypeError, match="set_state takes a mapping"):
+        await run_once(action)
+
+
+async def test_state_is_read_only_and_the_error_teaches_set_state():
+    errors = []
+
+    async def action(context):
+        for mutate in (
+            lambda: context.state.__setitem__("count", 2),
+            lambda: context.state.update(count=2),
+            lambda: context.state["items"].append(3),
+            lambda: context.state["nested"].__setitem__("a", 2),
+        ):
+            try:
+                mutate()
+            except TypeError as exc:
+                errors.append(str(exc))
+        context.set_state({"items": context.state["items"] + [3]})
+
+    store = MemorySessionStore()
+    await run_once(action, {"count": 1, "items": [1, 2], "nested": {"a": 1}}, store)
+    assert len(errors) == 4
+    assert all("set_state" in message for message in errors)
+    stored = await store.read("console:1")
+    assert stored["_state"] == {"count": 1, "items": [1, 2, 3], "nested": {"a": 1}}
+
+
+async def test_assigning_context_state_is_refused():
+    async def action(context):
+        context.state = {"count": 5}
+
+    with pytest.raises(TypeError, match="set_state"):
+        await run_once(action)
+
+
+async def test_state_is_plain_json_and_copyable():
+    seen = {}
+
+    async def action(context):
+        context.set_state({"a": {"b": [1, 2]}})
+        seen["json"] = json.dumps(context.state, sort_keys=True)
+        mutable = copy.deepcopy(context.state)
+        mutable["a"]["b"].append(3)
+        seen["copy"] = mutable
+        seen["state"] = context.state
+
+    await run_once(action)
+    assert seen["json"] == '{"a": {"b": [1, 2]}}'
+    assert seen["copy"] == {"a": {"b": [1, 2, 3]}}
+    assert seen["state"] == {"a": {"b": [1, 2]}}
+
+
+async def test_initial_state_is_deep_copied_into_every_new_session():
+    initial = {"count": 0, "history": []}
+
+    async def action(context):
+        context.set_state({"history": context.state["history"] + [context.event.text]})
+
+    store = MemorySessionStore()
+    bot = Bot(action, initial_state=initial, session_store=store)
+    await bot.handle_request({"message": {"text": "one"}})
+    await bot.handle_request({"message": {"text": "two"}, "_user": "2"})
+    assert (await store.read("console:1"))["_state"]["history"] == ["one"]
+    assert (await store.read("console:2"))["_state"]["history"] == ["two"]
+    assert initial == {"count": 0, "history": []}
+
+
+async def test_a_non_json_value_names_the_key_and_keeps_the_previous_state():
+    async def action(context):
+        if context.event.text == "bad":
+            context.set_state({"count": 99, "when": object()})
+        context.set_state({"count": context.state["count"] + 1})
+
+    store = MemorySessionStore()
+    bot = Bot(action, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request({"message": {"text": "ok"}})
+    with pytest.raises(StateError, match="'when'"):
+        await bot.handle_request({"message": {"text": "bad"}})
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+
+
+@pytest.mark.parametrize("value", [float("nan"), float("inf"), {1: "int key"}, b"bytes"])
+async def test_values_json_cannot_carry_are_refused(value):
+    async def action(context):
+        context.set_state({"value": value})
+
+    with pytest.raises(StateError, match="value|key"):
+        await run_once(action)
+
+
+async def test_expired_session_starts_again_from_initial_state():
+    now = [1_700_000_000.0]
+    store = MemorySessionStore(expires_in=30, clock=lambda: now[0])
+
+    async def action(context):
+        context.set_state({"count": context.state["count"] + 1})
+        await context.send_text(f"Count: {context.state['count']}")
+
+    bot = Bot(action, initial_state={"count": 0}, session_store=store, clock=lambda: now[0])
+    assert [r.text for r in await bot.handle_request(TEXT)] == ["Count: 1"]
+    now[0] += 29 * 60
+    assert [r.text for r in await bot.handle_request(TEXT)] == ["Count: 2"]
+    now[0] += 31 * 60
+    assert [r.text for r in await bot.handle_request(TEXT)] == ["Count: 1"]
