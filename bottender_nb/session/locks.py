@@ -1,65 +1,69 @@
-"""Per-session ordering inside one process: one FIFO asyncio lock per busy session.
+"""Per-session ordering inside one process: a FIFO turnstile per busy session.
 
-A lock exists only while some event of its session is running or waiting, so a bot that
-sees millions of conversations keeps no lock per idle conversation.
+A session has an entry only while some event of it is running or waiting, so a bot that sees
+millions of conversations keeps nothing per idle conversation, and an event that finds its
+session idle pays for one dict insert: no lock object, no future.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from types import TracebackType
-
-
-class _Entry:
-    __slots__ = ("lock", "holders")
-
-    def __init__(self) -> None:
-        self.lock = asyncio.Lock()
-        self.holders = 0
 
 
 class SessionLocks:
     """``async with locks.hold(session_id):`` runs events of one session one at a time, in order."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, _Entry] = {}
+        # session id -> the futures of the events waiting behind the running one
+        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
 
     def hold(self, session_id: str) -> _Held:
-        """A context manager that waits its turn (asyncio locks wake waiters first-in first-out)."""
+        """A context manager that waits its turn, first come first served."""
         return _Held(self, session_id)
 
     def __len__(self) -> int:
         """How many sessions have an event running or waiting."""
-        return len(self._entries)
+        return len(self._waiting)
+
+    async def _acquire(self, session_id: str) -> None:
+        queue = self._waiting.get(session_id)
+        if queue is None:
+            self._waiting[session_id] = deque()
+            return
+        turn = asyncio.get_running_loop().create_future()
+        queue.append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if turn.done() and not turn.cancelled():
+                self._release(session_id)  # our turn was handed over as we were cancelled
+            else:
+                queue.remove(turn)
+            raise
+
+    def _release(self, session_id: str) -> None:
+        queue = self._waiting[session_id]
+        while queue:
+            turn = queue.popleft()
+            if not turn.done():
+                turn.set_result(None)  # hand the session straight to the next in line
+                return
+        del self._waiting[session_id]
 
 
 class _Held:
-    __slots__ = ("_locks", "_session_id", "_entry")
+    __slots__ = ("_locks", "_session_id")
 
     def __init__(self, locks: SessionLocks, session_id: str) -> None:
         self._locks = locks
         self._session_id = session_id
 
     async def __aenter__(self) -> None:
-        entries = self._locks._entries
-        entry = entries.get(self._session_id)
-        if entry is None:
-            entry = entries[self._session_id] = _Entry()
-        entry.holders += 1
-        self._entry = entry
-        try:
-            await entry.lock.acquire()
-        except BaseException:
-            self._leave()
-            raise
+        await self._locks._acquire(self._session_id)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._entry.lock.release()
-        self._leave()
-
-    def _leave(self) -> None:
-        self._entry.holders -= 1
-        if self._entry.holders == 0:
-            del self._locks._entries[self._session_id]
+        self._locks._release(self._session_id)

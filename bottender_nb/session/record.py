@@ -14,17 +14,26 @@ from typing import Any
 
 from ..errors import CorruptSessionError, StateError
 
+try:  # orjson is a core dependency; the stdlib is the fallback for what orjson refuses
+    import orjson
+except ImportError:  # pragma: no cover - only without the dependency installed
+    orjson = None
+
 STATE_FIELD = "_state"
 LAST_ACTIVITY_FIELD = "lastActivity"
 
 
 # Built once: json.dumps with non-default options would build a new encoder on every call.
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
-_DECODER = json.JSONDecoder()
 
 
 def dumps(record: Mapping[str, Any]) -> str:
     """Compact JSON, as Bottender's stores write it; raise StateError naming a bad state key."""
+    if orjson is not None:
+        try:
+            return orjson.dumps(record).decode()
+        except TypeError:
+            pass  # e.g. an int beyond 64 bits: the stdlib encodes it, or names what is wrong
     try:
         return _ENCODER.encode(record)
     except (TypeError, ValueError) as exc:
@@ -34,7 +43,7 @@ def dumps(record: Mapping[str, Any]) -> str:
 def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
     """Parse one stored session; ``where`` names the file or key in the error."""
     try:
-        record = json.loads(text)
+        record = parse(text)
     except ValueError as exc:
         raise CorruptSessionError(f"{where} is not valid JSON ({exc}); fix or delete it.") from exc
     if not isinstance(record, dict):
@@ -44,9 +53,19 @@ def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
     return record
 
 
+def parse(text: str | bytes) -> Any:
+    """JSON text -> Python, fast; raises ValueError on invalid JSON."""
+    if orjson is not None:
+        try:
+            return orjson.loads(text)
+        except ValueError:
+            pass  # e.g. an int beyond 64 bits: let the stdlib parse it, or say what is wrong
+    return json.loads(text)
+
+
 def copy_record(record: Mapping[str, Any]) -> dict[str, Any]:
     """A deep copy through JSON, so every store round-trips exactly like a persistent one."""
-    return _DECODER.decode(dumps(record))
+    return parse(dumps(record))
 
 
 _PLAIN = (str, int, bool, type(None))

@@ -1,0 +1,82 @@
+"""Per-session ordering: FIFO, no leak of idle sessions, cancellation passes the turn on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from bottender_nb.session.locks import SessionLocks
+
+
+async def test_waiters_run_in_arrival_order_and_nothing_is_kept_afterwards():
+    locks, order = SessionLocks(), []
+
+    async def event(i):
+        async with locks.hold("s"):
+            order.append(("start", i))
+            await asyncio.sleep(0)
+            order.append(("end", i))
+
+    await asyncio.gather(*(event(i) for i in range(20)))
+    assert order == [(kind, i) for i in range(20) for kind in ("start", "end")]
+    assert len(locks) == 0
+
+
+async def test_a_cancelled_waiter_does_not_block_the_session():
+    locks, ran = SessionLocks(), []
+    release = asyncio.Event()
+
+    async def first():
+        async with locks.hold("s"):
+            await release.wait()
+            ran.append("first")
+
+    async def other(name):
+        async with locks.hold("s"):
+            ran.append(name)
+
+    tasks = [asyncio.create_task(first()), asyncio.create_task(other("cancelled")),
+             asyncio.create_task(other("third"))]
+    await asyncio.sleep(0)
+    tasks[1].cancel()
+    await asyncio.sleep(0)
+    release.set()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    assert ran == ["first", "third"]
+    assert len(locks) == 0
+
+
+async def test_a_waiter_cancelled_just_as_its_turn_comes_hands_the_turn_on():
+    locks, ran = SessionLocks(), []
+
+    async def holder():
+        async with locks.hold("s"):
+            await asyncio.sleep(0)
+
+    async def other(name):
+        async with locks.hold("s"):
+            ran.append(name)
+
+    first = asyncio.create_task(holder())
+    second = asyncio.create_task(other("second"))
+    third = asyncio.create_task(other("third"))
+    await asyncio.sleep(0)  # holder holds, the others wait
+    await asyncio.sleep(0)  # holder releases: second's future is resolved, not yet resumed
+    second.cancel()
+    await asyncio.gather(first, second, third, return_exceptions=True)
+    assert ran == ["third"]
+    assert len(locks) == 0
+
+
+async def test_sessions_do_not_wait_for_each_other():
+    locks = SessionLocks()
+    inside = asyncio.Event()
+
+    async def blocker():
+        async with locks.hold("a"):
+            await inside.wait()
+
+    task = asyncio.create_task(blocker())
+    await asyncio.sleep(0)
+    async with locks.hold("b"):
+        inside.set()
+    await task
