@@ -1,0 +1,99 @@
+"""Messenger: one session per user (page-scoped id); a page's echo is filed under its user.
+
+Mirrors Bottender's ``MessengerConnector``: every ``entry`` of a body carries its own events,
+taken from ``messaging``, else ``standby`` (another app owns the thread), else ``changes``
+(the dashboard's webhook test, which has no sender and so no session). Bottender camel-cases
+bodies before reading them (``isEcho``); we read them as Facebook sends them (``is_echo``).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from .base import Event, Platform, Source
+
+# The page that simulated bodies are addressed to, unless ``Source.extra["page"]`` names one.
+PAGE_ID = "1895382890692545"
+_EVENT_LISTS = ("messaging", "standby", "changes")
+
+
+def _dig(value: Any, *path: str) -> Any:
+    """The value at ``path`` inside nested mappings; None where any step is missing."""
+    for step in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+    return value
+
+
+def _as_key(value: Any) -> str | None:
+    """An id as a str; None for a missing or empty one, never "None" or ""."""
+    return None if value is None or value == "" else str(value)
+
+
+def _is_echo(raw_event: Mapping[str, Any]) -> bool:
+    """True for a message the page itself sent (Messenger echoes it back to the webhook)."""
+    return bool(_dig(raw_event, "message", "is_echo"))
+
+
+class Messenger(Platform):
+    name = "messenger"
+
+    def split(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        if "entry" not in body:
+            # Policy-enforcement, app-roles and thread-control bodies are one bare event.
+            return [body]
+        events: list[Mapping[str, Any]] = []
+        for entry in body.get("entry") or []:
+            kind = next((k for k in _EVENT_LISTS if entry.get(k)), None)
+            if kind is not None:
+                events.extend(entry[kind])
+        return events
+
+    def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
+        if _is_echo(raw_event) and _dig(raw_event, "recipient", "id"):
+            return _as_key(_dig(raw_event, "recipient", "id"))
+        return _as_key(_dig(raw_event, "sender", "id"))
+
+    def event(self, raw_event: Mapping[str, Any]) -> Event:
+        text = _dig(raw_event, "message", "text")
+        payload = _dig(raw_event, "postback", "payload")
+        if not isinstance(payload, str):
+            payload = _dig(raw_event, "message", "quick_reply", "payload")
+        return Event(
+            raw=raw_event,
+            text=(text or None) if isinstance(text, str) else None,
+            payload=(payload or None) if isinstance(payload, str) else None,
+        )
+
+    def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
+        user_id = self.session_key(raw_event)
+        fields: dict[str, Any] = {"user": {"id": user_id}} if user_id else {}
+        page_side = "sender" if _is_echo(raw_event) else "recipient"
+        page_id = _as_key(_dig(raw_event, page_side, "id"))
+        if page_id:
+            fields["page"] = {"id": page_id}
+        return fields
+
+    def build_body(
+        self, *, text: str | None = None, payload: str | None = None, source: Source = Source()
+    ) -> dict[str, Any]:
+        page_id = str(source.extra.get("page", PAGE_ID))
+        now = int(time.time() * 1000)
+        item: dict[str, Any] = {
+            "sender": {"id": source.user},
+            "recipient": {"id": page_id},
+            "timestamp": now,
+        }
+        mid = f"m_{uuid.uuid4().hex}"
+        if payload is not None:
+            item["postback"] = {"title": payload, "payload": payload, "mid": mid}
+        else:
+            item["message"] = {"mid": mid, "text": text or ""}
+        return {"object": "page", "entry": [{"id": page_id, "time": now, "messaging": [item]}]}
+
+
+PLATFORM = Messenger()

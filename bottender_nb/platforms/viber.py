@@ -1,0 +1,82 @@
+"""Viber: one session per user; the user's id sits in a different field per event kind.
+
+Mirrors Bottender's ``ViberConnector`` (which reads ``userId``, Viber's ``user_id``
+camel-cased). An event kind it does not list (``webhook``, the set-up callback, or one Viber
+adds later) gets no session.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from .base import Event, Platform, Source
+
+# event kind -> path to the user's id in its body
+_USER_ID_PATHS: dict[str, tuple[str, ...]] = {
+    "subscribed": ("user", "id"),
+    "conversation_started": ("user", "id"),
+    "unsubscribed": ("user_id",),
+    "delivered": ("user_id",),
+    "seen": ("user_id",),
+    "failed": ("user_id",),
+    "message": ("sender", "id"),
+}
+
+
+def _dig(value: Any, *path: str) -> Any:
+    """The value at ``path`` inside nested mappings; None where any step is missing."""
+    for step in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+    return value
+
+
+def _as_key(value: Any) -> str | None:
+    """An id as a str; None for a missing or empty one, never "None" or ""."""
+    return None if value is None or value == "" else str(value)
+
+
+class Viber(Platform):
+    name = "viber"
+
+    def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
+        kind = raw_event.get("event")
+        path = _USER_ID_PATHS.get(kind) if isinstance(kind, str) else None
+        return _as_key(_dig(raw_event, *path)) if path else None
+
+    def event(self, raw_event: Mapping[str, Any]) -> Event:
+        message = raw_event.get("message") if raw_event.get("event") == "message" else None
+        text = _dig(message, "text") if _dig(message, "type") == "text" else None
+        return Event(raw=raw_event, text=(text or None) if isinstance(text, str) else None)
+
+    def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
+        user_id = self.session_key(raw_event)
+        return {"user": {"id": user_id}} if user_id else {}
+
+    def build_body(
+        self, *, text: str | None = None, payload: str | None = None, source: Source = Source()
+    ) -> dict[str, Any]:
+        return {
+            "event": "message",
+            "timestamp": int(time.time() * 1000),
+            "chat_hostname": "SN-CHAT-01_",
+            "message_token": uuid.uuid4().int % 10**19,
+            "sender": {
+                "id": source.user,
+                "name": source.user,
+                "avatar": "https://media-direct.cdn.viber.com/download_photo?dlid=example",
+                "language": "en",
+                "country": "US",
+                "api_version": 10,
+            },
+            # Viber has no postbacks: a keyboard button's ActionBody arrives as message text.
+            "message": {"text": payload if payload is not None else text or "", "type": "text"},
+            "silent": False,
+        }
+
+
+PLATFORM = Viber()
