@@ -21,6 +21,8 @@ from bottender_nb.platforms import PLATFORM_NAMES, Platform, Source, get_platfor
 
 PAYLOADS = Path(__file__).parent / "payloads"
 CASES = sorted(PAYLOADS.glob("*/*.json"))
+# Bodies the platform would never send (e.g. an unknown LINE source type) are only checked to raise.
+VALID_CASES = [p for p in CASES if "error" not in json.loads(p.read_text())]
 
 
 def _load(path: Path) -> tuple[Platform, dict[str, Any]]:
@@ -55,11 +57,9 @@ def test_payload_ignored_events(path: Path) -> None:
     assert [platform.is_ignored(raw) for raw in events] == expected
 
 
-@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", VALID_CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_payload_events_and_session_fields(path: Path) -> None:
     platform, case = _load(path)
-    if "error" in case:
-        pytest.skip("the body has no session key; see test_payload_session_ids")
     events = platform.split(case["body"])
     for field in ("text", "payload"):
         if field in case:
@@ -89,11 +89,9 @@ def test_every_event_kind_of_the_spec_has_a_payload_file() -> None:
     assert required <= names
 
 
-@pytest.mark.parametrize("path", CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+@pytest.mark.parametrize("path", VALID_CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
 def test_keys_are_never_empty_or_the_string_none(path: Path) -> None:
     platform, case = _load(path)
-    if "error" in case:
-        pytest.skip("the body has no session key")
     for raw in platform.split(case["body"]):
         key = platform.session_key(raw)
         assert key is None or (isinstance(key, str) and key not in ("", "None"))
