@@ -1,0 +1,7 @@
+"""The notebook kit: magics (``%load_ext bottender_nb``), the chat pane and its live state view.
+
+Modules: ``magics`` (the Magics class), ``kit`` (the notebook's bot, plain functions the magics
+call), ``cells`` (a cell -> config or action), ``arguments`` (``%say``'s text and options),
+``chat`` (ChatPane), ``transcript_view``, ``state_view``, ``source_picker``, ``render`` (HTML,
+always escaped). Nothing here is imported by the core package.
+"""

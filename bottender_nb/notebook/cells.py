@@ -1,0 +1,93 @@
+"""What the cell magics make of a cell: a Bottender config, or an action function."""
+
+from __future__ import annotations
+
+import ast
+import json
+import keyword
+from collections.abc import Callable, MutableMapping
+from typing import Any
+
+from ..errors import BottenderNbError, ConfigError
+
+DEFAULT_ACTION_NAME = "App"
+# Statements that only define things: a cell made of these (and one async def) *is* the action.
+_DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef,
+                ast.Assign, ast.AnnAssign)
+
+
+class CellError(BottenderNbError, ValueError):
+    """A notebook cell that cannot be used as asked (e.g. an action name that is no identifier)."""
+
+
+def parse_config(text: str) -> dict[str, Any]:
+    """A ``%%bottender_config`` cell: JSON, or a Python dict literal."""
+    text = text.strip()
+    if not text:
+        raise ConfigError('The config cell is empty; write e.g. {"initialState": {"count": 0}}.')
+    try:
+        config = json.loads(text)
+    except ValueError:
+        try:
+            config = ast.literal_eval(text)
+        except (ValueError, SyntaxError) as exc:
+            reason = getattr(exc, "msg", None) or str(exc)
+            raise ConfigError(
+                f"The config cell is neither JSON nor a Python dict literal ({reason}); "
+                'write e.g. {"session": {"driver": "file"}}.'
+            ) from None
+    if not isinstance(config, dict):
+        raise ConfigError(f"The config must be an object (a dict), not {type(config).__name__}.")
+    return config
+
+
+def define_action(
+    source: str, name: str | None, namespace: MutableMapping[str, Any], *, filename: str
+) -> Callable[..., Any]:
+    """Define the action a ``%%action`` cell describes in ``namespace``, and return it.
+
+    A cell that defines ``async def Name(...)`` at top level (or, without a name, a cell of
+    definitions holding one async function) is run as written; any other cell becomes the body
+    of ``async def Name(context, props=None)``, so ``context`` and ``await`` work in it.
+    """
+    if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
+        raise CellError(f"{name!r} cannot name an action; use a Python identifier such as App.")
+    tree = ast.parse(source, filename=filename)
+    defined = _defined_action(tree, name)
+    if defined is None:
+        defined = name or DEFAULT_ACTION_NAME
+        tree = _as_action_body(tree, defined)
+    exec(compile(tree, filename, "exec"), namespace)  # noqa: S102 - the user's own cell
+    return namespace[defined]
+
+
+def _defined_action(tree: ast.Module, name: str | None) -> str | None:
+    """The name of the async function the cell itself defines as the action, if it does."""
+    defined = [node.name for node in tree.body if isinstance(node, ast.AsyncFunctionDef)]
+    wanted = name or DEFAULT_ACTION_NAME
+    if wanted in defined:
+        return wanted
+    only_definitions = all(_is_definition(node) for node in tree.body)
+    if name is None and len(defined) == 1 and only_definitions:
+        return defined[0]
+    return None
+
+
+def _is_definition(node: ast.stmt) -> bool:
+    docstring = isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+    return docstring or isinstance(node, _DEFINITIONS)
+
+
+def _as_action_body(tree: ast.Module, name: str) -> ast.Module:
+    """``async def name(context, props=None): <the cell>``, keeping the cell's line numbers."""
+    arguments = ast.arguments(
+        posonlyargs=[], args=[ast.arg("context"), ast.arg("props")], vararg=None,
+        kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[ast.Constant(None)],
+    )
+    fields: dict[str, Any] = {"type_params": []} if "type_params" in ast.AsyncFunctionDef._fields else {}
+    function = ast.AsyncFunctionDef(
+        name=name, args=arguments, body=tree.body or [ast.Pass()], decorator_list=[],
+        returns=None, type_comment=None, lineno=1, col_offset=0, **fields,
+    )
+    module = ast.Module(body=[function], type_ignores=[])
+    return ast.fix_missing_locations(module)

@@ -1,0 +1,242 @@
+"""ChatPane: chat with a bot in a notebook and watch its session state change as you talk."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections import deque
+from collections.abc import Coroutine
+from types import EllipsisType
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..commands import COMMANDS, handle_line, session_id_for
+from ..platforms import Source, get_platform
+from ..session.record import STATE_FIELD
+from ..session.runner import Bot, Turn
+from ..session.sync import run_sync
+from . import render
+from .kit import attach_recorder
+from .source_picker import SourcePicker
+from .state_view import StateView
+from .transcript_view import TranscriptView
+
+EXIT_NOTE = "/exit ends a console; a chat pane simply stays open (clear the cell output to hide it)."
+
+
+class ChatPane:
+    """A widget chat with ``bot``: transcript, text box, session id and live state panel.
+
+    ``pane.send(text)`` is the code twin of typing ``text`` and pressing Enter;
+    ``pane.transcript`` is the chat so far as ``(speaker, text)`` pairs. The pane holds the
+    bot, not its action, so redefining the action (``%%action``) takes effect here at once.
+    """
+
+    def __init__(
+        self,
+        bot: Bot,
+        platform: str = "console",
+        user: str = "1",
+        group: str | None = None,
+        room: str | None = None,
+        record_transcript: bool = False,
+        *,
+        height: str = "320px",
+    ) -> None:
+        self.bot = bot
+        self.platform = get_platform(platform).name
+        self.first_user = str(user)
+        self.transcript_view = TranscriptView(height=height)
+        self.state_view = StateView()
+        self.picker = SourcePicker(self.platform, user=self.first_user, group=group, room=room)
+        self.session_label = widgets.HTML()
+        self.text = widgets.Text(
+            placeholder=f"Type a message and press Enter, or {', '.join(COMMANDS[:4])}",
+            continuous_update=False,  # the value arrives on Enter (or leaving the box): one send
+            layout=widgets.Layout(flex="1 1 auto"),
+        )
+        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.recorder = attach_recorder(bot) if record_transcript else None
+        self._pending: deque[str] = deque()
+        self._worker: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._session_id: str | None = None
+        self.widget = self._layout()
+        self.text.observe(self._on_text, names="value")
+        self.send_button.on_click(self._on_click)
+        self.picker.on_change(self._on_source)
+        bot.on_turn(_TurnForwarder(self))
+        self._on_source(self.picker.source)
+
+    # -- code twins of what a user does -------------------------------------------------------
+
+    def send(self, text: str) -> list[str]:
+        """Send ``text`` (or a slash command) as the selected user; the bot's replies."""
+        if not text.strip():
+            return []
+        return run_sync(self._exchange(text))
+
+    def switch(
+        self,
+        user: str | None = None,
+        *,
+        group: str | None | EllipsisType = ...,
+        room: str | None | EllipsisType = ...,
+    ) -> Source:
+        """Speak as ``user``, in ``group`` or ``room`` (None: a private chat; ...: unchanged)."""
+        return self.picker.switch(user, group=group, room=room)
+
+    @property
+    def transcript(self) -> list[tuple[str, str]]:
+        """The chat so far, as ``(speaker, text)`` pairs."""
+        return list(self.transcript_view.entries)
+
+    @property
+    def source(self) -> Source:
+        """Who the pane speaks as."""
+        return self.picker.source
+
+    @property
+    def session_id(self) -> str | None:
+        """The session the selected user's messages are filed under."""
+        return self._session_id
+
+    def close(self) -> None:
+        """Close the pane's widgets."""
+        _close_tree(self.widget)
+
+    def __repr__(self) -> str:
+        return f"ChatPane(platform={self.platform!r}, session={self._session_id!r})"
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        bundle = self.widget._repr_mimebundle_(**kwargs)
+        if isinstance(bundle, dict):
+            bundle["text/plain"] = repr(self)
+        return bundle
+
+    # -- one exchange: the typed line, then the bot's replies or the error --------------------
+
+    async def _exchange(self, line: str) -> list[str]:
+        source = self.source
+        self.transcript_view.add(
+            render.YOU, line, speaker=self._speaker(source), label=self._label(source),
+            user=source.user,
+        )
+        try:
+            outcome = await handle_line(self.bot, line, platform=self.platform, source=source)
+        except Exception as exc:  # the action's error is shown; the session keeps its state
+            self.transcript_view.add(render.ERROR, f"{type(exc).__name__}: {exc}",
+                                     speaker="Error", label="Error")
+            return []
+        for reply in outcome.replies:
+            self.transcript_view.add(render.BOT, reply, speaker="Bot",
+                                     preformatted=outcome.command is not None)
+        if outcome.exit:
+            self.transcript_view.add(render.NOTE, EXIT_NOTE, speaker="Note")
+        if outcome.command == "/reset":
+            await self._refresh_state(mark_changes=True)
+        return outcome.replies
+
+    def _speaker(self, source: Source) -> str:
+        return "You" if source.user == self.first_user else f"User {source.user}"
+
+    def _label(self, source: Source) -> str:
+        where = f" in group {source.group}" if source.group else ""
+        where = f" in room {source.room}" if source.room else where
+        return f"{self._speaker(source)}{where}"
+
+    # -- widget callbacks: never block the kernel -------------------------------------------
+
+    def _on_text(self, change: dict[str, Any]) -> None:
+        line = change["new"]
+        if line.strip():
+            self.text.value = ""
+            self._submit(line)
+
+    def _on_click(self, _button: widgets.Button) -> None:
+        line = self.text.value
+        if line.strip():
+            self.text.value = ""
+            self._submit(line)
+
+    def _submit(self, line: str) -> None:
+        """Queue ``line``; lines are handled one at a time, in the order they were typed."""
+        self._pending.append(line)
+        loop = _running_loop()
+        if loop is None:
+            run_sync(self._drain())
+        elif self._worker is None or self._worker.done():
+            self._worker = self._schedule(loop, self._drain())
+
+    async def _drain(self) -> None:
+        while self._pending:
+            await self._exchange(self._pending.popleft())
+
+    # -- the session shown -----------------------------------------------------------------
+
+    def _on_source(self, source: Source) -> None:
+        self._session_id = session_id_for(self.platform, source)
+        self.session_label.value = render.session_label(self._session_id)
+        self.state_view.clear()
+        loop = _running_loop()
+        if loop is None:
+            run_sync(self._refresh_state(mark_changes=False))
+        else:
+            self._schedule(loop, self._refresh_state(mark_changes=False))
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+        """Run ``coroutine`` on the kernel's loop, keeping the task referenced until it ends."""
+        task = loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    async def _refresh_state(self, *, mark_changes: bool) -> None:
+        session_id = self._session_id
+        record = await self.bot.read_session(session_id) if session_id else None
+        if session_id == self._session_id:  # the user may have switched meanwhile
+            state = (record or {}).get(STATE_FIELD) or dict(self.bot.initial_state)
+            self.state_view.show(state, mark_changes=mark_changes)
+
+    def _on_turn(self, turn: Turn) -> None:
+        if turn.session_id is not None and turn.session_id == self._session_id:
+            self.state_view.show(turn.state)
+
+    def _layout(self) -> widgets.VBox:
+        body = widgets.HBox([self.transcript_view.widget, self.state_view.widget])
+        self.transcript_view.widget.layout.flex = "2 1 0%"
+        self.state_view.widget.layout.flex = "1 1 0%"
+        pane = widgets.VBox([
+            widgets.HTML(render.STYLE), self.picker.widget, self.session_label, body,
+            widgets.HBox([self.text, self.send_button]),
+        ])
+        pane.add_class("bnb-pane")
+        return pane
+
+
+class _TurnForwarder:
+    """Forwards the bot's turns to a pane without keeping the pane alive."""
+
+    __slots__ = ("pane",)
+
+    def __init__(self, pane: ChatPane) -> None:
+        self.pane = weakref.ref(pane)
+
+    def __call__(self, turn: Turn) -> None:
+        pane = self.pane()
+        if pane is not None:
+            pane._on_turn(turn)
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _close_tree(widget: widgets.Widget) -> None:
+    for child in getattr(widget, "children", ()):
+        _close_tree(child)
+    widget.close()

@@ -1,0 +1,126 @@
+"""The bot a notebook builds cell by cell: its config, its action, the session it last talked to.
+
+Plain functions and one small class, so the magics only parse, call and display.
+"""
+
+from __future__ import annotations
+
+import json
+import weakref
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..commands import handle_line
+from ..config import bot_options, session_store
+from ..platforms import Source
+from ..session.record import STATE_FIELD
+from ..session.runner import Bot, Turn
+from ..session.sync import run_sync
+from .cells import CellError
+
+if TYPE_CHECKING:
+    from .chat import ChatPane
+
+DEFAULT_SESSION_ID = "console:1"
+NO_ACTION = "No bot action is defined yet; define one with %%action (the cell is its body)."
+
+
+class NotebookBot:
+    """The notebook's one bot, created when the first ``%%action`` runs."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, Any] = bot_options({})
+        self.bot: Bot | None = None
+        self.last_session_id: str | None = None
+        self._panes: list[weakref.ref[ChatPane]] = []
+
+    def configure(self, config: Mapping[str, Any]) -> str:
+        """Take a Bottender-shaped config; rebuild the bot with it. A one-line summary."""
+        self.options = bot_options(config)
+        if self.bot is not None:
+            self.bot = self._build(self.bot.action)
+        return describe(self.options)
+
+    def set_action(self, action: Callable[..., Any]) -> Bot:
+        """Make ``action`` the bot's action; panes already open use it from their next message."""
+        if self.bot is None:
+            self.bot = self._build(action)
+        else:
+            self.bot.action = action
+        return self.bot
+
+    def require_bot(self) -> Bot:
+        """The bot, or an error saying how to define its action."""
+        if self.bot is None:
+            raise CellError(NO_ACTION)
+        return self.bot
+
+    def say(self, line: str, *, platform: str, source: Source, record: bool = False) -> list[str]:
+        """Send one line (a message or a slash command) as ``source``; the replies."""
+        bot = self.require_bot()
+        if record:
+            attach_recorder(bot)
+        return run_sync(handle_line(bot, line, platform=platform, source=source)).replies
+
+    def state(self, session_id: str | None = None) -> dict[str, Any]:
+        """The state of ``session_id`` (default: the last session talked to, else console:1)."""
+        bot = self.require_bot()
+        session_id = session_id or self.last_session_id or DEFAULT_SESSION_ID
+        record = run_sync(bot.read_session(session_id))
+        return (record or {}).get(STATE_FIELD, {})
+
+    def open_chat(self, *, platform: str, source: Source, record: bool = False) -> ChatPane:
+        """A chat pane on the notebook's bot (kept in :attr:`panes` while its widgets live)."""
+        from .chat import ChatPane
+
+        pane = ChatPane(self.require_bot(), platform=platform, user=source.user,
+                        group=source.group, room=source.room, record_transcript=record)
+        self._panes.append(weakref.ref(pane))
+        return pane
+
+    @property
+    def panes(self) -> list[ChatPane]:
+        """The chat panes opened with ``%chat`` that are still open, oldest first."""
+        self._panes = [ref for ref in self._panes if ref() is not None]
+        return [pane for ref in self._panes if (pane := ref()) is not None]
+
+    def _build(self, action: Callable[..., Any]) -> Bot:
+        bot = Bot(action, **self.options)
+        bot.on_turn(self._remember)
+        return bot
+
+    def _remember(self, turn: Turn) -> None:
+        if turn.session_id is not None:
+            self.last_session_id = turn.session_id
+
+
+def describe(options: Mapping[str, Any]) -> str:
+    """``Session store: FileSessionStore (.sessions); initial state: {...}``."""
+    store = options["session_store"]
+    where = getattr(store, "dirname", None)
+    detail = f" ({where})" if where is not None else ""
+    initial = json.dumps(dict(options.get("initial_state") or {}), ensure_ascii=False)
+    return f"Session store: {type(store).__name__}{detail}; initial state: {initial}"
+
+
+def transcript_lines(line: str, replies: list[str]) -> list[str]:
+    """``You > line`` then ``Bot > reply`` for each reply, as the console prints them."""
+    return [f"You > {line}", *(f"Bot > {reply}" for reply in replies)]
+
+
+def attach_recorder(bot: Bot) -> Any:
+    """Record the bot's turns next to its sessions (the analysis kit loads only when asked)."""
+    from ..analysis.transcripts import TranscriptRecorder
+
+    return TranscriptRecorder.for_store(bot.session_store).attach(bot)
+
+
+def sessions_source(
+    kit: NotebookBot, dirname: str | None, driver: str | None, store_options: Mapping[str, Any]
+) -> Any:
+    """What ``%sessions`` reads: a named store or directory, else the notebook bot's store."""
+    if driver is not None:
+        return session_store({"driver": driver, "stores": {driver: dict(store_options)}})
+    if dirname is not None:
+        return dirname
+    return kit.options["session_store"] if kit.bot is None else kit.bot.session_store

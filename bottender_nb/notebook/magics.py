@@ -1,0 +1,202 @@
+"""The notebook magics: ``%%bottender_config``, ``%%action``, ``%say``, ``%state``, ``%chat``,
+``%sessions``. Each parses its arguments, calls a plain function, and displays the result.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from IPython.core.error import UsageError
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
+from IPython.display import display
+
+from ..commands import as_json
+from ..errors import BottenderNbError
+from ..platforms import PLATFORM_NAMES, Source
+from .arguments import split_text_and_options
+from .cells import define_action, parse_config
+from .kit import NotebookBot, sessions_source, transcript_lines
+
+HELP_FLAGS = ("-h", "--help")
+
+
+def _source_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
+    """The options that say who speaks, shared by %say and %chat."""
+    for decorator in reversed([
+        argument("--platform", "-p", default="console", choices=PLATFORM_NAMES, metavar="PLATFORM",
+                 help=f"the platform to simulate: {', '.join(PLATFORM_NAMES)} (default: console)"),
+        argument("--user", "-u", default="1", help="the simulated user's id (default: 1)"),
+        argument("--group", "-g", default=None, help="a group (or Slack channel) to write in"),
+        argument("--room", "-r", default=None, help="a LINE room to write in"),
+        argument("--record", action="store_true",
+                 help="record the turns as a transcript next to the sessions"),
+    ]):
+        magic = decorator(magic)
+    return magic
+
+
+@contextlib.contextmanager
+def _usage_errors() -> Iterator[None]:
+    """Show this package's errors as one line (UsageError), not a traceback."""
+    try:
+        yield
+    except BottenderNbError as exc:
+        raise UsageError(str(exc)) from None
+
+
+def _wants_help(magic: Callable[..., Any], line: str) -> bool:
+    if not any(flag in line.split() for flag in HELP_FLAGS):
+        return False
+    print(magic.parser.format_help())
+    return True
+
+
+@magics_class
+class BottenderMagics(Magics):
+    """Define a bot's action in a cell, talk to it, and watch its session state."""
+
+    def __init__(self, shell: Any) -> None:
+        super().__init__(shell)
+        self.kit = NotebookBot()
+
+    @magic_arguments()
+    @cell_magic
+    def bottender_config(self, line: str, cell: str) -> None:
+        """Configure the notebook's bot as Bottender does: initialState and session store.
+
+        The cell holds JSON or a Python dict literal, e.g.
+        {"initialState": {"count": 0}, "session": {"driver": "file", "expiresIn": 30,
+        "stores": {"file": {"dirname": ".sessions"}}}}
+        """
+        if _wants_help(self.bottender_config, line):
+            return
+        parse_argstring(self.bottender_config, line)
+        with _usage_errors():
+            print(self.kit.configure(parse_config(cell)))
+
+    @magic_arguments()
+    @argument("name", nargs="?", default=None,
+              help="the action's name in the notebook (default: App)")
+    @cell_magic
+    def action(self, line: str, cell: str) -> None:
+        """Make the cell the bot's action; open chat panes use it from their next message.
+
+        The cell is the body of `async def App(context, props=None)`: use `context.state`,
+        `context.set_state(...)`, `await context.send_text(...)`. A cell that itself defines
+        `async def App(context): ...` works too.
+        """
+        if _wants_help(self.action, line):
+            return
+        args = parse_argstring(self.action, line)
+        source = self.shell.transform_cell(cell)
+        filename = self.shell.compile.cache(source, self.shell.execution_count)
+        with _usage_errors():
+            function = define_action(source, args.name, self.shell.user_ns, filename=filename)
+            self.kit.set_action(function)
+
+    @magic_arguments()
+    @argument("text", nargs="*", help="the message (or a slash command such as /state)")
+    @argument("--payload", default=None, help="send a payload event instead of text")
+    @_source_arguments
+    @line_magic
+    def say(self, line: str) -> None:
+        """Send one message to the bot; prints `You > TEXT` and each `Bot > reply`."""
+        if line.strip() in HELP_FLAGS:
+            print(self.say.parser.format_help())
+            return
+        valued = {"--platform", "-p", "--user", "-u", "--group", "-g", "--room", "-r", "--payload"}
+        text, argv = split_text_and_options(line, valued=valued, flags={"--record", *HELP_FLAGS})
+        args = self.say.parser.parse_args(argv)
+        if args.payload is None and not text:
+            raise UsageError("Nothing to say: %say TEXT, or %say --payload X.")
+        said = f"/payload {args.payload}" if args.payload is not None else text
+        with _usage_errors():
+            replies = self.kit.say(said, platform=args.platform, source=_source(args),
+                                   record=args.record)
+        print("\n".join(transcript_lines(said, replies)))
+
+    @magic_arguments()
+    @argument("session_id", nargs="?", default=None,
+              help="e.g. console:1 or line:U123 (default: the last session talked to)")
+    @line_magic
+    def state(self, line: str) -> None:
+        """Print a session's state as indented JSON, like /state."""
+        if _wants_help(self.state, line):
+            return
+        args = parse_argstring(self.state, line)
+        with _usage_errors():
+            print(as_json(self.kit.state(args.session_id)))
+
+    @magic_arguments()
+    @_source_arguments
+    @line_magic
+    def chat(self, line: str) -> None:
+        """Show a chat pane: bubbles, a text box, the session id and its live state."""
+        if _wants_help(self.chat, line):
+            return
+        args = parse_argstring(self.chat, line)
+        with _usage_errors():
+            pane = self.kit.open_chat(platform=args.platform, source=_source(args),
+                                      record=args.record)
+        display(pane)
+
+    @magic_arguments()
+    @argument("dirname", nargs="?", default=None,
+              help="a directory of session files (default: the notebook bot's store)")
+    @argument("--driver", choices=("file", "redis", "mongo"), default=None,
+              help="read another store, configured by the options below")
+    @argument("--url", default=None, help="redis or mongo URL")
+    @argument("--host", default=None, help="redis host")
+    @argument("--port", type=int, default=None, help="redis port")
+    @argument("--db", type=int, default=None, help="redis database number")
+    @argument("--password", default=None, help="redis password")
+    @argument("--collection", default=None, help="mongo collection (default: sessions)")
+    @line_magic
+    def sessions(self, line: str) -> Any:
+        """The stored sessions as a DataFrame, one row per session: `df = %sessions .sessions`."""
+        if _wants_help(self.sessions, line):
+            return None
+        args = parse_argstring(self.sessions, line)
+        from ..analysis.frames import sessions_frame
+
+        with _usage_errors():
+            source = sessions_source(self.kit, _unquote(args.dirname), args.driver,
+                                     _store_options(args))
+            return sessions_frame(source)
+
+
+def _source(args: Any) -> Source:
+    return Source(user=args.user, group=args.group, room=args.room)
+
+
+def _store_options(args: Any) -> dict[str, Any]:
+    """Bottender's option names for the store ``--driver`` names."""
+    if args.driver == "file":
+        return {"dirname": _unquote(args.dirname) or ".sessions"}
+    names = {"url": "url", "host": "host", "port": "port", "db": "db", "password": "password",
+             "collection": "collectionName"}
+    options = {names[name]: getattr(args, name) for name in names}
+    return {name: value for name, value in options.items() if value is not None}
+
+
+def _unquote(text: str | None) -> str | None:
+    if text and len(text) >= 2 and text[0] == text[-1] and text[0] in "'\"":
+        return text[1:-1]
+    return text
+
+
+def load_ipython_extension(ipython: Any) -> None:
+    """``%load_ext bottender_nb``."""
+    ipython.register_magics(BottenderMagics)
+
+
+def unload_ipython_extension(ipython: Any) -> None:
+    """``%unload_ext bottender_nb``: drop the magics (and the notebook's bot with them)."""
+    manager = ipython.magics_manager
+    for kind in ("line", "cell"):
+        for name in ("bottender_config", "action", "say", "state", "chat", "sessions"):
+            manager.magics[kind].pop(name, None)
+    manager.registry.pop(BottenderMagics.__name__, None)

@@ -1,0 +1,127 @@
+"""Who the chat pane speaks as: the simulated user, and the group or room they write in."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import EllipsisType
+
+import ipywidgets as widgets
+
+from ..platforms import Source
+
+# The shared conversations a platform's simulated bodies can carry, and what users call them.
+SHARED_CHATS: dict[str, dict[str, str]] = {
+    "line": {"group": "group", "room": "room"},
+    "slack": {"group": "channel"},
+    "telegram": {"group": "group"},
+}
+PRIVATE = ""  # the chat picker's value for a one-to-one chat
+
+
+class SourcePicker:
+    """A user dropdown, a chat dropdown (private / group / room) and a box to add either.
+
+    Switching shows, for example, that on LINE everyone in a group shares the group's session
+    while two users in private chats each have their own.
+    """
+
+    def __init__(
+        self, platform: str, *, user: str = "1", group: str | None = None, room: str | None = None
+    ) -> None:
+        self.kinds = SHARED_CHATS.get(platform, {})
+        self._listeners: list[Callable[[Source], None]] = []
+        self._switching = False
+        self.user = widgets.Dropdown(description="User", options=[user], value=user)
+        self.chat = widgets.Dropdown(description="Chat", options=[("private chat", PRIVATE)])
+        self.new_id = widgets.Text(placeholder="new id", layout=widgets.Layout(width="9em"))
+        self.add_user = widgets.Button(description="Add user", icon="user-plus")
+        self.add_user.on_click(lambda _: self._add_from_box("user"))
+        buttons = [self.add_user]
+        for kind, label in self.kinds.items():
+            button = widgets.Button(description=f"Add {label}", icon="users")
+            button.on_click(lambda _, kind=kind: self._add_from_box(kind))
+            buttons.append(button)
+        controls: list[widgets.Widget] = [self.user]
+        if self.kinds:
+            controls.append(self.chat)
+        self.widget = widgets.HBox([*controls, self.new_id, *buttons])
+        self.switch(user=user, group=group, room=room)
+        self.user.observe(self._changed, names="value")
+        self.chat.observe(self._changed, names="value")
+
+    @property
+    def source(self) -> Source:
+        """The selected user, in the selected group or room."""
+        kind, _, chat_id = self.chat.value.partition(":")
+        return Source(
+            user=self.user.value,
+            group=chat_id if kind == "group" else None,
+            room=chat_id if kind == "room" else None,
+        )
+
+    def on_change(self, listener: Callable[[Source], None]) -> None:
+        """Call ``listener(source)`` whenever the user or the chat is switched."""
+        self._listeners.append(listener)
+
+    def switch(
+        self,
+        user: str | None = None,
+        *,
+        group: str | None | EllipsisType = ...,
+        room: str | None | EllipsisType = ...,
+    ) -> Source:
+        """Select ``user`` and a group or room (``None``: a private chat; ``...``: unchanged)."""
+        before = self.source
+        self._switching = True
+        try:
+            if user is not None:
+                self._add_option(self.user, str(user), str(user))
+                self.user.value = str(user)
+            if group is not ... or room is not ...:
+                self.chat.value = self._chat_value(group, room)
+        finally:
+            self._switching = False
+        if self.source != before:
+            self._changed(None)
+        return self.source
+
+    def _chat_value(self, group: str | None | EllipsisType, room: str | None | EllipsisType) -> str:
+        for kind, chat_id in (("group", group), ("room", room)):
+            if chat_id is None or chat_id is ...:
+                continue
+            if kind not in self.kinds:
+                raise ValueError(f"This platform has no {kind}s; use one of: "
+                                 f"{', '.join(self.kinds) or 'private chats only'}.")
+            value = f"{kind}:{chat_id}"
+            self._add_option(self.chat, f"{self.kinds[kind]} {chat_id}", value)
+            return value
+        return PRIVATE
+
+    def _add_from_box(self, kind: str) -> None:
+        name = self.new_id.value.strip()
+        if not name:
+            return
+        self.new_id.value = ""
+        if kind == "user":
+            self.switch(user=name)
+        else:
+            self.switch(**{kind: name})
+
+    @staticmethod
+    def _add_option(dropdown: widgets.Dropdown, label: str, value: str) -> None:
+        if value not in [option[1] for option in _pairs(dropdown.options)]:
+            selected = dropdown.value  # new options reset the selection to the first one
+            dropdown.options = [*_pairs(dropdown.options), (label, value)]
+            dropdown.value = selected
+
+    def _changed(self, change: object) -> None:
+        if self._switching:
+            return
+        source = self.source
+        for listener in self._listeners:
+            listener(source)
+
+
+def _pairs(options: tuple) -> list[tuple[str, str]]:
+    """A dropdown's options as (label, value) pairs, whichever way they were given."""
+    return [option if isinstance(option, tuple) else (str(option), option) for option in options]

@@ -1,0 +1,67 @@
+"""The chat transcript: bubbles appended in blocks, so a long chat never re-renders as a whole."""
+
+from __future__ import annotations
+
+import ipywidgets as widgets
+
+from . import render
+
+BLOCK_SIZE = 25
+"""Bubbles per block: appending re-renders one block of at most this many bubbles."""
+SECTION_SIZE = 40
+"""Blocks per section: a new block is added to a section of at most this many blocks."""
+
+
+class TranscriptView:
+    """Bubbles in a scrolling box: sections (``VBox``) of blocks (``HTML``) of bubbles.
+
+    Appending a bubble re-renders only the last block (at most BLOCK_SIZE bubbles); a new
+    block is added to the last section (at most SECTION_SIZE blocks), and a new section to the
+    box once per BLOCK_SIZE * SECTION_SIZE bubbles. So message n costs the same whether n is
+    10 or 10,000: nothing is re-rendered or re-sent in proportion to the chat's length.
+    ``entries`` keeps the ``(speaker, text)`` pairs.
+    """
+
+    def __init__(
+        self, *, height: str = "320px", block_size: int = BLOCK_SIZE,
+        section_size: int = SECTION_SIZE,
+    ) -> None:
+        self.entries: list[tuple[str, str]] = []
+        self.block_size = block_size
+        self.section_size = section_size
+        self._parts: list[str] = []
+        self._block: widgets.HTML | None = None
+        self._section: widgets.VBox | None = None
+        self._blocks: list[widgets.HTML] = []
+        self.widget = widgets.VBox(
+            layout=widgets.Layout(max_height=height, overflow="auto", min_height="60px")
+        )
+        self.widget.add_class("bnb-transcript")
+
+    def add(
+        self, kind: str, text: str, *, speaker: str, label: str = "", user: str = "",
+        preformatted: bool = False,
+    ) -> None:
+        """Append one bubble (``text`` and ``label`` are escaped); record ``(speaker, text)``."""
+        self.entries.append((speaker, text))
+        part = render.bubble(kind, text, speaker=label, user=user, preformatted=preformatted)
+        if self._block is None or len(self._parts) >= self.block_size:
+            self._parts = [part]
+            self._add_block(widgets.HTML(part))
+        else:
+            self._parts.append(part)
+            self._block.value = "".join(self._parts)
+
+    def _add_block(self, block: widgets.HTML) -> None:
+        self._block = block
+        self._blocks.append(block)
+        if self._section is None or len(self._section.children) >= self.section_size:
+            self._section = widgets.VBox([block])
+            self.widget.children = (*self.widget.children, self._section)
+        else:
+            self._section.children = (*self._section.children, block)
+
+    @property
+    def blocks(self) -> list[widgets.HTML]:
+        """The HTML blocks shown, oldest first."""
+        return list(self._blocks)

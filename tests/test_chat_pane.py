@@ -1,0 +1,224 @@
+"""The chat pane, headless: set widget values, click, read the transcript and the state panel."""
+
+from __future__ import annotations
+
+import pytest
+
+from bottender_nb import Bot, ChatPane
+from bottender_nb.notebook.state_view import CHANGED_CLASS
+
+SCRIPT = "<script>window.__pwned = 1</script>"
+IMAGE = '<img src=x onerror="window.__pwned=2">'
+
+
+async def counter(context):
+    if context.event.text == "fail":
+        context.set_state(count=-1)  # never saved: the action fails after it
+        raise ValueError("the bot tripped over 'fail'")
+    if context.event.payload is not None:
+        await context.send_text(f"Payload: {context.event.payload}")
+        return
+    count = context.state["count"] + 1
+    context.set_state(count=count)
+    await context.send_text(f"Count: {count}")
+
+
+async def echo(context):
+    await context.send_text(context.event.text)
+
+
+@pytest.fixture
+def pane() -> ChatPane:
+    pane = ChatPane(Bot(counter, initial_state={"count": 0, "name": "Ada"}))
+    yield pane
+    pane.close()
+
+
+def html_of(pane: ChatPane) -> str:
+    return "".join(block.value for block in pane.transcript_view.blocks)
+
+
+def test_enter_in_the_text_box_sends_and_clears_it(pane):
+    pane.text.value = "Hi"  # what the browser syncs on Enter (continuous_update=False)
+    pane.text.value = "Hi"
+    assert pane.transcript == [("You", "Hi"), ("Bot", "Count: 1"), ("You", "Hi"), ("Bot", "Count: 2")]
+    assert pane.text.value == ""
+    assert not pane.text.continuous_update
+
+
+def test_the_send_button_sends_what_the_box_holds(pane):
+    with pane.text.hold_trait_notifications():  # the box holds text the kernel has not acted on
+        pane.text.value = "Hi"
+        pane.send_button.click()
+    pane.send_button.click()  # an empty box sends nothing
+    assert pane.transcript == [("You", "Hi"), ("Bot", "Count: 1")]
+
+
+def test_send_is_the_code_twin_and_returns_the_replies(pane):
+    assert pane.send("Hi") == ["Count: 1"]
+    assert pane.send("   ") == []
+    assert pane.session_id == "console:1"
+    assert "console:1" in pane.session_label.value
+
+
+def test_the_state_panel_shows_the_state_and_marks_what_changed(pane):
+    assert pane.state_view.values == {"count": 0, "name": "Ada"}
+    assert pane.state_view.changed == set()
+    pane.send("Hi")
+    assert pane.state_view.values == {"count": 1, "name": "Ada"}
+    assert pane.state_view.changed == {"count"}
+    assert CHANGED_CLASS in pane.state_view.rows["count"]._dom_classes
+    assert CHANGED_CLASS not in pane.state_view.rows["name"]._dom_classes
+
+
+def test_only_changed_keys_are_rendered_again(pane):
+    pane.send("Hi")
+    rows = dict(pane.state_view.rows)
+    updates = {key: [] for key in rows}
+    for key, row in rows.items():
+        row.observe(lambda change, key=key: updates[key].append(change["new"]), names="value")
+    pane.send("Hi")
+    pane.send("Hi")
+    assert pane.state_view.rows == rows  # the same widgets, not new ones
+    assert len(updates["count"]) == 2 and "3" in updates["count"][-1]
+    assert updates["name"] == []
+
+
+def test_a_change_mark_moves_to_the_keys_the_last_event_changed():
+    async def rename(context):
+        context.set_state(name=context.event.text)
+        await context.send_text("ok")
+
+    bot = Bot(counter, initial_state={"count": 0, "name": "Ada"})
+    pane = ChatPane(bot)
+    pane.send("Hi")
+    bot.action = rename
+    pane.send("Grace")
+    assert pane.state_view.changed == {"name"}
+    assert CHANGED_CLASS not in pane.state_view.rows["count"]._dom_classes
+    assert CHANGED_CLASS in pane.state_view.rows["name"]._dom_classes
+
+
+@pytest.mark.parametrize("text", [SCRIPT, IMAGE, "a & b <b>bold</b>"])
+def test_messages_and_replies_are_text_never_html(text):
+    pane = ChatPane(Bot(echo))
+    assert pane.send(text) == [text]
+    assert pane.transcript == [("You", text), ("Bot", text)]
+    shown = html_of(pane)
+    assert "<script" not in shown and "<img" not in shown and "<b>" not in shown
+    assert shown.count("&lt;") == 2 * text.count("<")
+
+
+def test_state_values_are_escaped_in_the_panel():
+    async def store_text(context):
+        context.set_state(last=context.event.text)
+
+    pane = ChatPane(Bot(store_text))
+    pane.send(IMAGE)
+    shown = pane.state_view.rows["last"].value
+    assert "<img" not in shown and "&lt;img" in shown
+
+
+def test_an_error_shows_as_a_bubble_and_the_session_keeps_its_state(pane):
+    pane.send("Hi")
+    assert pane.send("fail") == []
+    assert pane.transcript[-1] == ("Error", "ValueError: the bot tripped over 'fail'")
+    assert "bnb-error" in html_of(pane)
+    assert pane.state_view.values["count"] == 1
+    assert pane.send("/state") == ['{\n  "count": 1,\n  "name": "Ada"\n}']
+    assert pane.send("Hi") == ["Count: 2"]
+
+
+def test_slash_commands(pane):
+    pane.send("Hi")
+    assert pane.send("/payload GO") == ["Payload: GO"]
+    (session,) = pane.send("/session")
+    assert '"id": "console:1"' in session and '"count": 1' in session
+    pane.send("/reset")
+    assert pane.state_view.values == {"count": 0, "name": "Ada"}
+    assert pane.state_view.changed == {"count"}
+    assert pane.send("Hi") == ["Count: 1"]
+    pane.send("/exit")
+    assert pane.transcript[-1][0] == "Note"
+
+
+def test_redefining_the_action_reaches_an_open_pane(pane):
+    async def shout(context):
+        await context.send_text(context.event.text.upper())
+
+    pane.send("Hi")
+    pane.bot.action = shout  # what %%action does to the notebook's bot
+    assert pane.send("hi") == ["HI"]
+
+
+def test_a_line_group_shares_one_session_and_private_chats_do_not():
+    pane = ChatPane(Bot(counter, initial_state={"count": 0}), platform="line", user="U1")
+    pane.switch(group="G1")
+    assert pane.session_id == "line:G1"
+    assert pane.send("Hi") == ["Count: 1"]
+    pane.switch(user="U2")  # still in the group
+    assert pane.send("Hi") == ["Count: 2"]
+    assert pane.transcript[-2] == ("User U2", "Hi")
+    pane.switch(user="U1", group=None)
+    assert pane.session_id == "line:U1"
+    assert pane.state_view.values == {"count": 0}
+    assert pane.send("Hi") == ["Count: 1"]
+    pane.switch(user="U2", group=None)
+    assert pane.send("Hi") == ["Count: 1"]
+    pane.switch(group="G1")
+    assert pane.state_view.values == {"count": 2}
+
+
+def test_the_selector_widgets_switch_user_group_and_room():
+    pane = ChatPane(Bot(counter, initial_state={"count": 0}), platform="line", user="U1")
+    pane.picker.new_id.value = "U9"
+    pane.picker.add_user.click()
+    assert pane.picker.user.value == "U9" and pane.session_id == "line:U9"
+    pane.picker.new_id.value = "R1"
+    room_button = next(b for b in pane.picker.widget.children if getattr(b, "description", "") == "Add room")
+    room_button.click()
+    assert pane.session_id == "line:R1"
+    pane.picker.chat.value = ""  # "private chat" in the dropdown
+    pane.picker.user.value = "U1"
+    assert pane.session_id == "line:U1"
+    assert "line:U1" in pane.session_label.value
+
+
+def test_console_has_no_groups():
+    pane = ChatPane(Bot(echo))
+    with pytest.raises(ValueError, match="no groups"):
+        pane.switch(group="G1")
+
+
+def test_events_sent_elsewhere_update_the_panel_live(pane):
+    pane.bot.say("Hi")  # e.g. %say in another cell
+    assert pane.state_view.values["count"] == 1
+    pane.bot.say("Hi", user="2")  # another session: this pane's panel stays
+    assert pane.state_view.values["count"] == 1
+
+
+def test_appending_does_not_render_earlier_blocks_again():
+    pane = ChatPane(Bot(echo))
+    for number in range(40):
+        pane.send(f"m{number}")
+    first = pane.transcript_view.blocks[0]
+    renders = []
+    first.observe(renders.append, names="value")
+    for number in range(40):
+        pane.send(f"n{number}")
+    assert renders == []
+    assert len(pane.transcript) == 160
+    assert all(len(block.value) < 25 * 400 for block in pane.transcript_view.blocks)
+
+
+def test_the_pane_displays_as_a_widget(pane):
+    bundle = pane._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == "ChatPane(platform='console', session='console:1')"
+
+
+def test_record_transcript_keeps_the_turns():
+    pane = ChatPane(Bot(counter, initial_state={"count": 0}), record_transcript=True)
+    pane.send("Hi")
+    turns, _errors, _where = pane.recorder.read()
+    assert [(turn["direction"], turn["text"]) for turn in turns] == [("in", "Hi"), ("out", "Count: 1")]
