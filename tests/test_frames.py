@@ -1,0 +1,288 @@
+"""SPEC §5 / issue 5: stored sessions as a DataFrame, from a directory, a store or a list."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bottender_nb import Bot, FileSessionStore, MemorySessionStore, sessions_frame
+from bottender_nb.analysis import sources
+
+T0 = 1_578_000_000  # 2020-01-02T21:20:00Z, epoch seconds
+FIXED = ["id", "platform", "key", "user_id", "last_activity"]
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def write_raw(dirname, name: str, text: str) -> None:
+    with open(os.path.join(dirname, name), "w", encoding="utf-8") as file:
+        file.write(text)
+
+
+def compact(record: dict) -> str:
+    """JSON as Bottender's file store (node jfs, pretty: false) writes it."""
+    return json.dumps(record, separators=(",", ":"), ensure_ascii=False)
+
+
+BOTTENDER_FILES = {
+    "console:1.json": compact({
+        "id": "console:1", "platform": "console",
+        "user": {"id": "1", "name": "you", "_updatedAt": "2020-01-02T21:19:59.000Z"},
+        "_state": {"count": 3, "profile": {"name": "Ann", "tags": ["a", "b"]}},
+        "lastActivity": T0 * 1000,
+    }),
+    "line:C4af4980629.json": compact({
+        "id": "line:C4af4980629", "platform": "line", "type": "group",
+        "group": {"id": "C4af4980629", "members": [], "_updatedAt": "2020-01-02T21:00:00.000Z"},
+        "user": {"id": "U206d25c2ea", "displayName": "Brown", "_updatedAt": "2020-01-02T21:00:00.000Z"},
+        "_state": {"count": 1, "profile": {"name": "Brown"}, "muted": True},
+        "lastActivity": (T0 - 3600) * 1000,
+    }),
+    "messenger:1412611362105802.json": compact({
+        "id": "messenger:1412611362105802", "platform": "messenger",
+        "page": {"id": "1895382890692545", "_updatedAt": "2020-01-01T00:00:00.000Z"},
+        "user": {"id": "1412611362105802", "_updatedAt": "2020-01-01T00:00:00.000Z"},
+        "_state": {"muted": False},
+        "lastActivity": (T0 - 86400) * 1000,
+    }),
+    "whatsapp:whatsapp:+15551234567.json": compact({
+        "id": "whatsapp:whatsapp:+15551234567", "platform": "whatsapp",
+        "user": {"id": "whatsapp:+15551234567"}, "_state": {}, "lastActivity": T0 * 1000,
+    }),
+}
+
+
+@pytest.fixture
+def bottender_dir(tmp_path):
+    for name, text in BOTTENDER_FILES.items():
+        write_raw(tmp_path, name, text)
+    return tmp_path
+
+
+def by_id(frame: pd.DataFrame) -> pd.DataFrame:
+    return frame.set_index("id")
+
+
+def test_bottender_directory_gives_one_row_per_session(bottender_dir):
+    frame = sessions_frame(bottender_dir)
+    assert len(frame) == 4
+    assert list(frame.columns[:5]) == FIXED
+    assert "expired" not in frame.columns  # no expiry known
+    rows = by_id(frame)
+    assert rows.loc["whatsapp:whatsapp:+15551234567", "key"] == "whatsapp:+15551234567"
+    assert rows.loc["line:C4af4980629", "platform"] == "line"
+    assert rows.loc["line:C4af4980629", "user_id"] == "U206d25c2ea"
+    assert rows.loc["messenger:1412611362105802", "key"] == "1412611362105802"
+    assert rows.loc["console:1", "last_activity"] == pd.Timestamp("2020-01-02T21:20:00Z")
+    assert frame.attrs["errors"] == []
+
+
+def test_nested_state_is_flattened_with_dotted_columns(bottender_dir):
+    rows = by_id(sessions_frame(bottender_dir))
+    assert {"state.count", "state.profile.name", "state.profile.tags", "state.muted"} <= set(rows.columns)
+    assert "state.profile" not in rows.columns
+    assert rows.loc["console:1", "state.profile.name"] == "Ann"
+    assert rows.loc["console:1", "state.profile.tags"] == ["a", "b"]
+    assert pd.isna(rows.loc["messenger:1412611362105802", "state.profile.name"])
+
+
+def test_dtypes_are_what_pandas_users_expect(bottender_dir):
+    frame = sessions_frame(bottender_dir)
+    assert str(frame["last_activity"].dtype) == "datetime64[ns, UTC]"
+    assert frame["state.count"].dtype == "Int64"  # two sessions have no count
+    assert frame["state.count"].isna().sum() == 2
+    assert frame["state.muted"].dtype == "boolean"
+    assert frame["state.profile.tags"].dtype == object
+    assert pd.api.types.is_string_dtype(frame["state.profile.name"])
+    assert pd.api.types.is_string_dtype(frame["id"])
+
+
+def test_column_types_from_a_list():
+    sessions = [
+        {"id": "console:1", "_state": {"n": 1, "x": 1, "f": 1.5, "big": 2**70, "mixed": 1,
+                                        "pair": [1, 2], "empty": {}, "a": {"b": {"c": 1}}}},
+        {"id": "console:2", "_state": {"n": 2, "x": None, "f": 2, "big": 1, "mixed": "one",
+                                        "pair": [3, 4], "empty": {}, "a": {"b": {"c": 2}}}},
+    ]
+    frame = sessions_frame(sessions)
+    assert frame["state.n"].dtype == np.int64
+    assert frame["state.x"].dtype == "Int64" and frame["state.x"].isna().tolist() == [False, True]
+    assert frame["state.f"].dtype == np.float64
+    assert frame["state.big"].dtype == object and frame["state.big"][0] == 2**70
+    assert frame["state.mixed"].dtype == object
+    assert frame["state.pair"].dtype == object and frame["state.pair"][1] == [3, 4]
+    assert frame["state.empty"].tolist() == [{}, {}]  # kept, unlike json_normalize
+    assert frame["state.a.b.c"].tolist() == [1, 2]
+    assert frame["platform"].tolist() == ["console", "console"]  # from the id when absent
+    assert frame["user_id"].isna().all() and frame["last_activity"].isna().all()
+
+
+def test_a_field_that_is_sometimes_a_dict_keeps_both_shapes():
+    frame = sessions_frame([
+        {"id": "console:1", "_state": {"a": {"b": 1}}},
+        {"id": "console:2", "_state": {"a": 5}},
+        {"id": "console:3", "_state": {}},
+    ])
+    assert frame["state.a.b"].tolist()[0] == 1 and frame["state.a.b"].isna().tolist() == [False, True, True]
+    assert frame["state.a"].isna().tolist() == [True, False, True]
+    assert frame["state.a"][1] == 5
+
+
+def test_corrupt_files_are_reported_and_never_stop_the_load(bottender_dir):
+    write_raw(bottender_dir, "console:bad.json", '{"id": "console:bad", ')
+    write_raw(bottender_dir, "console:array.json", "[1, 2]")
+    write_raw(bottender_dir, "console:noid.json", '{"platform": "console", "_state": {}}')
+    write_raw(bottender_dir, "console:state.json", '{"id": "console:state", "_state": "x"}')
+    with pytest.warns(UserWarning, match=r"skipped 4 .*attrs\['errors'\]"):
+        frame = sessions_frame(bottender_dir)
+    assert len(frame) == 4
+    errors = dict(frame.attrs["errors"])
+    assert set(map(os.path.basename, errors)) == {
+        "console:bad.json", "console:array.json", "console:noid.json", "console:state.json"
+    }
+    reasons = {os.path.basename(path): why for path, why in errors.items()}
+    assert "not valid JSON" in reasons["console:bad.json"]
+    assert "array" in reasons["console:array.json"]
+    assert '"id"' in reasons["console:noid.json"]
+    assert "_state" in reasons["console:state.json"]
+
+
+def test_only_session_files_are_read(bottender_dir):
+    (bottender_dir / ".locks").mkdir()
+    write_raw(bottender_dir / ".locks", "console:1.lock", "")
+    write_raw(bottender_dir, ".123-abcd-0.tmp", '{"id": "console:tmp"}')
+    write_raw(bottender_dir, "transcripts.jsonl", '{"direction": "in"}\n')
+    write_raw(bottender_dir, "notes.txt", "hello")
+    (bottender_dir / "archive.json").mkdir()
+    frame = sessions_frame(bottender_dir)
+    assert len(frame) == 4 and frame.attrs["errors"] == []
+
+
+def test_a_directory_written_by_this_package(tmp_path):
+    clock = FakeClock()
+
+    async def action(context):
+        context.set_state({"count": context.state["count"] + 1, "last": context.event.text})
+
+    store = FileSessionStore(tmp_path)
+    bot = Bot(action, initial_state={"count": 0, "prefs": {"lang": "en"}}, session_store=store, clock=clock)
+    bot.say("hi")
+    bot.say("again")
+    bot.say("hi", user="2")
+    bot.say("hey", platform="line", user="U1", group="G1")
+    bot.say("yo", platform="messenger", user="42")
+    rows = by_id(sessions_frame(tmp_path))
+    assert sorted(rows.index) == ["console:1", "console:2", "line:G1", "messenger:42"]
+    assert rows["state.count"].dtype == np.int64
+    assert rows.loc["console:1", "state.count"] == 2
+    assert rows.loc["console:1", "state.last"] == "again"
+    assert rows.loc["line:G1", "user_id"] == "U1"
+    assert rows.loc["messenger:42", "user_id"] == "42"
+    assert (rows["state.prefs.lang"] == "en").all()
+    assert (rows["last_activity"] == pd.Timestamp(T0, unit="s", tz="UTC")).all()
+    assert by_id(sessions_frame(store)).equals(rows)  # the store reads the same files
+
+
+def test_a_file_store_source_reports_bad_files_instead_of_raising(tmp_path):
+    write_raw(tmp_path, "console:1.json", BOTTENDER_FILES["console:1.json"])
+    write_raw(tmp_path, "console:2.json", "not json")
+    with pytest.warns(UserWarning, match="skipped 1"):
+        frame = sessions_frame(FileSessionStore(tmp_path))
+    assert frame["id"].tolist() == ["console:1"]
+    assert len(frame.attrs["errors"]) == 1
+
+
+def test_a_missing_file_store_directory_is_an_empty_frame(tmp_path):
+    frame = sessions_frame(FileSessionStore(tmp_path / "never-written"))
+    assert len(frame) == 0 and list(frame.columns) == FIXED
+
+
+def test_a_store_marks_expired_sessions_instead_of_hiding_them():
+    clock = FakeClock()
+    store = MemorySessionStore(expires_in=30, clock=clock)
+    store_sessions = [
+        {"id": "console:old", "platform": "console", "_state": {"n": 1}, "lastActivity": (T0 - 3600) * 1000},
+        {"id": "console:new", "platform": "console", "_state": {"n": 2}, "lastActivity": (T0 - 60) * 1000},
+        {"id": "console:never", "platform": "console", "_state": {"n": 3}},
+    ]
+    from bottender_nb.session.sync import run_sync
+
+    for record in store_sessions:
+        run_sync(store.write(record["id"], record))
+    rows = by_id(sessions_frame(store))
+    assert rows["expired"].dtype == bool
+    assert rows["expired"].to_dict() == {"console:old": True, "console:new": False, "console:never": False}
+    clock.now -= 3600
+    assert not sessions_frame(store)["expired"].any()  # the store's clock decides
+    clock.now = T0
+    assert sessions_frame(store, expires_in=dt.timedelta(seconds=30))["expired"].sum() == 2
+
+
+def test_a_directory_gets_expired_from_an_expires_in_argument(bottender_dir):
+    frame = sessions_frame(bottender_dir, expires_in=90, clock=FakeClock(T0 + 60))
+    assert by_id(frame)["expired"].to_dict() == {
+        "console:1": False, "line:C4af4980629": False,
+        "messenger:1412611362105802": True, "whatsapp:whatsapp:+15551234567": False,
+    }
+
+
+def test_a_list_with_invalid_items_reports_them():
+    with pytest.warns(UserWarning, match="skipped 2"):
+        frame = sessions_frame([{"id": "console:1"}, ["x"], {"id": 5}])
+    assert frame["id"].tolist() == ["console:1"]
+    assert [where for where, _ in frame.attrs["errors"]] == ["item 1", "item 2"]
+
+
+def test_a_duck_typed_store_with_async_all():
+    class Sessions:
+        async def all(self):
+            return [{"id": "slack:C1", "platform": "slack", "_state": {"x": 1}}]
+
+    assert sessions_frame(Sessions())["id"].tolist() == ["slack:C1"]
+
+
+async def test_works_inside_a_running_event_loop():
+    store = MemorySessionStore()
+    await store.write("console:1", {"id": "console:1", "platform": "console", "_state": {"n": 1}})
+    frame = sessions_frame(store)  # a plain call, as in a Jupyter cell
+    assert frame["state.n"].tolist() == [1]
+
+
+def test_empty_sources_keep_the_fixed_columns(tmp_path):
+    for source in (tmp_path, []):
+        frame = sessions_frame(source)
+        assert len(frame) == 0 and list(frame.columns) == FIXED
+
+
+def test_bad_sources_raise_clear_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not a directory of session files"):
+        sessions_frame(tmp_path / "nope")
+    with pytest.raises(TypeError, match="directory name, a session store or a list"):
+        sessions_frame(42)
+
+
+def test_progress_bar_for_large_loads_only(tmp_path, capsys, monkeypatch):
+    for index in range(5):
+        write_raw(tmp_path, f"console:{index}.json", compact({"id": f"console:{index}"}))
+    sessions_frame(tmp_path)
+    assert "sessions" not in capsys.readouterr().err
+    sessions_frame(tmp_path, progress=True)
+    assert "5/5" in capsys.readouterr().err
+    monkeypatch.setattr(sources, "PROGRESS_THRESHOLD", 3)
+    sessions_frame(tmp_path)
+    assert "5/5" in capsys.readouterr().err
+    sessions_frame(tmp_path, progress=False)
+    assert capsys.readouterr().err == ""
+    sessions_frame([{"id": f"console:{i}"} for i in range(4)])
+    assert "4/4" in capsys.readouterr().err
