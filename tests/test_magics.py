@@ -1,0 +1,121 @@
+"""The magics in a real kernel: notebooks built here, run with nbclient, outputs asserted."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kernels import execute, stream
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+COUNTER = (
+    "%%action\n"
+    'count = context.state["count"] + 1\n'
+    "context.set_state(count=count)\n"
+    'await context.send_text(f"Count: {count}")\n'
+)
+KIT = "kit = get_ipython().find_magic('chat').__self__.kit"
+
+# One notebook, run once; each test reads the outputs of its cells by name.
+CELLS = {
+    "load": "%load_ext bottender_nb",
+    "no_action": "%say Hi",
+    "config": '%%bottender_config\n{"initialState": {"count": 0}}',
+    "action": COUNTER,
+    "say": "%say Hi\n%say Hi",
+    "state": "%state",
+    "state_other": "%state console:9",
+    "chat": "%chat",
+    "type_in_pane": f"{KIT}\npane = kit.panes[-1]\npane.text.value = 'Hi'",
+    "read_pane": "print(pane.transcript[-1], pane.state_view.values, pane.state_view.changed)",
+    "redefine": "%%action\nasync def App(context):\n    await context.send_text('v2: ' + context.event.text)",
+    "pane_after_redefine": "print(pane.send('Hi'))",
+    "bad_option": "%say Hi --bogus 1",
+    "bad_platform": "%chat --platform nope",
+    "bad_config": "%%bottender_config\n{'session': {'driver': 'file'",
+    "bad_driver": '%%bottender_config\n{"session": {"driver": "sqlite"}}',
+    "help": "%chat --help",
+    "after_errors": "print('still running')",
+}
+
+
+@pytest.fixture(scope="module")
+def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
+    workdir = tmp_path_factory.mktemp("magics")
+    return dict(zip(CELLS, execute(list(CELLS.values()), workdir)))
+
+
+def test_say_prints_the_transcript(outputs):
+    assert stream(outputs["say"]) == "You > Hi\nBot > Count: 1\nYou > Hi\nBot > Count: 2\n"
+
+
+def test_state_prints_indented_json(outputs):
+    text = stream(outputs["state"])
+    assert json.loads(text) == {"count": 2}
+    assert text == '{\n  "count": 2\n}\n'
+    assert json.loads(stream(outputs["state_other"])) == {}
+
+
+def test_chat_shows_a_widget_view_and_nothing_else(outputs):
+    (output,) = outputs["chat"]
+    assert output["output_type"] == "display_data"
+    assert WIDGET_VIEW in output["data"]
+
+
+def test_typing_in_the_pane_is_handled_on_the_kernel_loop(outputs):
+    assert stream(outputs["read_pane"]) == "('Bot', 'Count: 3') {'count': 3} {'count'}\n"
+
+
+def test_a_redefined_action_reaches_the_open_pane(outputs):
+    assert stream(outputs["pane_after_redefine"]) == "['v2: Hi']\n"
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("no_action", "define one with %%action"),
+    ("bad_option", "unrecognized arguments: --bogus"),
+    ("bad_platform", "invalid choice: 'nope'"),
+    ("bad_config", "neither JSON nor a Python dict literal"),
+    ("bad_driver", "Unknown session driver 'sqlite'"),
+])
+def test_errors_are_one_usage_line_not_a_traceback(outputs, cell, message):
+    (output,) = outputs[cell]
+    assert output["output_type"] == "stream" and output["name"] == "stderr"
+    assert output["text"].startswith("UsageError: ") and message in output["text"]
+    assert output["text"].count("\n") == 1
+    assert stream(outputs["after_errors"]) == "still running\n"
+
+
+def test_help_explains_the_options(outputs):
+    text = stream(outputs["help"])
+    assert "%chat" in text and "--platform" in text and "--group" in text
+
+
+def test_config_picks_the_store_and_both_action_forms_work(tmp_path: Path):
+    cells = [
+        "%load_ext bottender_nb",
+        "%%bottender_config\n"
+        "{'initialState': {'count': 0}, 'session': {'driver': 'file', 'expiresIn': None,\n"
+        " 'stores': {'file': {'dirname': 'my_sessions'}}}}",
+        COUNTER,
+        "%say Hi --record",
+        "greeting = 'Hello'",
+        "%%action Greeter\nawait context.send_text(f'{greeting}, {context.event.text}!')",
+        "%say Ada",
+        "%%action\nimport string\n\nasync def Echo(context):\n    await context.send_text(context.event.text)",
+        "%say <b>as typed</b>  --user 2",
+        "print(Greeter.__name__, Echo.__name__)",
+        "df = %sessions my_sessions\nprint(sorted(df['id']), sorted(df['state.count']))",
+    ]
+    ran = execute(cells, tmp_path)
+    config, say, greeter, echo, names, frame = (ran[index] for index in (1, 3, 6, 8, 9, 10))
+    assert stream(config).startswith("Session store: FileSessionStore (my_sessions)")
+    assert stream(say) == "You > Hi\nBot > Count: 1\n"
+    stored = json.loads((tmp_path / "my_sessions" / "console:1.json").read_text())
+    assert stored["_state"] == {"count": 1}
+    assert (tmp_path / "my_sessions" / "transcripts.jsonl").is_file()
+    assert stream(greeter) == "You > Ada\nBot > Hello, Ada!\n"
+    assert stream(echo) == "You > <b>as typed</b>\nBot > <b>as typed</b>\n"
+    assert stream(names) == "Greeter Echo\n"
+    assert stream(frame) == "['console:1', 'console:2'] [0, 1]\n"
