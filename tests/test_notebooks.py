@@ -1,0 +1,283 @@
+"""Every teaching notebook runs top to bottom in a real ``python3`` kernel and shows its lesson.
+
+Each notebook is executed with nbclient in a temporary copy of ``notebooks/`` (so the files a
+notebook writes never touch the repository), against a real ``redis-server`` started for the
+run when one is installed. The asserts check what a learner must see in the outputs.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import nbformat
+import pytest
+from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+KERNEL = "python3"
+CELL_TIMEOUT = 60  # seconds; a whole notebook must still finish within NOTEBOOK_BUDGET
+NOTEBOOK_BUDGET = 30.0
+NEEDS_REDIS = {"05-session-storage.ipynb"}
+ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in kernel tracebacks
+
+
+# -- fixtures: a python3 kernel, a redis-server, a scratch copy of notebooks/ ----------------
+
+
+@pytest.fixture(scope="session")
+def kernel_name() -> str:
+    """The ``python3`` kernelspec, installed for this interpreter when it is missing."""
+    try:
+        KernelSpecManager().get_kernel_spec(KERNEL)
+    except NoSuchKernel:
+        subprocess.run(
+            [sys.executable, "-m", "ipykernel", "install", "--user", "--name", KERNEL],
+            check=True, capture_output=True,
+        )
+        KernelSpecManager().get_kernel_spec(KERNEL)  # fails loudly if the install did not take
+    return KERNEL
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throw-away redis-server on a free port, for notebook 5's Redis part."""
+    server = shutil.which("redis-server")
+    if server is None:
+        pytest.fail("redis-server is not installed: sudo apt-get install redis-server "
+                    "(or run scripts/test, which installs it)", pytrace=False)
+    port = _free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    process = subprocess.Popen(
+        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+         "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_for_port(port, process)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"redis-server exited with {process.returncode} before listening")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"redis-server did not listen on port {port} within 10 s")
+
+
+@pytest.fixture
+def workdir(tmp_path: Path) -> Path:
+    """A scratch copy of ``notebooks/``: what a notebook writes stays out of the repository."""
+    copy = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".sessions"))
+    return copy
+
+
+# -- running a notebook ------------------------------------------------------------------
+
+
+class Executed:
+    """An executed notebook: its cells' output text, and how long it took."""
+
+    def __init__(self, notebook: nbformat.NotebookNode, seconds: float) -> None:
+        self.notebook = notebook
+        self.seconds = seconds
+        self.cells = [_cell_text(cell) for cell in notebook.cells if cell.cell_type == "code"]
+        self.text = "\n".join(self.cells)
+
+    def outputs_of(self, needle: str) -> str:
+        """The output text of the first code cell whose source contains ``needle``."""
+        for cell in self.notebook.cells:
+            if cell.cell_type == "code" and needle in cell.source:
+                return _cell_text(cell)
+        raise AssertionError(f"no code cell contains {needle!r}")
+
+    def mime_types(self) -> set[str]:
+        return {
+            mime for cell in self.notebook.cells if cell.cell_type == "code"
+            for output in cell.get("outputs", []) for mime in output.get("data", {})
+        }
+
+
+def _cell_text(cell: nbformat.NotebookNode) -> str:
+    parts = []
+    for output in cell.get("outputs", []):
+        if output.output_type == "stream":
+            parts.append(output.text)
+        elif output.output_type in ("execute_result", "display_data"):
+            data = output.get("data", {})
+            parts.append(data.get("text/plain", ""))
+            parts.append(data.get("text/html", ""))
+        elif output.output_type == "error":
+            parts.append(f"{output.ename}: {output.evalue}")
+    return "\n".join(parts)
+
+
+@pytest.fixture
+def run_notebook(kernel_name: str, workdir: Path) -> Callable[..., Executed]:
+    def run(name: str, *, redis_url: str | None) -> Executed:
+        path = workdir / name
+        notebook = nbformat.read(path, as_version=4)
+        env = dict(os.environ)
+        # The kernel must find this interpreter's `bottender-nb` script for the `!` console cells.
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        # Never the developer's own Redis: the test's server, or a port where nothing listens.
+        env["REDIS_URL"] = redis_url or f"redis://127.0.0.1:{_free_port()}/0"
+        env["MPLBACKEND"] = "agg"
+        client = NotebookClient(
+            notebook, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
+            resources={"metadata": {"path": str(workdir)}},
+        )
+        before = set(workdir.iterdir())
+        started = time.monotonic()
+        try:
+            client.execute(env=env, cwd=str(workdir))
+        except (CellExecutionError, CellTimeoutError) as exc:
+            # nbclient's message already holds the failing cell's source and its traceback.
+            pytest.fail(f"{name}: a cell failed\n{ANSI.sub('', str(exc))}", pytrace=False)
+        seconds = time.monotonic() - started
+        left = sorted(path.name for path in set(workdir.iterdir()) - before)
+        assert not left, f"{name} left files behind: {left}; a notebook cleans up what it writes"
+        return Executed(notebook, seconds)
+
+    return run
+
+
+def _in_order(text: str, lines: list[str]) -> bool:
+    """True when ``lines`` appear in ``text`` in this order (other lines may come between)."""
+    position = 0
+    for line in lines:
+        found = text.find(line, position)
+        if found < 0:
+            return False
+        position = found + len(line)
+    return True
+
+
+# -- what each notebook must show --------------------------------------------------------
+
+
+def check_counting_bot(run: Executed, redis_url: str | None) -> None:
+    static = run.outputs_of("%say Hi")
+    assert _in_order(static, ["You > Hi", "Bot > Count: 1", "You > Hi", "Bot > Count: 1"]), static
+    counting = run.outputs_of("The second Hi reads")
+    transcript = ["You > Hi", "Bot > Count: 1", "You > Hi", "Bot > Count: 2"]
+    assert counting.split("\n")[:4] == transcript, counting
+    assert "application/vnd.jupyter.widget-view+json" in run.mime_types(), "no chat pane shown"
+
+
+def check_merge(run: Executed, redis_url: str | None) -> None:
+    merged = re.compile(r"""\{\s*["']count["']:\s*1,\s*["']myObject["']:\s*\{\}\s*\}""")
+    assert merged.search(run.outputs_of("%say Hi")), run.text  # the first %say
+    assert merged.search(run.outputs_of("%state")), "%state did not show the merged state"
+    assert "'profile': {'language': 'fr'}" in run.text, "the nested replacement is not shown"
+    assert "'profile': {'name': 'Ada', 'language': 'fr'}" in run.text, "no explicit deep merge"
+    assert "(a TypeError): context.state is read-only: call context.set_state(" in run.text
+
+
+def check_debugging(run: Executed, redis_url: str | None) -> None:
+    assert '"count": 2' in run.outputs_of("%state"), "%state did not show the count"
+    assert '"count": 2' in run.outputs_of('pane.send("/state")'), "/state in the pane"
+    assert '"_state"' in run.outputs_of('pane.send("/session")'), "/session in the pane"
+    console = run.outputs_of("bottender-nb console")
+    assert _in_order(console, ["Bot > Count: 1", "Bot > Count: 2", '"count": 2']), console
+
+
+def check_session_ids(run: Executed, redis_url: str | None) -> None:
+    for session_id in ("session console:1", "session telegram:427770117", "session line:U"):
+        assert session_id in run.text, f"{session_id} not shown"
+    shared = re.findall(r"^(\w+) in the group -> (line:\S+)", run.text, re.M)
+    private = re.findall(r"^(\w+) in private -> (line:\S+)", run.text, re.M)
+    assert len(shared) == 2 and shared[0][1] == shared[1][1], shared  # the group shares one
+    assert len(private) == 2 and private[0][1] != private[1][1], private  # private chats do not
+    assert shared[0][1] not in {session_id for _, session_id in private}
+    said = run.outputs_of("%say Hi --platform line")
+    assert _in_order(said, ["Count: 1 in session line:C_family", "Count: 2 in session line:C_family"])
+
+
+def check_storage(run: Executed, redis_url: str | None) -> None:
+    assert "evicted: ['console:bob']" in run.text, "LRU eviction not shown"
+    listed = run.outputs_of('glob("*.json")')
+    assert ".sessions/console:1.json" in listed, listed
+    assert '"_state"' in run.outputs_of("read_text()"), "no session file printed"
+    expiry = run.outputs_of("advance(29)")
+    assert "29 minutes later: ['Count: 2" in expiry and "31 minutes later: ['Count: 1" in expiry
+    assert "0.3 s later: ['Count: 1" in run.text, "expiry with a timedelta not shown"
+    if redis_url is None:
+        assert "redis-server" in run.text and "Skipped" in run.text
+    else:
+        assert 'Redis key console:redis-demo = {"id":"console:redis-demo"' in run.text, run.text
+
+
+def check_race(run: Executed, redis_url: str | None) -> None:
+    naive = re.search(r"naive handler: count = (\d+) after (\d+) messages", run.text)
+    kit = re.search(r"through Bot: count = (\d+) after (\d+) messages", run.text)
+    assert naive and kit, run.text
+    assert int(naive[1]) < int(naive[2]), naive[0]
+    assert int(kit[1]) == int(kit[2]), kit[0]
+
+
+def check_analysis(run: Executed, redis_url: str | None) -> None:
+    frame = run.outputs_of("%sessions .sessions")
+    assert "<table" in frame and "state.count" in frame, "no sessions DataFrame shown"
+    assert "notes.json" in run.text, "the bad file is not reported"
+    assert "image/png" in run.mime_types(), "no plot shown"
+
+
+CHECKS: dict[str, Callable[[Executed, str | None], None]] = {
+    "01-counting-bot.ipynb": check_counting_bot,
+    "02-state-updates-are-merged.ipynb": check_merge,
+    "03-debugging-state.ipynb": check_debugging,
+    "04-session-ids.ipynb": check_session_ids,
+    "05-session-storage.ipynb": check_storage,
+    "06-concurrent-messages.ipynb": check_race,
+    "07-analysing-sessions.ipynb": check_analysis,
+}
+
+
+def test_every_notebook_has_a_check() -> None:
+    assert sorted(p.name for p in NOTEBOOKS.glob("[0-9]*.ipynb")) == sorted(CHECKS)
+
+
+@pytest.mark.parametrize("name", sorted(CHECKS))
+def test_notebook_runs_and_teaches(
+    name: str, run_notebook: Callable[..., Executed], request: pytest.FixtureRequest
+) -> None:
+    redis_url = request.getfixturevalue("redis_url") if name in NEEDS_REDIS else None
+    run = run_notebook(name, redis_url=redis_url)
+    print(f"{name}: {run.seconds:.1f} s")
+    CHECKS[name](run, redis_url)
+    assert run.seconds < NOTEBOOK_BUDGET, f"{name} took {run.seconds:.1f} s (budget {NOTEBOOK_BUDGET} s)"
+
+
+def test_storage_notebook_without_redis_says_how_to_start_one(
+    run_notebook: Callable[..., Executed],
+) -> None:
+    """No server at $REDIS_URL: the notebook still runs, says how to start one, skips that part."""
+    run = run_notebook("05-session-storage.ipynb", redis_url=None)
+    check_storage(run, None)
+    assert "sudo apt-get install redis-server" in run.text
