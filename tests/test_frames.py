@@ -286,3 +286,16 @@ def test_progress_bar_for_large_loads_only(tmp_path, capsys, monkeypatch):
     assert capsys.readouterr().err == ""
     sessions_frame([{"id": f"console:{i}"} for i in range(4)])
     assert "4/4" in capsys.readouterr().err
+
+
+def test_byte_order_marks_large_files_and_bad_bytes(tmp_path):
+    record = {"id": "console:bom", "_state": {"name": "Zoë"}}
+    (tmp_path / "console:bom.json").write_bytes(b"\xef\xbb\xbf" + compact(record).encode())
+    big = {"id": "console:big", "_state": {"notes": "x" * 200_000}}  # past one 64 KiB read
+    write_raw(tmp_path, "console:big.json", compact(big))
+    (tmp_path / "console:latin.json").write_bytes('{"id": "console:latin", "_state": {"n": "Zoë"}}'.encode("latin-1"))
+    with pytest.warns(UserWarning, match="skipped 1"):
+        rows = by_id(sessions_frame(tmp_path))
+    assert rows.loc["console:bom", "state.name"] == "Zoë"
+    assert len(rows.loc["console:big", "state.notes"]) == 200_000
+    assert [os.path.basename(path) for path, _ in rows.attrs["errors"]] == ["console:latin.json"]

@@ -80,9 +80,9 @@ def flatten_columns(rows: list[dict[str, Any]], prefix: str) -> dict[str, list[A
     """
     columns: dict[str, list[Any]] = {}
     for key in dict.fromkeys(itertools.chain.from_iterable(rows)):  # first-seen order
-        values = [row.get(key) for row in rows]
+        values = list(map(dict.get, rows, itertools.repeat(key)))
         name = prefix + key
-        if not any(type(value) is dict and value for value in values):
+        if dict not in set(map(type, values)) or not any(type(v) is dict and v for v in values):
             _put(columns, name, values)
             continue
         if any(value is not None and not (type(value) is dict and value) for value in values):

@@ -13,7 +13,7 @@ import time
 import warnings
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -22,9 +22,6 @@ from ..stores.base import Clock, ExpiresIn, SessionStore, to_timedelta
 from . import sources
 from .columns import SessionTable, to_column
 from .transcripts import TRANSCRIPT_FILENAME, TranscriptRecorder, read_transcript
-
-if TYPE_CHECKING:
-    import datetime as dt
 
 SessionSource = str | os.PathLike[str] | SessionStore | Iterable[Mapping[str, Any]]
 TRANSCRIPT_COLUMNS = ["time", "session_id", "platform", "direction", "text", "state"]
@@ -41,16 +38,25 @@ def sessions_frame(
     ``last_activity`` (UTC), ``expired`` (when an expiry is known) and ``state.*`` columns.
 
     :param source: a directory of session files (ours or a Bottender bot's), a session store
-        (expired sessions included and marked), or a list of session dicts.
+        (expired sessions included and marked; a ``FileSessionStore``'s files are read
+        directly), or a list of session dicts.
     :param expires_in: minutes or a timedelta; overrides the store's. Adds ``expired``.
     :param progress: a tqdm bar; by default only for more than 1000 sessions.
     :param clock: "now" for ``expired``, epoch seconds; the store's clock for a store.
     """
     table = SessionTable()
-    where, expiry, now = _load(source, table, to_timedelta(expires_in), progress, clock)
+    expiry = to_timedelta(expires_in)
+    if isinstance(source, (str, os.PathLike)):
+        where = _load_directory(os.fspath(source), table, progress)
+    elif isinstance(source, SessionStore) or inspect.iscoroutinefunction(getattr(source, "all", None)):
+        where = _load_store(source, table, progress)
+        expiry = expiry or getattr(source, "expires_in", None)
+        clock = clock or getattr(source, "clock", None)
+    else:
+        where = _load_list(source, table, progress)
     expired = None
     if expiry is not None:
-        limit_ms = now * 1000 - expiry.total_seconds() * 1000
+        limit_ms = (clock or time.time)() * 1000 - expiry.total_seconds() * 1000
         expired = table.last_activity_ms() < limit_ms  # NaN (no lastActivity) never expires
     frame = table.frame(expired)
     frame.attrs["errors"] = table.errors
@@ -58,37 +64,34 @@ def sessions_frame(
     return frame
 
 
-def _load(
-    source: Any, table: SessionTable, expiry: dt.timedelta | None, progress: bool | None,
-    clock: Clock | None,
-) -> tuple[str, dt.timedelta | None, float]:
-    """Fill ``table`` from ``source``; where it came from, the expiry and "now" that apply."""
-    if isinstance(source, (str, os.PathLike)):
-        dirname = os.fspath(source)
-        if not os.path.isdir(dirname):
-            raise FileNotFoundError(
-                f"{dirname!r} is not a directory of session files; pass the store's dirname "
-                "(Bottender's default is \".sessions\"), a session store, or a list of sessions."
-            )
-        sources.load_directory(dirname, table, progress)
-        return dirname, expiry, (clock or time.time)()
-    if isinstance(source, SessionStore) or inspect.iscoroutinefunction(getattr(source, "all", None)):
-        expiry = expiry or getattr(source, "expires_in", None)
-        now = (clock or getattr(source, "clock", time.time))()
-        dirname = getattr(source, "dirname", None)
-        if sources.is_file_store(source) and dirname is not None:  # read the files: bad ones reported
-            if os.path.isdir(dirname):
-                sources.load_directory(os.fspath(dirname), table, progress)
-            return os.fspath(dirname), expiry, now
-        sources.load_records(sources.store_records(source), table, progress, "record")
-        return repr(source), expiry, now
-    if isinstance(source, (bytes, Mapping)) or not isinstance(source, Iterable):
+def _load_directory(dirname: str, table: SessionTable, progress: bool | None) -> str:
+    if not os.path.isdir(dirname):
+        raise FileNotFoundError(
+            f"{dirname!r} is not a directory of session files; pass the store's dirname "
+            "(Bottender's default is \".sessions\"), a session store, or a list of sessions."
+        )
+    sources.load_directory(dirname, table, progress)
+    return dirname
+
+
+def _load_store(store: Any, table: SessionTable, progress: bool | None) -> str:
+    if sources.is_file_store(store):  # its files, read directly: a bad one is reported, not raised
+        dirname = os.fspath(store.dirname)
+        if os.path.isdir(dirname):
+            sources.load_directory(dirname, table, progress)
+        return dirname
+    sources.load_records(sources.store_records(store), table, progress, "record")
+    return repr(store)
+
+
+def _load_list(items: Any, table: SessionTable, progress: bool | None) -> str:
+    if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
         raise TypeError(
             "sessions_frame needs a directory name, a session store or a list of session "
-            f"dicts, not {type(source).__name__}."
+            f"dicts, not {type(items).__name__}."
         )
-    sources.load_records(list(source), table, progress, "item")
-    return "the list", expiry, (clock or time.time)()
+    sources.load_records(list(items), table, progress, "item")
+    return "the list"
 
 
 def transcripts_frame(source: TranscriptRecorder | str | os.PathLike[str] | Iterable[Mapping[str, Any]]) -> pd.DataFrame:

@@ -23,6 +23,7 @@ PROGRESS_THRESHOLD = 1000
 """Loads of more sessions than this show a progress bar (unless ``progress=False``)."""
 CHUNK = 2000
 """Rows between progress-bar updates: the bar costs nothing per row."""
+_decode = json.JSONDecoder().decode
 _READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
@@ -59,13 +60,16 @@ def add_file(table: SessionTable, path: str) -> None:
         table.errors.append((path, f"cannot be read ({exc.strerror or exc})"))
         return
     try:
-        record = json.loads(data)
-    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-        table.errors.append((path, f"is not valid JSON ({exc})"))
-        return
-    except RecursionError:
-        table.errors.append((path, "is JSON nested too deeply to parse"))
-        return
+        record = _decode(data.decode("utf-8"))  # the common case, without json.loads' sniffing
+    except (ValueError, RecursionError):
+        try:
+            record = json.loads(data)  # a BOM or UTF-16, or the error message for a bad file
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
+            table.errors.append((path, f"is not valid JSON ({exc})"))
+            return
+        except RecursionError:
+            table.errors.append((path, "is JSON nested too deeply to parse"))
+            return
     table.add(record, path)
 
 
