@@ -1,0 +1,141 @@
+"""Sessions in MongoDB, one document per session as Bottender keeps them, on pymongo's async client.
+
+A document is the session record plus MongoDB's ``_id`` (never returned); it is found by its
+``id`` field (a unique index), replaced whole on write (upserted when new) and read as absent
+once ``lastActivity`` is older than ``expires_in``. Unlike Bottender, a failed read raises
+instead of starting the conversation over, and a failed write raises instead of logging.
+
+``ttl_index=True`` also lets MongoDB delete expired documents: each write stores the moment
+the session expires as a date in ``_expiresAt`` (a TTL index needs a date, and Bottender's
+``lastActivity`` is a number), under a TTL index with ``expireAfterSeconds=0``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Mapping
+from typing import Any
+
+from ..errors import StoreError, missing_extra
+from ..session.record import LAST_ACTIVITY_FIELD, copy_record
+from .base import Clock, ExpiresIn, SessionStore
+
+try:
+    from pymongo import AsyncMongoClient
+    from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+except ImportError as exc:  # pragma: no cover - exercised in a subprocess without pymongo
+    raise missing_extra("pymongo", "mongo") from exc
+
+EXPIRES_AT_FIELD = "_expiresAt"
+_HIDDEN = {"_id": False, EXPIRES_AT_FIELD: False}  # projection: what a session never shows
+
+
+class MongoSessionStore(SessionStore):
+    """Sessions as Bottender stores them in MongoDB (``collection_name``, field ``id``).
+
+    :param url: a ``mongodb://`` URL; its database, else ``test`` (the Node driver's default,
+        so this store finds a Bottender bot's sessions).
+    :param ttl_index: let MongoDB delete expired sessions (needs ``expires_in``).
+    :param client: a ready ``AsyncMongoClient`` to use instead of one made from ``url``.
+    :param collection: a ready collection (tests pass a mongomock one behind an async shim).
+    """
+
+    def __init__(
+        self, url: str = "mongodb://localhost:27017", collection_name: str = "sessions", *,
+        expires_in: ExpiresIn = None, clock: Clock = time.time, ttl_index: bool = False,
+        client: Any = None, collection: Any = None,
+    ) -> None:
+        super().__init__(expires_in=expires_in, clock=clock)
+        if ttl_index and self.expires_in is None:
+            raise ValueError("ttl_index=True needs expires_in: without it no session expires.")
+        self.url = url
+        self.collection_name = collection_name
+        self.ttl_index = ttl_index
+        self._client = client
+        self._owns_client = client is None and collection is None
+        self._collection = collection
+        self._ready = False
+
+    def __repr__(self) -> str:
+        return f"MongoSessionStore({self.url!r}, collection_name={self.collection_name!r})"
+
+    async def init(self) -> MongoSessionStore:
+        """Connect and create the indexes: ``id`` (unique), and the TTL index when asked."""
+        if self._collection is None:
+            if self._client is None:
+                self._client = AsyncMongoClient(self.url)
+            database = self._client.get_default_database("test")
+            self._collection = database[self.collection_name]
+        try:
+            await self._collection.create_index("id", unique=True)
+            if self.ttl_index:
+                await self._collection.create_index(EXPIRES_AT_FIELD, expireAfterSeconds=0)
+        except (DuplicateKeyError, OperationFailure) as exc:
+            raise StoreError(
+                f"Cannot index {self.collection_name!r} by id ({exc}); if several documents "
+                "share an id, keep the newest of each and delete the others."
+            ) from exc
+        except PyMongoError as exc:
+            raise self._error("connect to", exc) from exc
+        self._ready = True
+        return self
+
+    async def close(self) -> None:
+        if self._owns_client and self._client is not None:
+            await self._client.close()
+
+    async def collection(self) -> Any:
+        """The collection (pymongo's ``AsyncCollection``), connected on first use."""
+        if not self._ready:
+            await self.init()
+        return self._collection
+
+    async def _read(self, session_id: str) -> dict[str, Any] | None:
+        collection = await self.collection()
+        try:
+            return await collection.find_one({"id": session_id}, _HIDDEN)  # type: ignore[no-any-return]
+        except PyMongoError as exc:
+            raise self._error(f"read session {session_id!r} from", exc) from exc
+
+    async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
+        """Replace (or insert) the session's document; a non-JSON value raises and stores nothing."""
+        await self._write(session_id, copy_record(session))
+
+    async def _write(self, session_id: str, record: dict[str, Any]) -> None:
+        document = {**record, "id": session_id}
+        if self.ttl_index:
+            document[EXPIRES_AT_FIELD] = self._expires_at(record)
+        collection = await self.collection()
+        try:
+            await collection.replace_one({"id": session_id}, document, upsert=True)
+        except PyMongoError as exc:
+            raise self._error(f"write session {session_id!r} to", exc) from exc
+
+    async def _destroy(self, session_id: str) -> None:
+        collection = await self.collection()
+        try:
+            await collection.delete_one({"id": session_id})
+        except PyMongoError as exc:
+            raise self._error(f"delete session {session_id!r} from", exc) from exc
+
+    async def _all(self) -> list[dict[str, Any]]:
+        collection = await self.collection()
+        try:
+            return await collection.find({}, _HIDDEN).to_list(None)  # type: ignore[no-any-return]
+        except PyMongoError as exc:
+            raise self._error("list the sessions of", exc) from exc
+
+    def _expires_at(self, record: Mapping[str, Any]) -> dt.datetime:
+        last_activity = record.get(LAST_ACTIVITY_FIELD)
+        if not isinstance(last_activity, (int, float)) or isinstance(last_activity, bool):
+            last_activity = self.clock() * 1000
+        assert self.expires_in is not None
+        start = dt.datetime.fromtimestamp(last_activity / 1000, dt.timezone.utc)
+        return start + self.expires_in
+
+    def _error(self, action: str, exc: BaseException) -> StoreError:
+        return StoreError(
+            f"Cannot {action} MongoDB collection {self.collection_name!r} at {self.url} ({exc}). "
+            "Is mongod running there and reachable?"
+        )

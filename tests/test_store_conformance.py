@@ -1,0 +1,307 @@
+"""One suite every session store passes, against the real thing where it can be had.
+
+memory; file (a temporary directory); redis (a real ``redis-server``); redis-cluster (a real
+3-master Redis Cluster); mongo (mongomock behind pymongo's async API: no MongoDB server can be
+had here). Store-specific behaviour (LRU, file names, cross-process runs, Redis restarts ...)
+lives in ``test_store_<kind>.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bottender_nb import (
+    Bot, FileSessionStore, MemorySessionStore, MongoSessionStore, RedisSessionStore, StateError,
+)
+from bottender_nb.session.record import dumps
+from bottender_nb.stores.base import SessionStore
+from servers import AsyncMongomockCollection
+
+STORES = ["memory", "file", "redis", "redis-cluster", "mongo"]
+PERSISTENT = ["file", "redis", "redis-cluster", "mongo"]  # the ones with a format to share
+HI = {"message": {"text": "hi"}}
+T0 = 1_700_000_000.0
+
+
+class FakeClock:
+    def __init__(self, now: float = T0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def session(session_id: str, last_activity: float = T0 * 1000, **state: Any) -> dict[str, Any]:
+    platform, _, key = session_id.partition(":")
+    return {
+        "id": session_id, "platform": platform, "user": {"id": key}, "_state": state,
+        "lastActivity": int(last_activity),
+    }
+
+
+class Backend:
+    """Makes stores of one kind for a test and reaches their storage behind their back."""
+
+    def __init__(self, kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
+        self.kind = kind
+        self.tmp_path = tmp_path
+        self.stores: list[SessionStore] = []
+        self.raw: Any = None
+        if kind == "redis":
+            self.server = request.getfixturevalue("redis_server")
+            self.server.command("FLUSHALL")
+            self.raw = RedisSessionStore(port=self.server.port).client
+        elif kind == "redis-cluster":
+            self.server = request.getfixturevalue("redis_cluster")
+            self.server.flush()
+            self.raw = RedisSessionStore(port=self.server.port, cluster=True).client
+        elif kind == "mongo":
+            import mongomock
+
+            self.raw = mongomock.MongoClient()["bottender"]["sessions"]
+
+    async def make(self, **options: Any) -> SessionStore:
+        store: SessionStore
+        if self.kind == "memory":
+            store = MemorySessionStore(**options)
+        elif self.kind == "file":
+            store = FileSessionStore(self.tmp_path / "sessions", **options)
+        elif self.kind == "mongo":
+            store = MongoSessionStore(collection=AsyncMongomockCollection(self.raw), **options)
+        else:
+            store = RedisSessionStore(
+                port=self.server.port, cluster=self.kind == "redis-cluster", **options
+            )
+        self.stores.append(store)
+        return await store.init()
+
+    async def raw_get(self, session_id: str) -> Any:
+        """What the storage holds: the text (file, redis), the document (mongo)."""
+        if self.kind == "file":
+            path = self.tmp_path / "sessions" / f"{session_id}.json"
+            return path.read_text() if path.exists() else None
+        if self.kind == "mongo":
+            return self.raw.find_one({"id": session_id})
+        value = await self.raw.get(session_id)
+        return None if value is None else value.decode()
+
+    async def raw_put(self, session_id: str, record: dict[str, Any]) -> None:
+        """Store ``record`` the way a Bottender (Node) bot does."""
+        text = json.dumps(record, separators=(",", ":"))  # JSON.stringify
+        if self.kind == "file":
+            (self.tmp_path / "sessions").mkdir(exist_ok=True)
+            (self.tmp_path / "sessions" / f"{session_id}.json").write_text(text)
+        elif self.kind == "mongo":  # updateOne({id}, {$set: sess}, {upsert: true})
+            self.raw.update_one({"id": session_id}, {"$set": record}, upsert=True)
+        else:
+            await self.raw.set(session_id, text)
+
+    async def server_ttl(self, session_id: str) -> int | None:
+        """Seconds until the server drops the key, for stores whose server expires keys."""
+        return await self.raw.ttl(session_id) if self.kind.startswith("redis") else None
+
+    async def close(self) -> None:
+        for store in self.stores:
+            await store.close()
+        if self.kind.startswith("redis"):
+            await self.raw.aclose()
+
+
+@pytest.fixture(params=STORES)
+async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
+    backend = Backend(request.param, request, tmp_path)
+    yield backend
+    await backend.close()
+
+
+async def counter(context: Any) -> None:
+    current = context.state["count"]
+    await asyncio.sleep(0)  # another event of the session would interleave here
+    context.set_state({"count": current + 1})
+
+
+# -- read / write / destroy / all ---------------------------------------------------------
+
+
+async def test_round_trip(backend: Backend) -> None:
+    store = await backend.make()
+    assert await store.read("console:1") is None
+    record = session("console:1", count=1, nested={"a": [1, 2.5, None, True, "é"]})
+    await store.write("console:1", record)
+    assert await store.read("console:1") == record
+    await store.write("console:1", session("console:1", count=2))
+    assert (await store.read("console:1"))["_state"] == {"count": 2}
+
+
+async def test_destroy(backend: Backend) -> None:
+    store = await backend.make()
+    await store.write("console:1", session("console:1"))
+    await store.destroy("console:1")
+    assert await store.read("console:1") is None
+    await store.destroy("console:1")  # deleting an absent session is not an error
+    await store.destroy("never:seen")
+
+
+async def test_all_lists_every_session(backend: Backend) -> None:
+    store = await backend.make()
+    assert await store.all() == []
+    records = [session(f"messenger:{n}", count=n) for n in range(5)]
+    for record in records:
+        await store.write(record["id"], record)
+    await store.destroy("messenger:3")
+    listed = sorted(await store.all(), key=lambda record: record["id"])
+    assert listed == [record for record in records if record["id"] != "messenger:3"]
+
+
+async def test_reads_are_copies(backend: Backend) -> None:
+    store = await backend.make()
+    record = session("console:1", items=[1], nested={"a": 1})
+    await store.write("console:1", record)
+    record["_state"]["items"].append(2)  # the caller's dict is not the stored one
+    first = await store.read("console:1")
+    first["_state"]["nested"]["a"] = 99
+    first["extra"] = True
+    assert await store.read("console:1") == session("console:1", items=[1], nested={"a": 1})
+    assert (await store.all())[0]["_state"] == {"items": [1], "nested": {"a": 1}}
+
+
+async def test_reads_under_the_lock_are_copies(backend: Backend) -> None:
+    store = await backend.make()
+    await store.write("console:1", session("console:1", items=[1]))
+    async with store.lock("console:1"):
+        first = await store.read("console:1")
+        first["_state"]["items"].append(2)
+        assert (await store.read("console:1"))["_state"] == {"items": [1]}
+        await store.write("console:1", first)
+    async with store.lock("console:1"):
+        assert (await store.read("console:1"))["_state"] == {"items": [1, 2]}
+
+
+# -- expiry ---------------------------------------------------------------------------------
+
+
+async def test_expiry_by_last_activity(backend: Backend) -> None:
+    clock = FakeClock()
+    store = await backend.make(expires_in=5, clock=clock)  # minutes, like Bottender
+    await store.write("console:1", session("console:1", last_activity=clock() * 1000, count=1))
+    await store.write("console:2", session("console:2", last_activity=clock() * 1000 + 60_000))
+    clock.now += 5 * 60 - 1
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+    clock.now += 2
+    assert await store.read("console:1") is None
+    assert [record["id"] for record in await store.all()] == ["console:2"]
+    ttl = await backend.server_ttl("console:1")
+    if ttl is not None:  # redis: the value was written with SETEX expires_in minutes * 60
+        assert 290 < ttl <= 300
+
+
+async def test_an_expired_session_starts_from_initial_state(backend: Backend) -> None:
+    clock = FakeClock()
+    store = await backend.make(expires_in=1, clock=clock)
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store, clock=clock)
+    await bot.handle_request(HI)
+    await bot.handle_request(HI)
+    assert (await store.read("console:1"))["_state"] == {"count": 2}
+    ttl = await backend.server_ttl("console:1")
+    if ttl is not None:  # the locked write path expires keys too
+        assert 50 < ttl <= 60
+    clock.now += 61
+    await bot.handle_request(HI)
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+
+
+async def test_no_expiry_without_expires_in(backend: Backend) -> None:
+    clock = FakeClock()
+    store = await backend.make(clock=clock)
+    await store.write("console:1", session("console:1", last_activity=0))
+    clock.now += 10 * 365 * 24 * 3600
+    assert await store.read("console:1") is not None
+    ttl = await backend.server_ttl("console:1")
+    if ttl is not None:
+        assert ttl == -1  # a plain SET, as Bottender does when expiresIn is 0
+
+
+# -- JSON only -------------------------------------------------------------------------------
+
+
+async def test_non_json_state_raises_and_keeps_the_previous_record(backend: Backend) -> None:
+    store = await backend.make()
+    before = session("console:1", count=1)
+    await store.write("console:1", before)
+    with pytest.raises(StateError, match="'bad'"):
+        await store.write("console:1", session("console:1", count=2, bad=object()))
+    assert await store.read("console:1") == before
+
+
+async def test_non_json_state_from_an_action_keeps_the_previous_state(backend: Backend) -> None:
+    async def action(context: Any) -> None:
+        if context.event.text == "bad":
+            context.set_state({"count": 99, "bad": {1, 2}})
+        else:
+            context.set_state({"count": context.state["count"] + 1})
+
+    store = await backend.make()
+    bot = Bot(action, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)
+    with pytest.raises(StateError, match="'bad'"):
+        await bot.handle_request({"message": {"text": "bad"}})
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+    await bot.handle_request(HI)
+    assert (await store.read("console:1"))["_state"] == {"count": 2}
+
+
+# -- no lost update ------------------------------------------------------------------------
+
+
+async def test_1000_overlapping_events_on_one_session(backend: Backend) -> None:
+    store = await backend.make()
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    await asyncio.gather(*(bot.handle_request(HI) for _ in range(1000)))
+    assert (await store.read("console:1"))["_state"] == {"count": 1000}
+
+
+async def test_overlapping_events_of_many_sessions(backend: Backend) -> None:
+    store = await backend.make()
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    bodies = [{"sender": {"id": str(n)}, "message": {"text": "hi"}} for n in range(20)]
+    await asyncio.gather(*(bot.handle_request(body, "messenger") for body in bodies * 25))
+    states = {record["id"]: record["_state"] for record in await store.all()}
+    assert states == {f"messenger:{n}": {"count": 25} for n in range(20)}
+
+
+# -- Bottender's format ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", PERSISTENT, indirect=True)
+async def test_stored_in_bottenders_format(backend: Backend) -> None:
+    store = await backend.make()
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)
+    record = await store.read("console:1")
+    assert set(record) >= {"id", "platform", "user", "_state", "lastActivity"}
+    assert record["id"] == "console:1" and record["_state"] == {"count": 1}
+    raw = await backend.raw_get("console:1")
+    if isinstance(raw, str):  # the exact text: compact JSON of the record
+        assert raw == dumps(record)
+    else:  # a document: the record plus MongoDB's _id
+        assert {k: v for k, v in raw.items() if k != "_id"} == record
+
+
+@pytest.mark.parametrize("backend", PERSISTENT, indirect=True)
+async def test_reads_what_bottender_wrote(backend: Backend) -> None:
+    written = session("messenger:42", count=7)
+    written["page"] = {"id": "page-1"}  # a field Bottender keeps, preserved on write
+    await backend.raw_put("messenger:42", written)
+    store = await backend.make()
+    assert await store.read("messenger:42") == written
+    assert await store.all() == [written]
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request({"sender": {"id": "42"}, "message": {"text": "hi"}}, "messenger")
+    updated = await store.read("messenger:42")
+    assert updated["_state"] == {"count": 8} and updated["page"] == {"id": "page-1"}
