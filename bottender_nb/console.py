@@ -29,8 +29,10 @@ def load_bot(spec: str, *, cwd: str | Path = ".") -> Bot:
     """
     path_text, action_name = _split_spec(spec)
     path = Path(path_text)
-    if not path.is_file():
-        raise BottenderNbError(f"No bot file at {path_text!r}; give path/to/bot.py[:ActionName].")
+    if not path.is_file() or path.suffix != ".py":
+        raise BottenderNbError(
+            f"No bot file at {path_text!r}; give a Python file: path/to/bot.py[:ActionName]."
+        )
     namespace = runpy.run_path(str(path), run_name="__bottender_bot__")
     action = _pick_action(namespace, action_name, path)
     config = namespace.get("config")
@@ -82,6 +84,8 @@ def run_console(bot: Bot, *, stdin: TextIO | None = None, stdout: TextIO | None 
                 stdout.write("\n")
                 return 0
             line = line.rstrip("\r\n")
+            if not stdin.isatty():
+                stdout.write(line + "\n")  # piped input: echo it so the transcript reads naturally
             if not line.strip():
                 continue
             try:

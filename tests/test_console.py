@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import sys
 import textwrap
 
@@ -124,4 +125,21 @@ def test_a_bad_bot_spec_is_one_clear_line(tmp_path):
     )
     assert status == 2
     assert "No bot file at 'missing.py'" in output
+    (tmp_path / "notes.txt").write_text("hello")
+    output, status = pexpect.run(
+        f"{sys.executable} -m bottender_nb console notes.txt", cwd=str(tmp_path),
+        withexitstatus=True, encoding="utf-8",
+    )
+    assert status == 2 and "give a Python file" in output
     assert "Traceback" not in output
+
+
+def test_piped_input_reads_like_a_transcript(bot_dir):
+    result = subprocess.run(
+        [sys.executable, "-m", "bottender_nb", "console", "bot.py"], cwd=bot_dir,
+        input="Hi\nHi\n/state\n/exit\n", capture_output=True, text=True, timeout=30, check=True,
+    )
+    assert result.stdout.splitlines()[1:] == [
+        "You > Hi", "Bot > Count: 1", "You > Hi", "Bot > Count: 2", "You > /state",
+        "Bot > {", '  "count": 2', "}", "You > /exit",
+    ]

@@ -77,6 +77,9 @@ async def test_state_is_read_only_and_the_error_teaches_set_state():
     await run_once(action, {"count": 1, "items": [1, 2], "nested": {"a": 1}}, store)
     assert len(errors) == 4
     assert all("set_state" in message for message in errors)
+    assert "context.set_state({'count': ...})" in errors[0]
+    assert "context.set_state({'items': context.state['items'] + [item]})" in errors[2]
+    assert "context.set_state({'nested': {**context.state['nested'], 'field': value}})" in errors[3]
     stored = await store.read("console:1")
     assert stored["_state"] == {"count": 1, "items": [1, 2, 3], "nested": {"a": 1}}
 

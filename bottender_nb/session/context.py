@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import StateError
 from ..platforms.base import Event
-from .frozen import FrozenDict, freeze
+from .frozen import FrozenDict, freeze, freeze_field
 from .record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
 
 
@@ -101,7 +101,7 @@ class Context:
         changes = {**(mapping or {}), **fields}
         self._require_session("set_state")
         check_json_state(changes)
-        self._state = FrozenDict({**self._state, **{k: freeze(v) for k, v in changes.items()}})
+        self._state = FrozenDict({**self._state, **{k: freeze_field(v, k) for k, v in changes.items()}})
 
     def reset_state(self) -> None:
         """Back to a fresh copy of ``initial_state``."""

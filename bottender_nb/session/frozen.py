@@ -11,46 +11,59 @@ import copy
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
-HOW_TO_CHANGE = (
-    "context.state is read-only: call context.set_state({{{key!r}: ...}}) to change it "
-    "(set_state merges shallowly; build a new nested dict or list for deeper changes)."
-)
-
-
-def _refuse(key: object = "key") -> NoReturn:
+def _refuse(key: object = "key", top: str | None = None, kind: str = "dict") -> NoReturn:
+    """Raise the lesson: top-level fields change through set_state; nested ones are rebuilt."""
     from ..errors import StateError
 
-    raise StateError(HOW_TO_CHANGE.format(key=key))
+    if top is None:
+        message = (
+            f"context.state is read-only: call context.set_state({{{key!r}: ...}}) to change it "
+            "(set_state merges shallowly)."
+        )
+    else:
+        example = (
+            f"{{**context.state[{top!r}], 'field': value}}" if kind == "dict"
+            else f"context.state[{top!r}] + [item]"
+        )
+        message = (
+            f"context.state[{top!r}] is part of the read-only state: build a new value and set "
+            f"it, e.g. context.set_state({{{top!r}: {example}}})."
+        )
+    raise StateError(message)
 
 
 class FrozenDict(dict):
     """A dict that refuses every mutation with a message pointing at ``set_state``."""
 
-    __slots__ = ()
+    __slots__ = ("_top",)  # the top-level state key this value sits under; None for the state
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._top: str | None = None
 
     def __setitem__(self, key: Any, value: Any) -> NoReturn:
-        _refuse(key)
+        _refuse(key, self._top)
 
     def __delitem__(self, key: Any) -> NoReturn:
-        _refuse(key)
+        _refuse(key, self._top)
 
     def __ior__(self, other: Any) -> NoReturn:
-        _refuse()
+        _refuse("key", self._top)
 
     def update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(next(iter(kwargs), "key"))
+        _refuse(next(iter(kwargs), "key"), self._top)
 
     def setdefault(self, key: Any, default: Any = None) -> NoReturn:
-        _refuse(key)
+        _refuse(key, self._top)
 
     def pop(self, key: Any, *default: Any) -> NoReturn:
-        _refuse(key)
+        _refuse(key, self._top)
 
     def popitem(self) -> NoReturn:
-        _refuse()
+        _refuse("key", self._top)
 
     def clear(self) -> NoReturn:
-        _refuse()
+        _refuse("key", self._top)
 
     def __copy__(self) -> dict[str, Any]:
         return dict(self)
@@ -68,10 +81,14 @@ class FrozenDict(dict):
 class FrozenList(list):
     """A list that refuses in-place changes; ``lst + [x]`` still returns a new plain list."""
 
-    __slots__ = ()
+    __slots__ = ("_top",)
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self._top: str | None = None
 
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse()
+        _refuse("key", self._top, "list")
 
     append = extend = insert = remove = pop = clear = sort = reverse = _refuse
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
@@ -90,14 +107,28 @@ _SCALARS = frozenset({str, int, float, bool, type(None)})
 
 
 def freeze(value: Any) -> Any:
-    """A deep, read-only copy of a JSON-like value (dicts and lists become frozen)."""
-    if type(value) in _SCALARS or type(value) is FrozenDict:  # frozen values are shared safely
+    """A deep, read-only copy of a JSON-like state (dicts and lists become frozen)."""
+    if type(value) is FrozenDict:  # frozen values are shared safely
         return value
     if isinstance(value, Mapping):
-        return FrozenDict({key: freeze(item) for key, item in value.items()})
-    if isinstance(value, (list, tuple)):
-        return FrozenList(freeze(item) for item in value)
+        return FrozenDict({key: freeze_field(item, key) for key, item in value.items()})
     return value
+
+
+def freeze_field(value: Any, top: str) -> Any:
+    """A read-only copy of the state field ``top``; its errors name the field."""
+    if type(value) in _SCALARS or (type(value) in (FrozenDict, FrozenList) and value._top == top):
+        return value
+    if isinstance(value, Mapping):
+        frozen: FrozenDict | FrozenList = FrozenDict(
+            {key: freeze_field(item, top) for key, item in value.items()}
+        )
+    elif isinstance(value, (list, tuple)):
+        frozen = FrozenList(freeze_field(item, top) for item in value)
+    else:
+        return value
+    frozen._top = top
+    return frozen
 
 
 def thaw(value: Any) -> Any:
