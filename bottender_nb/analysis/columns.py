@@ -18,6 +18,7 @@ import pandas as pd
 STATE_PREFIX = "state."
 _NONE = type(None)
 _NUMBERS = frozenset({int, float})
+_DICT_OR_NONE = frozenset({dict, _NONE})
 _EMPTY: dict[str, Any] = {}  # a row without state; never mutated
 
 
@@ -82,10 +83,11 @@ def flatten_columns(rows: list[dict[str, Any]], prefix: str) -> dict[str, list[A
     for key in dict.fromkeys(itertools.chain.from_iterable(rows)):  # first-seen order
         values = list(map(dict.get, rows, itertools.repeat(key)))
         name = prefix + key
-        if dict not in set(map(type, values)) or not any(type(v) is dict and v for v in values):
+        kinds = set(map(type, values))
+        if dict not in kinds:
             _put(columns, name, values)
             continue
-        if any(value is not None and not (type(value) is dict and value) for value in values):
+        if kinds - _DICT_OR_NONE or {} in values:  # some rows hold a leaf value here
             _put(columns, name, [None if type(v) is dict and v else v for v in values])
         nested = [value if type(value) is dict else _EMPTY for value in values]
         for sub_name, sub_values in flatten_columns(nested, name + ".").items():
