@@ -299,3 +299,16 @@ def test_byte_order_marks_large_files_and_bad_bytes(tmp_path):
     assert rows.loc["console:bom", "state.name"] == "Zoë"
     assert len(rows.loc["console:big", "state.notes"]) == 200_000
     assert [os.path.basename(path) for path, _ in rows.attrs["errors"]] == ["console:latin.json"]
+
+
+def test_frozen_and_other_mappings_in_a_list():
+    from types import MappingProxyType
+
+    from bottender_nb.session.frozen import freeze
+
+    frame = sessions_frame([
+        MappingProxyType({"id": "console:1", "_state": freeze({"a": {"b": 1}, "n": [1]})}),
+        {"id": "console:2", "_state": {"a": freeze({"b": 2})}},
+    ])
+    assert frame["state.a.b"].tolist() == [1, 2]
+    assert frame["state.n"][0] == [1]

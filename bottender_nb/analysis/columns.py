@@ -18,7 +18,6 @@ import pandas as pd
 STATE_PREFIX = "state."
 _NONE = type(None)
 _NUMBERS = frozenset({int, float})
-_DICT_OR_NONE = frozenset({dict, _NONE})
 _EMPTY: dict[str, Any] = {}  # a row without state; never mutated
 
 
@@ -38,6 +37,8 @@ class SessionTable:
 
     def add(self, record: Any, where: str) -> None:
         """Append one session, or note in ``errors`` why ``record`` is not one."""
+        if type(record) is not dict and isinstance(record, Mapping):
+            record = dict(record)
         problem = _problem(record)
         if problem:
             self.errors.append((where, problem))
@@ -84,12 +85,13 @@ def flatten_columns(rows: list[dict[str, Any]], prefix: str) -> dict[str, list[A
         values = list(map(dict.get, rows, itertools.repeat(key)))
         name = prefix + key
         kinds = set(map(type, values))
-        if dict not in kinds:
+        dict_kinds = {kind for kind in kinds if issubclass(kind, dict)}
+        if not dict_kinds:
             _put(columns, name, values)
             continue
-        if kinds - _DICT_OR_NONE or {} in values:  # some rows hold a leaf value here
-            _put(columns, name, [None if type(v) is dict and v else v for v in values])
-        nested = [value if type(value) is dict else _EMPTY for value in values]
+        if kinds - dict_kinds - {_NONE} or {} in values:  # some rows hold a leaf value here
+            _put(columns, name, [None if isinstance(v, dict) and v else v for v in values])
+        nested = [value if isinstance(value, dict) else _EMPTY for value in values]
         for sub_name, sub_values in flatten_columns(nested, name + ".").items():
             _put(columns, sub_name, sub_values)
     return columns
@@ -103,15 +105,13 @@ def _put(columns: dict[str, list[Any]], name: str, values: list[Any]) -> None:
 
 def _problem(record: Any) -> str:
     """Why ``record`` is not a session record, or "" when it is one."""
-    if type(record) is not dict:
-        if isinstance(record, Mapping):
-            return _problem(dict(record))
+    if not isinstance(record, dict):
         return f"holds a JSON {_json_name(record)}, not a session object"
     session_id = record.get("id")
     if type(session_id) is not str or not session_id:
         return "has no \"id\" (a session needs a string id such as \"console:1\")"
     state = record.get("_state")
-    if state is not None and type(state) is not dict:
+    if state is not None and not isinstance(state, dict):
         return f"has a \"_state\" that is a JSON {_json_name(state)}, not an object"
     return ""
 
