@@ -1,0 +1,158 @@
+"""Events/s of a counting bot on the memory and file stores, next to this disk's raw write rate.
+
+Prints one JSON object per line. The file store is compared with what the same directory
+allows for the same work done by hand, an atomic small-file write (temp file + ``os.replace``,
+fsync'd or not, as the store is), so the ratio measures the store and the runner, not the disk.
+
+    python benchmarks/bench_local_stores.py [--seconds 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+
+from bottender_nb import Bot, FileSessionStore, MemorySessionStore
+from bottender_nb.session.record import dumps
+from bottender_nb.stores.base import SessionStore
+
+BODY = {"message": {"text": "hi"}}
+
+
+async def count(context) -> None:  # type: ignore[no-untyped-def]
+    context.set_state({"count": context.state["count"] + 1})
+
+
+async def bot_rate(store: SessionStore, seconds: float) -> float:
+    """Sequential events on one session for about ``seconds``; events/s."""
+    bot = await _counting_bot(store)
+    events, started = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - started) < seconds:
+        events += await _events(bot, 200)
+    await _check_count(store, events + 200)
+    return events / elapsed
+
+
+async def _counting_bot(store: SessionStore) -> Bot:
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    await _events(bot, 200)  # warm up: first write, caches, lock file
+    return bot
+
+
+async def _events(bot: Bot, n: int) -> int:
+    for _ in range(n):
+        await bot.handle_request(BODY)
+    return n
+
+
+async def _check_count(store: SessionStore, expected: int) -> None:
+    session = await store.read("console:1")
+    assert session is not None and session["_state"]["count"] == expected, session
+
+
+class RawWriter:
+    """Atomic writes done by hand: create a temp file, write, [fsync], close, os.replace."""
+
+    def __init__(self, dirname: str, data: bytes, durable: bool) -> None:
+        self.dirname, self.data, self.durable = dirname, data, durable
+        self.target = os.path.join(dirname, "raw:1.json")
+        self.flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        self.written = 0
+
+    def write(self, n: int) -> None:
+        for _ in range(n):
+            temp = os.path.join(self.dirname, f".raw-{self.written}.tmp")
+            fd = os.open(temp, self.flags, 0o666)
+            os.write(fd, self.data)
+            if self.durable:
+                os.fsync(fd)
+            os.close(fd)
+            os.replace(temp, self.target)
+            if self.durable and sys.platform != "win32":
+                dir_fd = os.open(self.dirname, os.O_RDONLY)
+                os.fsync(dir_fd)
+                os.close(dir_fd)
+            self.written += 1
+
+
+async def file_vs_raw(dirname: str, durable: bool, seconds: float) -> dict[str, float]:
+    """Bot events and raw writes in alternating blocks, so a noisy disk or CPU hits both alike."""
+    store = await FileSessionStore(dirname, durable=durable).init()
+    bot = await _counting_bot(store)
+    record = await store.read("console:1")
+    data = dumps(record or {}).encode()
+    raw = RawWriter(dirname, data, durable)
+    block = 20 if durable else 100
+    bot_times: list[float] = []
+    raw_times: list[float] = []
+    started = time.perf_counter()
+    while time.perf_counter() - started < seconds:
+        # ABBA order: whichever block runs second also pays for the writeback the first began.
+        for bot_first in (True, False):
+            if not bot_first:
+                raw_times.append(_timed(raw.write, block))
+            t0 = time.perf_counter()
+            await _events(bot, block)
+            bot_times.append(time.perf_counter() - t0)
+            if bot_first:
+                raw_times.append(_timed(raw.write, block))
+    await _check_count(store, block * len(bot_times) + 200)
+    # Medians of neighbouring blocks: a burst of someone else's I/O or CPU skews one pair only.
+    ratios = [raw_t / bot_t for bot_t, raw_t in zip(bot_times, raw_times)]
+    return {"events_per_s": block / statistics.median(bot_times),
+            "raw_writes_per_s": block / statistics.median(raw_times),
+            "ratio": statistics.median(ratios), "blocks": len(ratios), "bytes": len(data)}
+
+
+def _timed(function: Callable[[int], None], n: int) -> float:
+    t0 = time.perf_counter()
+    function(n)
+    return time.perf_counter() - t0
+
+
+async def store_share(store: SessionStore, events_per_s: float, n: int = 20_000) -> dict[str, float]:
+    """Microseconds per event spent in the store (one read + one write) vs. the rest (runner)."""
+    record = await store.read("console:1")
+    assert record is not None
+    t0 = time.perf_counter()
+    for _ in range(n):
+        record = await store.read("console:1")
+        await store.write("console:1", record)  # type: ignore[arg-type]
+    store_us = (time.perf_counter() - t0) / n * 1e6
+    event_us = 1e6 / events_per_s
+    return {"event_us": round(event_us, 2), "store_us": round(store_us, 2),
+            "runner_us": round(event_us - store_us, 2)}
+
+
+def emit(**figure: object) -> None:
+    print(json.dumps(figure), flush=True)
+
+
+async def main(seconds: float) -> None:
+    memory_store = MemorySessionStore()
+    memory = await bot_rate(memory_store, seconds)
+    emit(bench="counting_bot", store="memory", events_per_s=round(memory), target=100_000,
+         meets_target=memory >= 100_000, **await store_share(memory_store, memory))
+    with tempfile.TemporaryDirectory(prefix="bench-stores-", dir=os.environ.get("BENCH_DIR")) as tmp:
+        for durable in (False, True):
+            figures = await file_vs_raw(os.path.join(tmp, f"durable-{durable}"), durable, seconds)
+            ratio = figures["ratio"]
+            emit(bench="counting_bot", store="file", durable=durable,
+                 events_per_s=round(figures["events_per_s"]))
+            emit(bench="raw_atomic_write", durable=durable,
+                 writes_per_s=round(figures["raw_writes_per_s"]), bytes=figures["bytes"], dir=tmp)
+            emit(bench="file_vs_raw", durable=durable, ratio=round(ratio, 3), target=0.8,
+                 meets_target=ratio >= 0.8, paired_blocks=figures["blocks"])
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement")
+    asyncio.run(main(parser.parse_args().seconds))

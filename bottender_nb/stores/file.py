@@ -1,0 +1,279 @@
+"""One JSON file per session, named and shaped as Bottender's FileSessionStore writes them.
+
+``<dirname>/<platform>:<key>.json`` holds the compact JSON record, so a Bottender bot (whose
+store is node ``jfs``) and this package read each other's files. Beyond Bottender: writes are
+atomic (a temp file, then ``os.replace``), processes sharing the directory take turns on a
+session through a lock file in ``<dirname>/.locks/``, and an id is never a path.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import itertools
+import json
+import os
+import re
+import secrets
+import sys
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+from ..session.record import dumps, loads
+from .base import Clock, ExpiresIn, SessionStore
+
+try:
+    from filelock import lock_descriptor, unlock_descriptor
+except ImportError as exc:  # pragma: no cover - depends on the installed filelock
+    raise ImportError(
+        "FileSessionStore needs filelock>=3.30; upgrade it with: pip install -U filelock"
+    ) from exc
+
+SUFFIX = ".json"
+LOCK_DIRNAME = ".locks"
+_WINDOWS = sys.platform == "win32"
+_MAX_STEM = 255 - len(SUFFIX)  # most filesystems cap a file name at 255 bytes
+_UNSAFE = re.compile(r"[^A-Za-z0-9:+\-_.@=]")
+_UNSAFE_ON_WINDOWS = re.compile(r"[^A-Za-z0-9+\-_.=]")
+_OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+_OPEN_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_READ_SIZE = 1 << 16
+_FIRST_BACKOFF, _MAX_BACKOFF = 0.0005, 0.02  # seconds between tries for a busy lock
+
+
+def _quote(match: re.Match[str]) -> str:
+    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8", "surrogatepass"))
+
+
+@functools.lru_cache(maxsize=4096)
+def session_filename(session_id: str, *, windows: bool = _WINDOWS) -> str:
+    """``console:1`` -> ``console:1.json``, as Bottender names it; anything else stays one name.
+
+    Characters outside ``A-Z a-z 0-9 : + - _ . @ =`` (``/``, ``\\``, NUL, ``%`` itself, non-ASCII)
+    are percent-encoded, so the name is one component inside the directory and ids never
+    collide. Like Bottender, Windows gets ``@`` for the first ``:``. A name past the 255-byte
+    limit keeps a readable prefix and ends in ``~`` + the id's SHA-256 (``~`` is never kept
+    otherwise, so it cannot collide); the record's ``id`` field stays the truth.
+    """
+    if windows:
+        head, colon, tail = session_id.partition(":")
+        stem = _UNSAFE_ON_WINDOWS.sub(_quote, head) + ("@" if colon else "")
+        stem += _UNSAFE_ON_WINDOWS.sub(_quote, tail)
+    else:
+        stem = _UNSAFE.sub(_quote, session_id)
+    if len(stem) > _MAX_STEM:
+        digest = hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
+        stem = f"{stem[: _MAX_STEM - len(digest) - 1]}~{digest}"
+    return stem + SUFFIX
+
+
+class FileSessionStore(SessionStore):
+    """Sessions as ``<dirname>/<platform>:<key>.json`` files, readable by Bottender and back.
+
+    :param durable: fsync each file and its directory before a write returns. Off by default:
+        ``os.replace`` already makes a write atomic against a crashed or killed process (the
+        file is the old version or the new one, never torn), which is the failure a bot or a
+        notebook kernel meets; fsync only adds survival of a power cut or kernel crash, at a cost
+        of milliseconds per event on real disks while the session's lock is held. Bottender's
+        own store does not fsync either. Turn it on when the host itself may die.
+
+    File I/O runs on the event loop: a session file is a few hundred bytes, and a hop to a
+    thread would cost more than the write.
+    """
+
+    def __init__(
+        self,
+        dirname: str | os.PathLike[str] = ".sessions",
+        *,
+        expires_in: ExpiresIn = None,
+        clock: Clock = time.time,
+        durable: bool = False,
+    ) -> None:
+        super().__init__(expires_in=expires_in, clock=clock)
+        self.dirname = Path(dirname)
+        self.durable = durable
+        self._dir = os.fspath(dirname)
+        self._lock_dir = os.path.join(self._dir, LOCK_DIRNAME)
+        self._temp_token = secrets.token_hex(4)
+        self._temp_counter = itertools.count()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._dir!r}, durable={self.durable})"
+
+    def path(self, session_id: str) -> Path:
+        """The file that holds ``session_id``."""
+        return self.dirname / session_filename(session_id)
+
+    def files(self) -> list[Path]:
+        """Every session file in the directory (empty when it does not exist yet)."""
+        try:
+            with os.scandir(self._dir) as entries:
+                names = sorted(e.name for e in entries if e.name.endswith(SUFFIX) and e.is_file())
+        except FileNotFoundError:
+            return []
+        return [self.dirname / name for name in names]
+
+    async def init(self) -> FileSessionStore:
+        """Create the directory (and its lock directory)."""
+        os.makedirs(self._lock_dir, exist_ok=True)
+        return self
+
+    async def _read(self, session_id: str) -> dict[str, Any] | None:
+        return self._load(os.path.join(self._dir, session_filename(session_id)))
+
+    async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
+        """Atomically replace the session's file; a non-JSON value raises and writes nothing."""
+        await self._write(session_id, session)  # one encode is the copy and the check
+
+    async def _write(self, session_id: str, record: Mapping[str, Any]) -> None:
+        text = dumps(record)
+        try:
+            data = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate: escape it, as JavaScript's JSON does
+            data = json.dumps(json.loads(text), separators=(",", ":")).encode()
+        path = os.path.join(self._dir, session_filename(session_id))
+        try:
+            self._replace(path, data)
+        except FileNotFoundError:  # the directory is gone or was never made: make it, once
+            os.makedirs(self._dir, exist_ok=True)
+            self._replace(path, data)
+
+    async def _destroy(self, session_id: str) -> None:
+        try:
+            os.unlink(os.path.join(self._dir, session_filename(session_id)))
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            raise StoreError(f"Cannot delete the session file of {session_id!r}: {exc}") from exc
+        if self.durable:
+            self._sync_dir()
+
+    async def _all(self) -> list[dict[str, Any]]:
+        records = (self._load(os.fspath(path)) for path in self.files())
+        return [record for record in records if record is not None]
+
+    async def purge_expired(self) -> int:
+        """Delete the files of expired sessions; how many went. Unparseable files are left."""
+        if self.expires_in is None:
+            return 0
+        purged = 0
+        for path in self.files():
+            async with _FileLock(self._lock_path(path.name[: -len(SUFFIX)])):
+                try:
+                    record = self._load(os.fspath(path))
+                except StoreError:
+                    continue
+                if record is not None and self.is_expired(record):
+                    path.unlink(missing_ok=True)
+                    purged += 1
+        return purged
+
+    def lock(self, session_id: str) -> _FileLock:
+        """An exclusive lock on the session shared by every process using this directory."""
+        return _FileLock(self._lock_path(session_filename(session_id)[: -len(SUFFIX)]))
+
+    # -- file primitives ------------------------------------------------------------------
+
+    def _lock_path(self, stem: str) -> str:
+        # ".lock", not ".json": a lock file never reads as a session, and names stay < 256 bytes.
+        return os.path.join(self._lock_dir, stem + ".lock")
+
+    def _load(self, path: str) -> dict[str, Any] | None:
+        try:
+            data = _read_bytes(path)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise StoreError(f"Cannot read the session file {path}: {exc}") from exc
+        return loads(data, where=path)
+
+    def _replace(self, path: str, data: bytes) -> None:
+        temp = os.path.join(
+            self._dir, f".{os.getpid()}-{self._temp_token}-{next(self._temp_counter)}.tmp"
+        )
+        fd = os.open(temp, _OPEN_NEW, 0o666)
+        try:
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(fd, view) :]
+                if self.durable:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            os.replace(temp, path)
+        except BaseException:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise
+        if self.durable:
+            self._sync_dir()
+
+    def _sync_dir(self) -> None:
+        if _WINDOWS:  # directories cannot be opened for fsync there; NTFS journals renames
+            return
+        fd = os.open(self._dir, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class _FileLock:
+    """``async with``: an OS file lock (flock / LockFileEx via filelock) that never blocks the loop.
+
+    A busy lock is retried with a growing ``asyncio.sleep``; cancelling the wait leaves
+    nothing held. The OS drops the lock of a killed process, so a crash never leaves it stuck.
+    Lock files stay after release: unlinking one would let two waiters lock different inodes.
+    """
+
+    __slots__ = ("_path", "_fd")
+
+    def __init__(self, path: str) -> None:
+        self._path = path
+        self._fd = -1
+
+    async def __aenter__(self) -> None:
+        fd = _open_lock_file(self._path)
+        delay = _FIRST_BACKOFF
+        try:
+            while not lock_descriptor(fd, blocking=False):
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF)
+        except BaseException:
+            os.close(fd)
+            raise
+        self._fd = fd
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        fd, self._fd = self._fd, -1
+        try:
+            unlock_descriptor(fd)
+        finally:
+            os.close(fd)
+
+
+def _read_bytes(path: str) -> bytes:
+    fd = os.open(path, _OPEN_READ)
+    try:
+        chunks = [os.read(fd, _READ_SIZE)]
+        while len(chunks[-1]) == _READ_SIZE:  # a short read of a regular file is its end
+            chunks.append(os.read(fd, _READ_SIZE))
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
+
+
+def _open_lock_file(path: str) -> int:
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
+    try:
+        return os.open(path, flags, 0o666)
+    except FileNotFoundError:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        return os.open(path, flags, 0o666)

@@ -1,0 +1,356 @@
+"""FileSessionStore: Bottender's files, ids that are never paths, atomic writes, cross-process locks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, Phase, example, given, settings
+from hypothesis import strategies as st
+
+from bottender_nb import Bot, CorruptSessionError, FileSessionStore
+from bottender_nb.stores.file import session_filename
+
+HELPERS = Path(__file__).parent / "helpers"
+REPO = Path(__file__).parent.parent
+# A session exactly as Bottender's FileSessionStore (node jfs, JSON.stringify) writes it.
+BOTTENDER_FILE = (
+    b'{"id":"console:1","platform":"console","user":{"id":"1","name":"you"},'
+    b'"_state":{"count":1},"lastActivity":1700000000000}'
+)
+HI = {"message": {"text": "hi"}}
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_700_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def session(session_id: str, last_activity: int = 1_700_000_000_000, **state) -> dict:
+    platform, _, key = session_id.partition(":")
+    return {
+        "id": session_id, "platform": platform, "user": {"id": key}, "_state": state,
+        "lastActivity": last_activity,
+    }
+
+
+async def count(context):
+    current = context.state["count"]
+    await asyncio.sleep(0)  # another event of the session would interleave here
+    context.set_state({"count": current + 1})
+
+
+def json_names(dirname: Path) -> list[str]:
+    return sorted(path.name for path in dirname.iterdir() if path.name.endswith(".json"))
+
+
+# -- Bottender's format and names --------------------------------------------------------
+
+
+async def test_reads_a_session_file_written_by_bottender(tmp_path):
+    (tmp_path / "console:1.json").write_bytes(BOTTENDER_FILE)
+    assert await FileSessionStore(tmp_path).read("console:1") == json.loads(BOTTENDER_FILE)
+
+
+async def test_writes_the_file_bottender_would_write(tmp_path):
+    await FileSessionStore(tmp_path).write("console:1", json.loads(BOTTENDER_FILE))
+    assert json_names(tmp_path) == ["console:1.json"]
+    assert (tmp_path / "console:1.json").read_bytes() == BOTTENDER_FILE
+
+
+async def test_non_ascii_is_written_as_utf8_like_json_stringify(tmp_path):
+    await FileSessionStore(tmp_path).write("console:1", session("console:1", name="Zoë 😀"))
+    raw = (tmp_path / "console:1.json").read_bytes()
+    assert '"name":"Zoë 😀"'.encode() in raw
+
+
+@pytest.mark.parametrize(
+    "session_id",
+    ["console:1", "whatsapp:whatsapp:+15551234567", "line:U4af4980629a0b1c2d3e4f5a6b7c8d9e0",
+     "messenger:1257425491058744", "telegram:-1001234567890", "slack:C0123ABCD",
+     "viber:01234567890A="],
+)
+async def test_plain_ids_keep_bottenders_file_names(tmp_path, session_id):
+    store = FileSessionStore(tmp_path)
+    await store.write(session_id, session(session_id, count=1))
+    assert json_names(tmp_path) == [f"{session_id}.json"]
+    assert store.path(session_id) == tmp_path / f"{session_id}.json"
+
+
+async def test_a_bot_continues_a_bottender_session_and_leaves_a_compact_file(tmp_path):
+    (tmp_path / "console:1.json").write_bytes(BOTTENDER_FILE)
+    clock = FakeClock(1_700_000_060.0)
+    bot = Bot(count, initial_state={"count": 0}, session_store=FileSessionStore(tmp_path), clock=clock)
+    await bot.handle_request(HI)
+    raw = (tmp_path / "console:1.json").read_bytes()
+    stored = json.loads(raw)
+    assert stored["_state"] == {"count": 2}
+    assert stored["id"] == "console:1" and stored["platform"] == "console"
+    assert stored["user"]["id"] == "1" and stored["lastActivity"] == 1_700_000_060_000
+    assert raw == json.dumps(stored, separators=(",", ":"), ensure_ascii=False).encode()
+    assert json_names(tmp_path) == ["console:1.json"]  # lock and temp files are not sessions
+    assert [s["id"] for s in await FileSessionStore(tmp_path).all()] == ["console:1"]
+
+
+def test_on_windows_the_first_colon_becomes_at_as_in_bottender():
+    assert session_filename("console:1", windows=True) == "console@1.json"
+    assert session_filename("whatsapp:whatsapp:+1555", windows=True) == "whatsapp@whatsapp%3A+1555.json"
+    assert session_filename("a@b:c", windows=True) != session_filename("a:b@c", windows=True)
+
+
+# -- expiry and purge ---------------------------------------------------------------------
+
+
+async def test_a_bottender_session_older_than_expires_in_reads_as_absent(tmp_path):
+    (tmp_path / "console:1.json").write_bytes(BOTTENDER_FILE)
+    clock = FakeClock(1_700_000_000.0 + 29 * 60)
+    store = FileSessionStore(tmp_path, expires_in=30, clock=clock)
+    assert await store.read("console:1") is not None
+    clock.now += 2 * 60
+    assert await store.read("console:1") is None
+    assert await store.all() == []
+
+
+async def test_a_bot_starts_over_after_expiry_and_replaces_the_file(tmp_path):
+    clock = FakeClock()
+    store = FileSessionStore(tmp_path, expires_in=30, clock=clock)
+    bot = Bot(count, initial_state={"count": 0}, session_store=store, clock=clock)
+    await bot.handle_request(HI)
+    await bot.handle_request(HI)
+    clock.now += 31 * 60
+    await bot.handle_request(HI)
+    assert json.loads((tmp_path / "console:1.json").read_bytes())["_state"] == {"count": 1}
+
+
+async def test_purge_expired_deletes_only_expired_session_files(tmp_path):
+    clock = FakeClock()
+    now_ms = int(clock.now * 1000)
+    store = FileSessionStore(tmp_path, expires_in=10, clock=clock)
+    await store.write("console:old", session("console:old", now_ms - 11 * 60_000))
+    await store.write("console:older", session("console:older", now_ms - 99 * 60_000))
+    await store.write("console:fresh", session("console:fresh", now_ms - 9 * 60_000))
+    (tmp_path / "console:broken.json").write_bytes(b"{")
+    assert await store.purge_expired() == 2
+    assert json_names(tmp_path) == ["console:broken.json", "console:fresh.json"]
+    assert await FileSessionStore(tmp_path).purge_expired() == 0  # no expires_in: nothing expires
+
+
+# -- corrupted files ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", [b'{"id":"console:1","platform":', b"", b"[1, 2]", b'"text"'])
+async def test_a_corrupted_file_is_an_error_naming_it_and_is_left_untouched(tmp_path, content):
+    path = tmp_path / "console:1.json"
+    path.write_bytes(content)
+    store = FileSessionStore(tmp_path)
+    with pytest.raises(CorruptSessionError, match="console:1.json"):
+        await store.read("console:1")
+    with pytest.raises(CorruptSessionError, match="console:1.json"):
+        await Bot(count, initial_state={"count": 0}, session_store=store).handle_request(HI)
+    with pytest.raises(CorruptSessionError, match="console:1.json"):
+        await store.all()
+    assert path.read_bytes() == content
+
+
+# -- the directory -----------------------------------------------------------------------
+
+
+async def test_init_creates_the_directory_and_a_missing_one_holds_no_sessions(tmp_path):
+    dirname = tmp_path / "a" / "b"
+    store = FileSessionStore(dirname)
+    assert await store.all() == []
+    assert await store.read("console:1") is None
+    await store.destroy("console:1")
+    assert await store.init() is store
+    assert dirname.is_dir()
+
+
+async def test_a_write_creates_a_missing_directory(tmp_path):
+    store = FileSessionStore(tmp_path / "sessions")
+    await store.write("console:1", session("console:1", count=1))
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+
+
+async def test_all_ignores_files_that_are_not_sessions(tmp_path):
+    store = await FileSessionStore(tmp_path).init()
+    await store.write("console:1", session("console:1"))
+    (tmp_path / "notes.txt").write_text("not a session")
+    (tmp_path / ".123-abc-0.tmp").write_text('{"half')  # a temp file a killed process left
+    (tmp_path / "sub.json").mkdir()
+    assert [record["id"] for record in await store.all()] == ["console:1"]
+
+
+async def test_destroy_deletes_the_file(tmp_path):
+    store = FileSessionStore(tmp_path)
+    await store.write("console:1", session("console:1"))
+    await store.destroy("console:1")
+    await store.destroy("console:1")
+    assert json_names(tmp_path) == []
+
+
+@pytest.mark.parametrize(("durable", "expected"), [(False, 0), (True, 2)])
+async def test_durable_fsyncs_the_file_and_its_directory(tmp_path, monkeypatch, durable, expected):
+    calls = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (calls.append(fd), real_fsync(fd)))
+    store = FileSessionStore(tmp_path, durable=durable)
+    assert store.durable is durable
+    await store.write("console:1", session("console:1", count=1))
+    assert len(calls) == expected
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+
+
+async def test_the_default_is_not_durable():
+    assert FileSessionStore().durable is False
+    assert FileSessionStore().dirname == Path(".sessions")
+
+
+# -- ids are never paths -----------------------------------------------------------------
+
+SPECIAL_CHARS = st.sampled_from(list("/\\.\x00:%~@+-_=? *aZ9é€😀\ud800"))
+PIECES = SPECIAL_CHARS | st.sampled_from(["..", "../", "%2F", "console:"])
+SESSION_IDS = st.one_of(
+    st.text(SPECIAL_CHARS, max_size=40),
+    st.lists(PIECES, max_size=20).map("".join),
+    st.text(max_size=40),
+    st.builds(  # long ids, cheaply: a random piece repeated up to 5000 characters
+        lambda piece, times: (piece * times)[:5000],
+        st.text(SPECIAL_CHARS | st.characters(), min_size=1, max_size=25), st.integers(1, 5000),
+    ),
+)
+
+
+def check_ids_stay_inside_and_round_trip(session_ids: list[str]) -> None:
+    with tempfile.TemporaryDirectory() as parent:
+        dirname = Path(parent) / "sessions"
+        dirname.mkdir()
+        store = FileSessionStore(dirname)
+
+        async def scenario() -> list[dict]:
+            for index, session_id in enumerate(session_ids):
+                await store.write(session_id, {"id": session_id, "_state": {"index": index}})
+            for index, session_id in enumerate(session_ids):
+                assert await store.read(session_id) == {"id": session_id, "_state": {"index": index}}
+            return await store.all()
+
+        records = asyncio.run(scenario())
+        assert sorted(r["id"] for r in records) == sorted(session_ids)
+        for root, dirs, files in os.walk(parent):
+            for name in dirs + files:
+                path = os.path.join(root, name)
+                assert os.path.commonpath([path, dirname]) == str(dirname), path
+                assert len(name.encode()) <= 255
+        assert len(json_names(dirname)) == len(session_ids)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow],
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink],  # explain traces: slow
+)
+@given(st.lists(SESSION_IDS, min_size=1, max_size=6, unique=True))
+@example(["..", "../../etc/passwd", "/abs", "a\x00b", "x" * 5000, "\\..\\win"])
+@example(["a/b", "a%2Fb", "a%252Fb", "a~b", "", ".", ".locks", ".json"])
+@example(["é" * 2000, "é" * 2001, "x" * 250, "x" * 251, "%" * 100])
+def test_any_id_stays_inside_dirname_and_round_trips(session_ids):
+    check_ids_stay_inside_and_round_trip(session_ids)
+
+
+# -- concurrency -------------------------------------------------------------------------
+
+
+async def test_overlapping_events_of_one_session_lose_no_update(tmp_path):
+    store = FileSessionStore(tmp_path)
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    await asyncio.gather(*(bot.handle_request(HI) for _ in range(1000)))
+    assert (await store.read("console:1"))["_state"] == {"count": 1000}
+
+
+async def test_waiting_for_a_busy_lock_does_not_block_the_event_loop(tmp_path):
+    holder, waiter = FileSessionStore(tmp_path), FileSessionStore(tmp_path)  # as two processes
+    ticks, order = [], []
+
+    async def ticker():
+        while True:
+            ticks.append(time.monotonic())
+            await asyncio.sleep(0.005)
+
+    async def wait_for_lock():
+        async with waiter.lock("console:1"):
+            order.append("waiter")
+
+    tick_task = asyncio.create_task(ticker())
+    async with holder.lock("console:1"):
+        wait_task = asyncio.create_task(wait_for_lock())
+        await asyncio.sleep(0.2)
+        order.append("holder done")
+    await asyncio.wait_for(wait_task, 2)
+    tick_task.cancel()
+    assert order == ["holder done", "waiter"]
+    assert len(ticks) >= 10
+
+
+async def test_a_cancelled_wait_for_the_lock_holds_nothing(tmp_path):
+    holder = FileSessionStore(tmp_path)
+
+    async def wait_for_lock():
+        async with FileSessionStore(tmp_path).lock("console:1"):
+            pass
+
+    async with holder.lock("console:1"):
+        task = asyncio.create_task(wait_for_lock())
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    async with FileSessionStore(tmp_path).lock("console:1"):  # free again at once
+        pass
+
+
+def run_helper(*args: object, **kwargs) -> subprocess.Popen:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    return subprocess.Popen([sys.executable, *map(str, args)], env=env, **kwargs)
+
+
+def test_four_processes_share_one_session_without_losing_an_update(tmp_path):
+    dirname, go = tmp_path / "sessions", tmp_path / "go"
+    workers = [run_helper(HELPERS / "count_events.py", dirname, 250, go) for _ in range(4)]
+    time.sleep(0.5)  # let them all import and wait
+    go.touch()
+    assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0, 0]
+    stored = json.loads((dirname / "console:1.json").read_bytes())
+    assert stored["_state"]["count"] == 1000
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
+def test_a_process_killed_mid_write_leaves_every_session_file_whole(tmp_path):
+    sessions, repeat = 5, 25_000  # 200 KB of state each
+    rng = random.Random(2)
+    for _ in range(20):
+        storm = run_helper(
+            HELPERS / "write_storm.py", tmp_path, sessions, repeat, stdout=subprocess.PIPE, text=True
+        )
+        assert storm.stdout.readline().strip() == "ready"
+        time.sleep(rng.uniform(0, 0.05))
+        storm.send_signal(signal.SIGKILL)
+        storm.wait(timeout=10)
+        storm.stdout.close()
+        assert json_names(tmp_path) == [f"console:{n}.json" for n in range(sessions)]
+        for n in range(sessions):
+            stored = json.loads((tmp_path / f"console:{n}.json").read_bytes())
+            state = stored["_state"]
+            assert stored["id"] == f"console:{n}"
+            assert state["blob"] == f"{state['n']:08d}" * repeat
+    records = asyncio.run(FileSessionStore(tmp_path).all())
+    assert sorted(record["id"] for record in records) == [f"console:{n}" for n in range(sessions)]
