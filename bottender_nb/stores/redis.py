@@ -58,40 +58,61 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
-LOCK_MARK = ":lock:"
+LOCK, NEXT, WAKE = ":lock:", ":next:", ":wake:"  # a session's lock keys: "{tag}" + mark + key
 _DRIVER_ERRORS = (RedisError, RedisClusterException, OSError)
 _BATCH = 256  # sessions per script call: a long script would block Redis for everyone
 _UNKNOWN: Any = object()  # a lease whose cached value must be read again
+_PROMISE_MS = 100  # how long a waiting process's claim on the next turn lasts between tries
+_WAKE_WAIT = 0.05  # seconds the next in line blocks on the wake list before trying again
 
+# KEYS per session: key, lock, next, wake. ARGV: lock ms, promise ms, then a token each.
+# Free and not promised to another process -> take it: {1, value}. Else wait, as the one
+# promised the next turn if nobody is yet: {0, 1 if promised to us}.
 _ACQUIRE = """
-local ms, out = ARGV[1], {}
-for k = 1, #KEYS / 2 do
-  local lock, token = KEYS[2 * k], ARGV[k + 1]
-  local owner = redis.call('GET', lock)
-  if owner == false or owner == token then
-    redis.call('SET', lock, token, 'PX', ms)
-    out[k] = {1, redis.call('GET', KEYS[2 * k - 1])}
+local lock_ms, promise_ms, out = ARGV[1], ARGV[2], {}
+for k = 1, #KEYS / 4 do
+  local lock, next, token = KEYS[4 * k - 2], KEYS[4 * k - 1], ARGV[k + 2]
+  local owner, promised = redis.call('GET', lock), redis.call('GET', next)
+  if (owner == false or owner == token) and (promised == false or promised == token) then
+    redis.call('SET', lock, token, 'PX', lock_ms)
+    if promised then redis.call('DEL', next, KEYS[4 * k]) end
+    out[k] = {1, redis.call('GET', KEYS[4 * k - 3])}
   else
-    out[k] = {0, redis.call('PTTL', lock)}
+    if promised == false or promised == token then
+      redis.call('SET', next, token, 'PX', promise_ms)
+      promised = token
+    end
+    out[k] = {0, promised == token and 1 or 0}
   end
 end
 return out
 """
+# KEYS per session: key, lock, next, wake. ARGV: lock ms, ttl s, promise ms, then token and
+# value each. Still ours -> write, then keep the lock as a lease (1) or, when another process
+# waits, hand it on and wake that process (2). Not ours -> write nothing (0).
 _WRITE = """
-local ms, ttl, out = ARGV[1], tonumber(ARGV[2]), {}
-for k = 1, #KEYS / 2 do
-  local key, lock = KEYS[2 * k - 1], KEYS[2 * k]
-  if redis.call('GET', lock) == ARGV[2 * k + 1] then
-    if ttl > 0 then redis.call('SETEX', key, ttl, ARGV[2 * k + 2])
-    else redis.call('SET', key, ARGV[2 * k + 2]) end
-    redis.call('PEXPIRE', lock, ms)
-    out[k] = 1
+local ms, ttl, promise_ms, out = ARGV[1], tonumber(ARGV[2]), ARGV[3], {}
+for k = 1, #KEYS / 4 do
+  local key, lock, wake = KEYS[4 * k - 3], KEYS[4 * k - 2], KEYS[4 * k]
+  if redis.call('GET', lock) == ARGV[2 * k + 2] then
+    if ttl > 0 then redis.call('SETEX', key, ttl, ARGV[2 * k + 3])
+    else redis.call('SET', key, ARGV[2 * k + 3]) end
+    if redis.call('EXISTS', KEYS[4 * k - 1]) == 1 then
+      redis.call('DEL', lock)
+      redis.call('RPUSH', wake, 1)
+      redis.call('PEXPIRE', wake, promise_ms)
+      out[k] = 2
+    else
+      redis.call('PEXPIRE', lock, ms)
+      out[k] = 1
+    end
   else
     out[k] = 0
   end
 end
 return out
 """
+# KEYS per session: lock. ARGV: lock ms, then a token each.
 _RENEW = """
 local ms, out = ARGV[1], {}
 for k = 1, #KEYS do
@@ -100,25 +121,39 @@ for k = 1, #KEYS do
 end
 return out
 """
+# KEYS per session: lock, next, wake. ARGV: promise ms, then a token each.
 _RELEASE = """
-for k = 1, #KEYS do
-  if redis.call('GET', KEYS[k]) == ARGV[k] then redis.call('DEL', KEYS[k]) end
+for k = 1, #KEYS / 3 do
+  if redis.call('GET', KEYS[3 * k - 2]) == ARGV[k + 1] then
+    redis.call('DEL', KEYS[3 * k - 2])
+    if redis.call('EXISTS', KEYS[3 * k - 1]) == 1 then
+      redis.call('RPUSH', KEYS[3 * k], 1)
+      redis.call('PEXPIRE', KEYS[3 * k], ARGV[1])
+    end
+  end
 end
 return #KEYS
 """
 
 
-def lock_key(key: str) -> str:
-    """The lock of session key ``key``: ``{tag}:lock:<key>``, in ``key``'s cluster slot."""
-    return "{" + _hash_tag(key) + "}" + LOCK_MARK + key
+def lock_key(key: str, mark: str = LOCK) -> str:
+    """A lock key of session key ``key``: ``{tag}:lock:<key>``, in ``key``'s cluster slot.
+
+    ``mark=NEXT`` names the key that promises the next turn to a waiting process, and
+    ``mark=WAKE`` the list that process blocks on until the lock is handed to it.
+    """
+    return "{" + _hash_tag(key) + "}" + mark + key
 
 
 def is_lock_key(key: str) -> bool:
-    """True for a key :func:`lock_key` made, so listing sessions can skip it."""
+    """True for a key :func:`lock_key` made: listing sessions skips it."""
     end = key.find("}")
-    if not key.startswith("{") or not key.startswith(LOCK_MARK, end + 1):
+    if not key.startswith("{"):
         return False
-    return lock_key(key[end + 1 + len(LOCK_MARK):]) == key
+    for mark in (LOCK, NEXT, WAKE):
+        if key.startswith(mark, end + 1) and lock_key(key[end + 1 + len(mark):], mark) == key:
+            return True
+    return False
 
 
 def _hash_tag(key: str) -> str:
@@ -128,14 +163,14 @@ def _hash_tag(key: str) -> str:
         end = key.find("}", start + 1)
         if end > start + 1:
             return key[start + 1:end]  # the key's own hash tag
-    if "}" not in key:
+    if key and "}" not in key:
         return key  # the whole key is hashed, and "{key}" hashes it alike
     return _tag_for_slot(key_slot(key.encode()))
 
 
 @functools.lru_cache(maxsize=1024)
 def _tag_for_slot(slot: int) -> str:
-    # Only keys holding "}" without a hash tag get here; ~16k tries find a number in the slot.
+    # Only "" and keys holding "}" without a hash tag get here; ~16k tries find a number.
     return next(str(n) for n in itertools.count() if key_slot(str(n).encode()) == slot)
 
 
@@ -151,6 +186,8 @@ class _Lease:
     session_id: str
     key: str
     lock: str
+    next: str
+    wake: str
     token: str
     text: Any  # the stored JSON (str/bytes), None when absent, _UNKNOWN when to be re-read
     renewed: float  # time.monotonic() just before the lock's expiry was last set
@@ -247,7 +284,7 @@ class RedisSessionStore(SessionStore):
         leases, self._leases = list(self._leases.values()), {}
         # A failed release only leaves the lock to expire after lock_timeout.
         await asyncio.gather(
-            *(self._call(RELEASE, [lease.lock], [lease.token]) for lease in leases),
+            *(self._call(RELEASE, _keys(lease)[1:], [lease.token]) for lease in leases),
             return_exceptions=True,
         )
         if self._tasks:
@@ -276,10 +313,12 @@ class RedisSessionStore(SessionStore):
             return
         sent = time.monotonic()
         try:
-            written = await self._call(WRITE, [lease.key, lease.lock], [lease.token, text])
+            written = await self._call(WRITE, _keys(lease), [lease.token, text])
         except BaseException:
             lease.text = _UNKNOWN  # applied or not: the next event reads it again
             raise
+        if written == 2:  # handed on to a waiting process: no lease
+            lease.lost = True
         if not written:
             self._drop(lease)
             raise StoreError(
@@ -336,7 +375,10 @@ class RedisSessionStore(SessionStore):
             return lease
         if lease is None or lease.in_use or lease.lost:
             key = self.key(session_id)
-            lease = _Lease(session_id, key, lock_key(key), next(self._tokens), _UNKNOWN, 0.0)
+            lease = _Lease(
+                session_id, key, lock_key(key), lock_key(key, NEXT), lock_key(key, WAKE),
+                next(self._tokens), _UNKNOWN, 0.0,
+            )
         lease.in_use = True  # a lapsed lease of ours is re-taken with its own token
         try:
             await self._take(lease)
@@ -348,17 +390,23 @@ class RedisSessionStore(SessionStore):
         return lease
 
     async def _take(self, lease: _Lease) -> None:
-        """Wait until the lock is ours, polling with a growing, jittered pause."""
+        """Wait until the lock is ours, polling with a growing, jittered pause.
+
+        The first waiting process is promised the next turn: the holder hands the lock on
+        after its current event instead of keeping a lease, and nobody else may take it.
+        """
         delay = 0.0005
         while True:
             sent = time.monotonic()
-            got, value = await self._call(ACQUIRE, [lease.key, lease.lock], [lease.token])
+            got, value = await self._call(ACQUIRE, _keys(lease), [lease.token])
             if got:
                 lease.text, lease.renewed, lease.lost = value, sent, False
                 return
-            wait = min(delay, max(value, 1) / 1000)  # value: the holder's lock ms left
-            await asyncio.sleep(wait * (0.5 + random.random()))
-            delay = min(delay * 2, 0.02)
+            if value:  # promised the next turn: wait to be woken (or try again soon)
+                await self._command(self._client.blpop([lease.wake], timeout=_WAKE_WAIT))
+            else:
+                await asyncio.sleep(delay * (0.5 + random.random()))
+                delay = min(delay * 2, 0.02)
 
     def _done(self, lease: _Lease) -> None:
         """The event is over: keep the lease for one loop tick, for the session's next event."""
@@ -372,7 +420,7 @@ class RedisSessionStore(SessionStore):
         if lease.in_use or self._leases.get(lease.session_id) is not lease:
             return
         del self._leases[lease.session_id]
-        self._background(self._call(RELEASE, [lease.lock], [lease.token]))
+        self._background(self._call(RELEASE, _keys(lease)[1:], [lease.token]))
 
     def _drop(self, lease: _Lease) -> None:
         lease.lost = True
@@ -435,7 +483,10 @@ class RedisSessionStore(SessionStore):
 
     async def _send(self, script: _Script, calls: list[_Call]) -> None:
         keys = [key for call in calls for key in call.keys]
-        head = {ACQUIRE: [self._lock_ms], WRITE: [self._lock_ms, self._ttl], RENEW: [self._lock_ms]}
+        head = {
+            ACQUIRE: [self._lock_ms, _PROMISE_MS], WRITE: [self._lock_ms, self._ttl, _PROMISE_MS],
+            RENEW: [self._lock_ms], RELEASE: [_PROMISE_MS],
+        }
         args = head.get(script, []) + [arg for call in calls for arg in call.args]
         try:
             try:
@@ -512,6 +563,10 @@ def _wrap(store: RedisSessionStore, exc: BaseException) -> StoreError:
     error = StoreError(message)
     error.__cause__ = exc
     return error
+
+
+def _keys(lease: _Lease) -> list[str]:
+    return [lease.key, lease.lock, lease.next, lease.wake]
 
 
 def _utf8(text: str) -> bytes:
