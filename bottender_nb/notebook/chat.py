@@ -57,6 +57,8 @@ class ChatPane:
             layout=widgets.Layout(flex="1 1 auto"),
         )
         self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
+        self.text.add_class("bnb-input")
+        self.send_button.add_class("bnb-send")
         self.recorder = attach_recorder(bot) if record_transcript else None
         self._pending: deque[str] = deque()
         self._worker: asyncio.Task[None] | None = None

@@ -33,8 +33,13 @@ class TranscriptView:
         self._block: widgets.HTML | None = None
         self._section: widgets.VBox | None = None
         self._blocks: list[widgets.HTML] = []
-        self.widget = widgets.VBox(
-            layout=widgets.Layout(max_height=height, overflow="auto", min_height="60px")
+        self._sections = widgets.VBox(layout=widgets.Layout(flex="0 0 auto"))  # grow, never shrink
+        # A reversed scroll box around one normal column keeps the view pinned to the newest
+        # bubble as the chat grows, with no JavaScript.
+        self.widget = widgets.Box(
+            [self._sections],
+            layout=widgets.Layout(flex_flow="column-reverse", max_height=height,
+                                  overflow="auto", min_height="60px"),
         )
         self.widget.add_class("bnb-transcript")
 
@@ -57,7 +62,7 @@ class TranscriptView:
         self._blocks.append(block)
         if self._section is None or len(self._section.children) >= self.section_size:
             self._section = widgets.VBox([block])
-            self.widget.children = (*self.widget.children, self._section)
+            self._sections.children = (*self._sections.children, self._section)
         else:
             self._section.children = (*self._section.children, block)
 
