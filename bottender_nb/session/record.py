@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import CorruptSessionError, StateError
+from .frozen import FrozenDict, FrozenList
 
 try:  # orjson is a core dependency; the stdlib is the fallback for what orjson refuses
     import orjson
@@ -28,7 +29,18 @@ _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan
 
 
 def dumps(record: Mapping[str, Any]) -> str:
-    """Compact JSON, as Bottender's stores write it; raise StateError naming a bad state key."""
+    """Compact JSON, as Bottender's stores write it; raise StateError naming a bad state key.
+
+    Everything is checked first, because orjson would quietly turn a datetime or UUID into a
+    string and NaN into null; frozen state (checked when it was set) is not walked again.
+    """
+    state = record.get(STATE_FIELD)
+    if isinstance(state, Mapping) and type(state) is not FrozenDict:
+        check_json_state(state)
+    problem = _json_problem(record, "")
+    if problem is not None:
+        where, what = problem
+        raise StateError(f"The session field {where} holds {what}, which is not JSON-serialisable.")
     if orjson is not None:
         try:
             return orjson.dumps(record).decode()
@@ -69,6 +81,7 @@ def copy_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _PLAIN = (str, int, bool, type(None))
+_TRUSTED = (FrozenDict, FrozenList)
 
 
 def check_json_state(state: Mapping[str, Any]) -> None:
@@ -90,6 +103,8 @@ def check_json_state(state: Mapping[str, Any]) -> None:
 
 def _json_problem(value: Any, where: str) -> tuple[str, str] | None:
     """``(path, description)`` of the first part of ``value`` JSON cannot carry exactly."""
+    if type(value) in _TRUSTED:  # frozen state was checked when it was set
+        return None
     if type(value) in _PLAIN or isinstance(value, (str, bool, int)) and not isinstance(value, float):
         return None
     if isinstance(value, float):
