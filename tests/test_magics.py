@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,6 +31,13 @@ CELLS = {
     "chat": "%chat",
     "type_in_pane": f"{KIT}\npane = kit.panes[-1]\npane.text.value = 'Hi'",
     "read_pane": "print(pane.transcript[-1], pane.state_view.values, pane.state_view.changed)",
+    "line_chats": (
+        "%say Hi --platform line --group G1 --user U1\n"
+        "%say Hi --platform line --group G1 --user U2\n"
+        "%say Hi --platform line --user U1\n"
+        "%state\n"
+        "%state line:G1"
+    ),
     "redefine": "%%action\nasync def App(context):\n    await context.send_text('v2: ' + context.event.text)",
     "pane_after_redefine": "print(pane.send('Hi'))",
     "bad_option": "%say Hi --bogus 1",
@@ -37,7 +45,12 @@ CELLS = {
     "bad_config": "%%bottender_config\n{'session': {'driver': 'file'",
     "bad_driver": '%%bottender_config\n{"session": {"driver": "sqlite"}}',
     "help": "%chat --help",
+    "broken_action": "%%action Broken\nx = 1\nraise ValueError('boom in the action')",
+    "say_to_broken": "%say Hi",
+    "syntax_error": "%%action\nawait context.send_text(",
     "after_errors": "print('still running')",
+    "unload": "%unload_ext bottender_nb",
+    "after_unload": "%say Hi",
 }
 
 
@@ -56,6 +69,16 @@ def test_state_prints_indented_json(outputs):
     assert json.loads(text) == {"count": 2}
     assert text == '{\n  "count": 2\n}\n'
     assert json.loads(stream(outputs["state_other"])) == {}
+
+
+def test_a_line_group_shares_a_session_and_state_follows_the_last_one(outputs):
+    assert stream(outputs["line_chats"]) == (
+        "You > Hi\nBot > Count: 1\n"  # U1 in group G1
+        "You > Hi\nBot > Count: 2\n"  # U2 in the same group: the group's session
+        "You > Hi\nBot > Count: 1\n"  # U1 in a private chat: a session of its own
+        '{\n  "count": 1\n}\n'          # %state: the last session talked to, line:U1
+        '{\n  "count": 2\n}\n'          # %state line:G1
+    )
 
 
 def test_chat_shows_a_widget_view_and_nothing_else(outputs):
@@ -85,6 +108,26 @@ def test_errors_are_one_usage_line_not_a_traceback(outputs, cell, message):
     assert output["text"].startswith("UsageError: ") and message in output["text"]
     assert output["text"].count("\n") == 1
     assert stream(outputs["after_errors"]) == "still running\n"
+
+
+def test_an_action_error_shows_the_users_frames_not_the_runners(outputs):
+    (error,) = outputs["say_to_broken"]
+    assert (error["output_type"], error["ename"], error["evalue"]) == (
+        "error", "ValueError", "boom in the action"
+    )
+    traceback = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))  # no colours
+    assert "raise ValueError('boom in the action')" in traceback
+    assert "runner.py" not in traceback and "asyncio" not in traceback
+
+
+def test_a_syntax_error_in_an_action_cell_points_at_the_cell(outputs):
+    (error,) = outputs["syntax_error"]
+    assert error["ename"] == "SyntaxError"
+    assert "cells.py" not in "\n".join(error["traceback"])
+
+
+def test_unloading_removes_the_magics(outputs):
+    assert "%say` not found" in stream(outputs["after_unload"], "stderr")
 
 
 def test_help_explains_the_options(outputs):

@@ -84,7 +84,9 @@ def _as_action_body(tree: ast.Module, name: str) -> ast.Module:
         posonlyargs=[], args=[ast.arg("context"), ast.arg("props")], vararg=None,
         kwonlyargs=[], kw_defaults=[], kwarg=None, defaults=[ast.Constant(None)],
     )
-    fields: dict[str, Any] = {"type_params": []} if "type_params" in ast.AsyncFunctionDef._fields else {}
+    # Python 3.12 added type parameters to function definitions.
+    generic = "type_params" in ast.AsyncFunctionDef._fields
+    fields: dict[str, Any] = {"type_params": []} if generic else {}
     function = ast.AsyncFunctionDef(
         name=name, args=arguments, body=tree.body or [ast.Pass()], decorator_list=[],
         returns=None, type_comment=None, lineno=1, col_offset=0, **fields,

@@ -22,7 +22,7 @@ from .source_picker import SourcePicker
 from .state_view import StateView
 from .transcript_view import TranscriptView
 
-EXIT_NOTE = "/exit ends a console; a chat pane simply stays open (clear the cell output to hide it)."
+EXIT_NOTE = "/exit ends a console; a chat pane stays open (clear the cell's output to hide it)."
 
 
 class ChatPane:
@@ -51,14 +51,7 @@ class ChatPane:
         self.state_view = StateView()
         self.picker = SourcePicker(self.platform, user=self.first_user, group=group, room=room)
         self.session_label = widgets.HTML()
-        self.text = widgets.Text(
-            placeholder=f"Type a message and press Enter, or {', '.join(COMMANDS[:4])}",
-            continuous_update=False,  # the value arrives on Enter (or leaving the box): one send
-            layout=widgets.Layout(flex="1 1 auto"),
-        )
-        self.send_button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
-        self.text.add_class("bnb-input")
-        self.send_button.add_class("bnb-send")
+        self.text, self.send_button = _input_row()
         self.recorder = attach_recorder(bot) if record_transcript else None
         self._pending: deque[str] = deque()
         self._worker: asyncio.Task[None] | None = None
@@ -187,7 +180,9 @@ class ChatPane:
         else:
             self._schedule(loop, self._refresh_state(mark_changes=False))
 
-    def _schedule(self, loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
+    def _schedule(
+        self, loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, None]
+    ) -> asyncio.Task[None]:
         """Run ``coroutine`` on the kernel's loop, keeping the task referenced until it ends."""
         task = loop.create_task(coroutine)
         self._tasks.add(task)
@@ -198,7 +193,7 @@ class ChatPane:
         session_id = self._session_id
         record = await self.bot.read_session(session_id) if session_id else None
         if session_id == self._session_id:  # the user may have switched meanwhile
-            state = (record or {}).get(STATE_FIELD) or dict(self.bot.initial_state)
+            state = dict(self.bot.initial_state) if record is None else record.get(STATE_FIELD, {})
             self.state_view.show(state, mark_changes=mark_changes)
 
     def _on_turn(self, turn: Turn) -> None:
@@ -229,6 +224,19 @@ class _TurnForwarder:
         pane = self.pane()
         if pane is not None:
             pane._on_turn(turn)
+
+
+def _input_row() -> tuple[widgets.Text, widgets.Button]:
+    """The message box (Enter sends) and the Send button."""
+    text = widgets.Text(
+        placeholder=f"Type a message and press Enter, or {', '.join(COMMANDS[:4])}",
+        continuous_update=False,  # the value arrives on Enter (or on leaving the box): one send
+        layout=widgets.Layout(flex="1 1 auto"),
+    )
+    text.add_class("bnb-input")
+    button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
+    button.add_class("bnb-send")
+    return text, button
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

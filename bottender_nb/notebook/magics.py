@@ -4,8 +4,8 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
+from types import TracebackType
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -19,6 +19,7 @@ from ..platforms import PLATFORM_NAMES, Source
 from .arguments import split_text_and_options
 from .cells import define_action, parse_config
 from .kit import NotebookBot, sessions_source, transcript_lines
+from .tracebacks import user_frames
 
 HELP_FLAGS = ("-h", "--help")
 
@@ -38,13 +39,24 @@ def _source_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
     return magic
 
 
-@contextlib.contextmanager
-def _usage_errors() -> Iterator[None]:
-    """Show this package's errors as one line (UsageError), not a traceback."""
-    try:
-        yield
-    except BottenderNbError as exc:
-        raise UsageError(str(exc)) from None
+class _UsageErrors:
+    """Show this package's errors as one line (UsageError), and the user's own errors with
+    their own frames only, not the runner's and asyncio's."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        if isinstance(error, BottenderNbError):
+            raise UsageError(str(error)) from None
+        if isinstance(error, SyntaxError):  # in an %%action cell: the caret is what helps
+            raise error.with_traceback(None)
+        if isinstance(error, Exception):
+            raise error.with_traceback(user_frames(traceback))
+
+
+_usage_errors = _UsageErrors
 
 
 def _wants_help(magic: Callable[..., Any], line: str) -> bool:
@@ -104,11 +116,11 @@ class BottenderMagics(Magics):
     @line_magic
     def say(self, line: str) -> None:
         """Send one message to the bot; prints `You > TEXT` and each `Bot > reply`."""
-        if line.strip() in HELP_FLAGS:
-            print(self.say.parser.format_help())
-            return
         valued = {"--platform", "-p", "--user", "-u", "--group", "-g", "--room", "-r", "--payload"}
         text, argv = split_text_and_options(line, valued=valued, flags={"--record", *HELP_FLAGS})
+        if set(argv) & set(HELP_FLAGS):
+            print(self.say.parser.format_help())
+            return
         args = self.say.parser.parse_args(argv)
         if args.payload is None and not text:
             raise UsageError("Nothing to say: %say TEXT, or %say --payload X.")

@@ -46,7 +46,9 @@ def user_hue(user: str) -> int:
     return _USER_HUES[zlib.crc32(user.encode("utf-8")) % len(_USER_HUES)]
 
 
-def bubble(kind: str, text: str, *, speaker: str = "", user: str = "", preformatted: bool = False) -> str:
+def bubble(
+    kind: str, text: str, *, speaker: str = "", user: str = "", preformatted: bool = False
+) -> str:
     """One chat bubble; ``text`` and ``speaker`` are escaped, never interpreted as HTML."""
     style = ""
     if kind == YOU:
