@@ -110,7 +110,7 @@ def freeze(value: Any) -> Any:
     """A deep, read-only copy of a JSON-like state (dicts and lists become frozen)."""
     if type(value) is FrozenDict:  # frozen values are shared safely
         return value
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         return FrozenDict({key: freeze_field(item, key) for key, item in value.items()})
     return value
 
@@ -119,7 +119,7 @@ def freeze_field(value: Any, top: str) -> Any:
     """A read-only copy of the state field ``top``; its errors name the field."""
     if type(value) in _SCALARS or (type(value) in (FrozenDict, FrozenList) and value._top == top):
         return value
-    if isinstance(value, Mapping):
+    if type(value) is dict or isinstance(value, Mapping):
         frozen: FrozenDict | FrozenList = FrozenDict(
             {key: freeze_field(item, top) for key, item in value.items()}
         )

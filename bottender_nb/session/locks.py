@@ -23,6 +23,21 @@ class SessionLocks:
         """A context manager that waits its turn, first come first served."""
         return _Held(self, session_id)
 
+    def try_enter(self, session_id: str) -> bool:
+        """Enter an idle session at once (the hot path: no coroutine); False when it is busy."""
+        if session_id in self._waiting:
+            return False
+        self._waiting[session_id] = deque()
+        return True
+
+    async def enter(self, session_id: str) -> None:
+        """Wait for the session's turn; pair with :meth:`leave`."""
+        await self._acquire(session_id)
+
+    def leave(self, session_id: str) -> None:
+        """Hand the session to the next waiting event, or forget it."""
+        self._release(session_id)
+
     def __len__(self) -> int:
         """How many sessions have an event running or waiting."""
         return len(self._waiting)

@@ -35,7 +35,7 @@ def dumps(record: Mapping[str, Any]) -> str:
     string and NaN into null; frozen state (checked when it was set) is not walked again.
     """
     state = record.get(STATE_FIELD)
-    if isinstance(state, Mapping) and type(state) is not FrozenDict:
+    if type(state) is not FrozenDict and isinstance(state, Mapping):
         check_json_state(state)
     problem = _json_problem(record, "")
     if problem is not None:
@@ -81,7 +81,8 @@ def copy_record(record: Mapping[str, Any]) -> dict[str, Any]:
 
 
 _PLAIN = (str, int, bool, type(None))
-_TRUSTED = (FrozenDict, FrozenList)
+# Values that need no walk: JSON scalars, and frozen state (checked when it was set).
+_LEAVES = frozenset({str, int, bool, type(None), FrozenDict, FrozenList})
 
 
 def check_json_state(state: Mapping[str, Any]) -> None:
@@ -103,25 +104,28 @@ def check_json_state(state: Mapping[str, Any]) -> None:
 
 def _json_problem(value: Any, where: str) -> tuple[str, str] | None:
     """``(path, description)`` of the first part of ``value`` JSON cannot carry exactly."""
-    if type(value) in _TRUSTED:  # frozen state was checked when it was set
+    kind = type(value)
+    if kind in _LEAVES:
         return None
-    if type(value) in _PLAIN or isinstance(value, (str, bool, int)) and not isinstance(value, float):
-        return None
-    if isinstance(value, float):
+    if kind is float or isinstance(value, float):
         return None if math.isfinite(value) else (where, f"the float {value!r}")
-    if isinstance(value, Mapping):
+    if isinstance(value, (str, int)):  # bool is an int; str/int subclasses encode as their base
+        return None
+    if kind is dict or isinstance(value, Mapping):
         for key, item in value.items():
-            if not isinstance(key, str):
+            if type(key) is not str and not isinstance(key, str):
                 return where, f"a dict with the non-str key {key!r}"
-            problem = _json_problem(item, f"{where}[{key!r}]")
-            if problem is not None:
-                return problem
+            if type(item) not in _LEAVES:
+                problem = _json_problem(item, f"{where}[{key!r}]")
+                if problem is not None:
+                    return problem
         return None
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
-            problem = _json_problem(item, f"{where}[{index}]")
-            if problem is not None:
-                return problem
+            if type(item) not in _LEAVES:
+                problem = _json_problem(item, f"{where}[{index}]")
+                if problem is not None:
+                    return problem
         return None
     return where, f"{type(value).__name__} {value!r:.60}"
 

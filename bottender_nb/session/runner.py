@@ -61,6 +61,7 @@ class Bot:
         self.initial_state: FrozenDict = freeze(initial_state or {})
         self.session_store = session_store
         self.clock = clock
+        self._store_has_lock = type(session_store).lock is not SessionStore.lock
         self._locks = SessionLocks()
         self._store_ready = False
         self._listeners: list[TurnListener] = []
@@ -136,21 +137,36 @@ class Bot:
             self._notify(turn)
             return turn
         session_id = f"{handler.name}:{key}"
-        async with self._locks.hold(session_id):
-            await self._ensure_store()
-            async with self.session_store.lock(session_id):
-                record = await self.session_store.read(session_id)
-                record = self._prepare(record, session_id, handler, raw_event)
-                context = Context(
-                    platform=handler.name, event=event, session=Session(record),
-                    initial_state=self.initial_state,
-                )
-                state_before = context.state
-                turn = await self._run_action(context, session_id, state_before)
-                record[STATE_FIELD] = context.state
-                record[LAST_ACTIVITY_FIELD] = int(self.clock() * 1000)
-                await self.session_store.write(session_id, record)
+        locks = self._locks
+        if not locks.try_enter(session_id):  # idle sessions enter without a coroutine
+            await locks.enter(session_id)
+        try:
+            if not self._store_ready:
+                await self._ensure_store()
+            if self._store_has_lock:
+                async with self.session_store.lock(session_id):
+                    turn = await self._handle_in_session(handler, raw_event, event, session_id)
+            else:  # the store shares nothing across processes: skip its no-op lock
+                turn = await self._handle_in_session(handler, raw_event, event, session_id)
+        finally:
+            locks.leave(session_id)
         self._notify(turn)
+        return turn
+
+    async def _handle_in_session(
+        self, handler: Platform, raw_event: Mapping[str, Any], event: Event, session_id: str
+    ) -> Turn:
+        """Read, run the action, write: the caller holds the session."""
+        store = self.session_store
+        record = self._prepare(await store.read(session_id), session_id, handler, raw_event)
+        context = Context(
+            platform=handler.name, event=event, session=Session(record),
+            initial_state=self.initial_state,
+        )
+        turn = await self._run_action(context, session_id, context.state)
+        record[STATE_FIELD] = context.state
+        record[LAST_ACTIVITY_FIELD] = int(self.clock() * 1000)
+        await store.write(session_id, record)
         return turn
 
     def _prepare(

@@ -37,6 +37,17 @@ class MemorySessionStore(SessionStore):
             return None
         return parse(text)  # type: ignore[no-any-return]
 
+    async def read(self, session_id: str) -> dict[str, Any] | None:
+        """The live session: one LRU lookup and one parse, as this is on every event's path."""
+        try:
+            text = self._sessions[session_id]  # refreshes recency
+        except KeyError:
+            return None
+        record = parse(text)
+        if self.expires_in is not None and self.is_expired(record):
+            return None
+        return record  # type: ignore[no-any-return]
+
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Store ``session`` as JSON text: one encode, which is also the copy and the check."""
         self._sessions[session_id] = dumps(session)
