@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from bottender_nb import Bot, CorruptSessionError, FileSessionStore
-from bottender_nb.stores.file import session_filename
+from bottender_nb.stores.filenames import session_filename
 
 HELPERS = Path(__file__).parent / "helpers"
 REPO = Path(__file__).parent.parent

@@ -8,15 +8,10 @@ session through a lock file in ``<dirname>/.locks/``, and an id is never a path.
 
 from __future__ import annotations
 
-import asyncio
-import functools
-import hashlib
 import itertools
 import json
 import os
-import re
 import secrets
-import sys
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,50 +20,13 @@ from typing import Any
 from ..errors import StoreError
 from ..session.record import dumps, loads
 from .base import Clock, ExpiresIn, SessionStore
+from .file_lock import FileLock
+from .filenames import SUFFIX, WINDOWS, session_filename
 
-try:
-    from filelock import lock_descriptor, unlock_descriptor
-except ImportError as exc:  # pragma: no cover - depends on the installed filelock
-    raise ImportError(
-        "FileSessionStore needs filelock>=3.30; upgrade it with: pip install -U filelock"
-    ) from exc
-
-SUFFIX = ".json"
 LOCK_DIRNAME = ".locks"
-_WINDOWS = sys.platform == "win32"
-_MAX_STEM = 255 - len(SUFFIX)  # most filesystems cap a file name at 255 bytes
-_UNSAFE = re.compile(r"[^A-Za-z0-9:+\-_.@=]")
-_UNSAFE_ON_WINDOWS = re.compile(r"[^A-Za-z0-9+\-_.=]")
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _OPEN_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 _READ_SIZE = 1 << 16
-_FIRST_BACKOFF, _MAX_BACKOFF = 0.0005, 0.02  # seconds between tries for a busy lock
-
-
-def _quote(match: re.Match[str]) -> str:
-    return "".join(f"%{byte:02X}" for byte in match.group().encode("utf-8", "surrogatepass"))
-
-
-@functools.lru_cache(maxsize=4096)
-def session_filename(session_id: str, *, windows: bool = _WINDOWS) -> str:
-    """``console:1`` -> ``console:1.json``, as Bottender names it; anything else stays one name.
-
-    Characters outside ``A-Z a-z 0-9 : + - _ . @ =`` (``/``, ``\\``, NUL, ``%`` itself, non-ASCII)
-    are percent-encoded, so the name is one component inside the directory and ids never
-    collide. Like Bottender, Windows gets ``@`` for the first ``:``. A name past the 255-byte
-    limit keeps a readable prefix and ends in ``~`` + the id's SHA-256 (``~`` is never kept
-    otherwise, so it cannot collide); the record's ``id`` field stays the truth.
-    """
-    if windows:
-        head, colon, tail = session_id.partition(":")
-        stem = _UNSAFE_ON_WINDOWS.sub(_quote, head) + ("@" if colon else "")
-        stem += _UNSAFE_ON_WINDOWS.sub(_quote, tail)
-    else:
-        stem = _UNSAFE.sub(_quote, session_id)
-    if len(stem) > _MAX_STEM:
-        digest = hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
-        stem = f"{stem[: _MAX_STEM - len(digest) - 1]}~{digest}"
-    return stem + SUFFIX
 
 
 class FileSessionStore(SessionStore):
@@ -162,7 +120,7 @@ class FileSessionStore(SessionStore):
             return 0
         purged = 0
         for path in self.files():
-            async with _FileLock(self._lock_path(path.name[: -len(SUFFIX)])):
+            async with FileLock(self._lock_path(path.name[: -len(SUFFIX)])):
                 try:
                     record = self._load(os.fspath(path))
                 except StoreError:
@@ -172,9 +130,9 @@ class FileSessionStore(SessionStore):
                     purged += 1
         return purged
 
-    def lock(self, session_id: str) -> _FileLock:
+    def lock(self, session_id: str) -> FileLock:
         """An exclusive lock on the session shared by every process using this directory."""
-        return _FileLock(self._lock_path(session_filename(session_id)[: -len(SUFFIX)]))
+        return FileLock(self._lock_path(session_filename(session_id)[: -len(SUFFIX)]))
 
     # -- file primitives ------------------------------------------------------------------
 
@@ -216,45 +174,11 @@ class FileSessionStore(SessionStore):
             self._sync_dir()
 
     def _sync_dir(self) -> None:
-        if _WINDOWS:  # directories cannot be opened for fsync there; NTFS journals renames
+        if WINDOWS:  # directories cannot be opened for fsync there; NTFS journals renames
             return
         fd = os.open(self._dir, os.O_RDONLY)
         try:
             os.fsync(fd)
-        finally:
-            os.close(fd)
-
-
-class _FileLock:
-    """``async with``: an OS file lock (flock / LockFileEx via filelock) that never blocks the loop.
-
-    A busy lock is retried with a growing ``asyncio.sleep``; cancelling the wait leaves
-    nothing held. The OS drops the lock of a killed process, so a crash never leaves it stuck.
-    Lock files stay after release: unlinking one would let two waiters lock different inodes.
-    """
-
-    __slots__ = ("_path", "_fd")
-
-    def __init__(self, path: str) -> None:
-        self._path = path
-        self._fd = -1
-
-    async def __aenter__(self) -> None:
-        fd = _open_lock_file(self._path)
-        delay = _FIRST_BACKOFF
-        try:
-            while not lock_descriptor(fd, blocking=False):
-                await asyncio.sleep(delay)
-                delay = min(delay * 2, _MAX_BACKOFF)
-        except BaseException:
-            os.close(fd)
-            raise
-        self._fd = fd
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        fd, self._fd = self._fd, -1
-        try:
-            unlock_descriptor(fd)
         finally:
             os.close(fd)
 
@@ -268,12 +192,3 @@ def _read_bytes(path: str) -> bytes:
     finally:
         os.close(fd)
     return b"".join(chunks)
-
-
-def _open_lock_file(path: str) -> int:
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0)
-    try:
-        return os.open(path, flags, 0o666)
-    except FileNotFoundError:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        return os.open(path, flags, 0o666)
