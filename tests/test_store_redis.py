@@ -189,27 +189,64 @@ async def test_a_lock_is_released_only_by_its_owner(
     redis_server.command("DEL", lock)
 
 
-async def test_a_slow_action_keeps_its_lock(redis_server: RedisServer) -> None:
+@pytest.mark.parametrize("after_a_fast_event", [False, True])
+async def test_a_slow_action_keeps_its_lock(redis_server: RedisServer, after_a_fast_event: bool) -> None:
     redis_server.command("FLUSHALL")
 
-    async def slow(context: Any) -> None:
+    async def action(context: Any) -> None:
         current = context.state["count"]
-        await asyncio.sleep(0.8)  # four lock timeouts: renewed meanwhile
+        if context.event.text == "slow":
+            await asyncio.sleep(0.8)  # four lock timeouts, three leases: renewed meanwhile
         context.set_state({"count": current + 1})
 
     first = await RedisSessionStore(port=redis_server.port, lock_timeout=0.2).init()
     second = await RedisSessionStore(port=redis_server.port, lock_timeout=0.2).init()
     try:
-        slow_bot = Bot(slow, initial_state={"count": 0}, session_store=first)
+        slow_bot = Bot(action, initial_state={"count": 0}, session_store=first)
         other_bot = Bot(counter, initial_state={"count": 0}, session_store=second)
-        slow_event = asyncio.ensure_future(slow_bot.handle_request(HI))
+        if after_a_fast_event:  # the slow event then runs on the fast one's lease
+            await slow_bot.handle_request(HI)
+        slow_event = asyncio.ensure_future(slow_bot.handle_request({"message": {"text": "slow"}}))
         await asyncio.sleep(0.1)
         await other_bot.handle_request(HI)  # waits for the slow event's lock
         assert slow_event.done()
-        assert (await first.read("console:1"))["_state"] == {"count": 2}
+        assert (await first.read("console:1"))["_state"] == {"count": 2 + after_a_fast_event}
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_stopped_loop_holds_the_session_only_briefly(redis_server: RedisServer) -> None:
+    """Console mode runs the loop per line: between lines its lease must not block others."""
+    redis_server.command("FLUSHALL")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent("""
+            import asyncio, sys, time
+            from bottender_nb import Bot, RedisSessionStore
+
+            async def count(context):
+                context.set_state({"count": context.state["count"] + 1})
+
+            loop = asyncio.new_event_loop()
+            store = RedisSessionStore(port=int(sys.argv[1]))
+            bot = Bot(count, initial_state={"count": 0}, session_store=store)
+            loop.run_until_complete(bot.handle_request({"message": {"text": "hi"}}))
+            print("handled", flush=True)
+            time.sleep(10)  # the loop is stopped, as while the console waits for input
+        """), str(redis_server.port)],
+        cwd=REPO, stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "handled\n"
+        store = await RedisSessionStore(port=redis_server.port).init()
+        started = time.monotonic()
+        await Bot(counter, initial_state={"count": 0}, session_store=store).handle_request(HI)
+        assert time.monotonic() - started < 1.5
+        assert (await store.read("console:1"))["_state"] == {"count": 2}
+        await store.close()
+    finally:
+        holder.kill()
+        holder.wait()
 
 
 async def test_a_blocked_loop_loses_the_lock_and_its_write_is_refused(

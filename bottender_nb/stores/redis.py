@@ -4,20 +4,26 @@ Format: key ``prefix + session id``, value the session's compact JSON; with ``ex
 the value is written with ``SETEX`` (seconds), without it with a plain ``SET`` -- exactly what
 Bottender's ``RedisCacheStore`` does, so Bottender bots and this store read each other's keys.
 
-Concurrency control: a **lock with expiry**, owned by a random token, one lock key per session
-(``{tag}:lock:<key>``, whose hash tag puts it in the session key's cluster slot). Not optimistic
-``WATCH``/``MULTI`` or compare-and-set: those retry a conflicting event, and an action cannot
-be retried -- it has already sent its replies. Each step is one Lua script, so:
+Concurrency control: a **lock with expiry** per session, owned by a random token, kept in
+``{tag}:lock:<key>`` (the hash tag puts it in the session key's cluster slot). Not optimistic
+``WATCH``/``MULTI`` or a compare-and-set: those retry a conflicting event, and an action cannot
+be retried -- it has already sent its replies. Every step is one Lua script, one round trip:
 
-* an event costs two round trips: *acquire* (take the lock and return the value) and *write*
-  (check the token, ``SETEX`` the value, renew the lock);
-* the lock is a **lease**: it is released one loop tick after the event, unless the next event
-  of the session in this process has started by then -- that one reuses the lease and the
-  value it just wrote, so back-to-back events cost one round trip;
-* script calls made in the same loop tick go out together, one ``EVALSHA`` per script for many
-  sessions (ioredis calls this auto-pipelining), so many conversations share round trips;
-* the lock expires ``lock_timeout`` seconds after it was last renewed: a crashed or stopped
-  process cannot wedge a session; a running one renews its locks every ``lock_timeout / 3``,
+* *acquire* takes the lock and returns the value; *write* checks the token, ``SETEX``-es the
+  value and renews the lock. A lone event costs these two round trips, and a release after.
+* The lock is a **lease**: after a write it is kept for ``0.25`` s, and released as soon as
+  the loop has gone round without the session's next event in this process; back-to-back
+  events reuse it and the value they just wrote, so they cost one round trip each (the
+  write). A stopped loop (console mode between lines) holds nobody up for longer than that.
+* A lease never starves other processes: the first one that finds the lock taken is promised
+  the next turn (``{tag}:next:<key>``; nobody else may take the lock) and blocks on
+  ``{tag}:wake:<key>``; the holder's next write sees the promise, hands the lock on and wakes
+  it, in the same script.
+* **Auto-pipelining** (as ioredis does): one batch of script calls is in flight per store; the
+  calls made meanwhile form the next, with one ``EVALSHA`` per script for all their sessions.
+  Many conversations thus share round trips, and an idle store sends at once.
+* During an event the lock expires ``lock_timeout`` seconds after it was last renewed, so a
+  crashed process cannot wedge a session; a timer renews it before that while the event runs,
   so a slow action keeps its lock. A write whose lock was lost (the loop was blocked past
   ``lock_timeout``) is refused with a StoreError, never applied over another process's write.
 
@@ -38,7 +44,7 @@ import math
 import os
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,17 +58,21 @@ try:
     from redis.backoff import ExponentialBackoff
     from redis.crc import key_slot
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import NoScriptError, RedisClusterException, RedisError
+    from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
     from redis.exceptions import TimeoutError as RedisTimeoutError
-    from redis.retry import Retry
+    from redis.asyncio.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
 LOCK, NEXT, WAKE = ":lock:", ":next:", ":wake:"  # a session's lock keys: "{tag}" + mark + key
 _DRIVER_ERRORS = (RedisError, RedisClusterException, OSError)
+_timeout: Any = getattr(asyncio, "timeout", None)
+if _timeout is None:  # pragma: no cover - Python 3.10
+    from async_timeout import timeout as _timeout
 _BATCH = 256  # sessions per script call: a long script would block Redis for everyone
 _UNKNOWN: Any = object()  # a lease whose cached value must be read again
 _PROMISE_MS = 100  # how long a waiting process's claim on the next turn lasts between tries
+_LEASE_MS = 250  # how long a lock outlives its event's write, for the session's next event
 _WAKE_WAIT = 0.05  # seconds the next in line blocks on the wake list before trying again
 
 # KEYS per session: key, lock, next, wake. ARGV: lock ms, promise ms, then a token each.
@@ -87,7 +97,7 @@ for k = 1, #KEYS / 4 do
 end
 return out
 """
-# KEYS per session: key, lock, next, wake. ARGV: lock ms, ttl s, promise ms, then token and
+# KEYS per session: key, lock, next, wake. ARGV: lease ms, ttl s, promise ms, then token and
 # value each. Still ours -> write, then keep the lock as a lease (1) or, when another process
 # waits, hand it on and wake that process (2). Not ours -> write nothing (0).
 _WRITE = """
@@ -121,18 +131,20 @@ for k = 1, #KEYS do
 end
 return out
 """
-# KEYS per session: lock, next, wake. ARGV: promise ms, then a token each.
+# KEYS per session: lock, next, wake. ARGV: promise ms, then a token each. Wakes the next.
 _RELEASE = """
+local out = {}
 for k = 1, #KEYS / 3 do
+  out[k] = 0
   if redis.call('GET', KEYS[3 * k - 2]) == ARGV[k + 1] then
-    redis.call('DEL', KEYS[3 * k - 2])
+    out[k] = redis.call('DEL', KEYS[3 * k - 2])
     if redis.call('EXISTS', KEYS[3 * k - 1]) == 1 then
       redis.call('RPUSH', KEYS[3 * k], 1)
       redis.call('PEXPIRE', KEYS[3 * k], ARGV[1])
     end
   end
 end
-return #KEYS
+return out
 """
 
 
@@ -190,21 +202,15 @@ class _Lease:
     wake: str
     token: str
     text: Any  # the stored JSON (str/bytes), None when absent, _UNKNOWN when to be re-read
-    renewed: float  # time.monotonic() just before the lock's expiry was last set
+    valid_until: float  # time.monotonic() before which Redis cannot have expired the lock
     in_use: bool = True
     lost: bool = False
-
-
-@dataclass(slots=True)
-class _Call:
-    script: _Script
-    keys: tuple[str, ...]
-    args: tuple[Any, ...]
-    future: asyncio.Future[Any]
+    idle_since: int = 0  # the sweep count when the lease last went idle
+    guard: asyncio.TimerHandle | None = None  # renews the lock while the event runs
 
 
 class _Script:
-    """A Lua script called with one fixed ``head`` of arguments and per-session keys and args."""
+    """A Lua script run for many sessions at once: its fixed arguments, then theirs."""
 
     def __init__(self, source: str) -> None:
         import hashlib
@@ -254,9 +260,16 @@ class RedisSessionStore(SessionStore):
         self._held: contextvars.ContextVar[_Lease | None] = contextvars.ContextVar(
             "bottender_nb_redis_lease", default=None
         )
-        self._pending: list[_Call] = []
+        heads = {
+            ACQUIRE: [self._lock_ms, _PROMISE_MS], WRITE: [_LEASE_MS, self._ttl, _PROMISE_MS],
+            RENEW: [self._lock_ms], RELEASE: [_PROMISE_MS],
+        }
+        executor = _ClusterExecutor if self._cluster else _ConnectionExecutor
+        self._pipeline = _Pipeline(executor(self._client, heads, self._error))
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._renewer: asyncio.TimerHandle | None = None
+        self._idle: list[_Lease] = []
+        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweeps = 0
         self._tokens = (f"{os.getpid()}.{os.urandom(6).hex()}.{n}" for n in itertools.count())
 
     def __repr__(self) -> str:
@@ -278,15 +291,17 @@ class RedisSessionStore(SessionStore):
 
     async def close(self) -> None:
         """Release the locks this process still holds and close the client it made."""
-        if self._renewer is not None:
-            self._renewer.cancel()
-            self._renewer = None
-        leases, self._leases = list(self._leases.values()), {}
-        # A failed release only leaves the lock to expire after lock_timeout.
-        await asyncio.gather(
-            *(self._call(RELEASE, _keys(lease)[1:], [lease.token]) for lease in leases),
-            return_exceptions=True,
-        )
+        if self._sweeper is not None:
+            self._sweeper.cancel()
+            self._sweeper = None
+        leases, self._leases, self._idle = list(self._leases.values()), {}, []
+        for lease in leases:
+            _cancel_guard(lease)
+        try:
+            await self._release(leases)
+        except StoreError:
+            pass  # the locks expire by themselves after lock_timeout
+        await self._pipeline.close()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._owns_client:
@@ -326,7 +341,7 @@ class RedisSessionStore(SessionStore):
                 f"process may have changed it; the write was refused. The event loop was "
                 f"blocked for longer than lock_timeout={self.lock_timeout}s -- raise it."
             )
-        lease.text, lease.renewed = text, sent
+        lease.text, lease.valid_until = text, sent + _LEASE_MS / 1000
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:
         await self.write(session_id, record)
@@ -369,9 +384,10 @@ class RedisSessionStore(SessionStore):
     async def _acquire(self, session_id: str) -> _Lease:
         lease = self._leases.get(session_id)
         if lease is not None and not lease.in_use and not lease.lost and (
-            time.monotonic() - lease.renewed < self.lock_timeout / 2
+            time.monotonic() < lease.valid_until - _LEASE_MS / 2000
         ):
             lease.in_use = True  # the previous event's lease: no round trip
+            self._guard(lease)
             return lease
         if lease is None or lease.in_use or lease.lost:
             key = self.key(session_id)
@@ -386,7 +402,7 @@ class RedisSessionStore(SessionStore):
             lease.in_use = False
             raise
         self._leases[session_id] = lease
-        self._start_renewing()
+        self._guard(lease)
         return lease
 
     async def _take(self, lease: _Lease) -> None:
@@ -400,7 +416,8 @@ class RedisSessionStore(SessionStore):
             sent = time.monotonic()
             got, value = await self._call(ACQUIRE, _keys(lease), [lease.token])
             if got:
-                lease.text, lease.renewed, lease.lost = value, sent, False
+                lease.text, lease.lost = value, False
+                lease.valid_until = sent + self.lock_timeout
                 return
             if value:  # promised the next turn: wait to be woken (or try again soon)
                 await self._command(self._client.blpop([lease.wake], timeout=_WAKE_WAIT))
@@ -409,18 +426,37 @@ class RedisSessionStore(SessionStore):
                 delay = min(delay * 2, 0.02)
 
     def _done(self, lease: _Lease) -> None:
-        """The event is over: keep the lease for one loop tick, for the session's next event."""
+        """The event is over: keep the lease a loop tick, for the session's next event here."""
         lease.in_use = False
+        _cancel_guard(lease)
         if lease.lost:
             self._drop(lease)
-        else:
-            asyncio.get_running_loop().call_later(0, self._release_if_idle, lease)
-
-    def _release_if_idle(self, lease: _Lease) -> None:
-        if lease.in_use or self._leases.get(lease.session_id) is not lease:
             return
-        del self._leases[lease.session_id]
-        self._background(self._call(RELEASE, _keys(lease)[1:], [lease.token]))
+        lease.idle_since = self._sweeps
+        self._idle.append(lease)
+        if self._sweeper is None:
+            self._sweeper = asyncio.get_running_loop().call_later(0, self._sweep)
+
+    def _sweep(self) -> None:
+        """Release the leases left idle for a whole tick (one timer per tick, not per event)."""
+        self._sweeper, self._sweeps = None, self._sweeps + 1
+        idle, self._idle = self._idle, []
+        released = []
+        for lease in idle:
+            if lease.in_use or self._leases.get(lease.session_id) is not lease:
+                continue
+            if lease.idle_since == self._sweeps - 1:
+                self._idle.append(lease)  # idle since the last sweep only: one more round
+            else:
+                del self._leases[lease.session_id]
+                released.append(lease)
+        if released:
+            self._background(self._release(released))
+        if self._idle:
+            self._sweeper = asyncio.get_running_loop().call_later(0, self._sweep)
+
+    async def _release(self, leases: list[_Lease]) -> None:
+        await asyncio.gather(*(self._call(RELEASE, _keys(l)[1:], [l.token]) for l in leases))
 
     def _drop(self, lease: _Lease) -> None:
         lease.lost = True
@@ -432,89 +468,52 @@ class RedisSessionStore(SessionStore):
         if lease is not None:
             lease.text = _UNKNOWN  # written or deleted outside the lease: read it again
 
-    def _start_renewing(self) -> None:
-        if self._renewer is None:
-            loop = asyncio.get_running_loop()
-            self._renewer = loop.call_later(self.lock_timeout / 3, self._renew_all)
+    def _guard(self, lease: _Lease) -> None:
+        """Renew the lock halfway to the moment it could expire, if the event still runs."""
+        loop = asyncio.get_running_loop()
+        halfway = (loop.time() + _loop_time(lease.valid_until)) / 2
+        lease.guard = loop.call_at(halfway, self._renew_soon, lease)
 
-    def _renew_all(self) -> None:
-        self._renewer = None
-        leases = list(self._leases.values())
-        if leases:
-            self._background(self._renew(leases))
-            self._start_renewing()
+    def _renew_soon(self, lease: _Lease) -> None:
+        lease.guard = None
+        if lease.in_use and not lease.lost:
+            self._background(self._renew(lease))
 
-    async def _renew(self, leases: list[_Lease]) -> None:
+    async def _renew(self, lease: _Lease) -> None:
         sent = time.monotonic()
-        renewed = await asyncio.gather(
-            *(self._call(RENEW, [lease.lock], [lease.token]) for lease in leases)
-        )
-        for lease, ok in zip(leases, renewed):
-            if ok:
-                lease.renewed = max(lease.renewed, sent)
-            else:
-                lease.lost = True
+        if await self._call(RENEW, [lease.lock], [lease.token]):
+            lease.valid_until = max(lease.valid_until, sent + self.lock_timeout)
+            if lease.in_use and lease.guard is None:
+                self._guard(lease)
+        else:
+            lease.lost = True  # the write will be refused; nothing else to do
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
         self._tasks.add(task)
         task.add_done_callback(_finished(self._tasks))
 
-    # -- auto-pipelined script calls ------------------------------------------------------
+    def _call(self, script: _Script, keys: list[str], args: list[Any]) -> Awaitable[Any]:
+        """Run ``script`` for one session, auto-pipelined with the calls of other sessions."""
+        return self._pipeline.call(script, keys, args)
 
-    def _call(self, script: _Script, keys: list[str], args: list[Any]) -> asyncio.Future[Any]:
-        """Run ``script`` for one session; calls of the same tick share one EVALSHA."""
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        if not self._pending:
-            loop.call_soon(self._flush)
-        self._pending.append(_Call(script, tuple(keys), tuple(args), future))
-        return future
-
-    def _flush(self) -> None:
-        groups: dict[tuple[_Script, int], list[_Call]] = {}
-        for call in self._pending:
-            slot = key_slot(call.keys[0].encode()) if self._cluster else 0
-            groups.setdefault((call.script, slot), []).append(call)
-        self._pending = []
-        for (script, _slot), calls in groups.items():
-            for start in range(0, len(calls), _BATCH):
-                self._background(self._send(script, calls[start:start + _BATCH]))
-
-    async def _send(self, script: _Script, calls: list[_Call]) -> None:
-        keys = [key for call in calls for key in call.keys]
-        head = {
-            ACQUIRE: [self._lock_ms, _PROMISE_MS], WRITE: [self._lock_ms, self._ttl, _PROMISE_MS],
-            RENEW: [self._lock_ms], RELEASE: [_PROMISE_MS],
-        }
-        args = head.get(script, []) + [arg for call in calls for arg in call.args]
-        try:
-            try:
-                results = await self._client.evalsha(script.sha, len(keys), *keys, *args)
-            except NoScriptError:  # a restarted or flushed server: send the source once
-                results = await self._client.eval(script.source, len(keys), *keys, *args)
-        except asyncio.CancelledError:
-            for call in calls:
-                call.future.cancel()
-            raise
-        except Exception as exc:  # every caller hears of it: none may wait forever
-            for call in calls:
-                if not call.future.done():
-                    call.future.set_exception(
-                        _wrap(self, exc) if isinstance(exc, _DRIVER_ERRORS) else exc
-                    )
-            return
-        if script is RELEASE:
-            results = [None] * len(calls)
-        for call, result in zip(calls, results):
-            if not call.future.done():
-                call.future.set_result(result)
+    def _error(self, exc: BaseException) -> StoreError:
+        if isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException)):
+            message = (
+                f"Cannot reach Redis at {self.where} ({exc}). Is redis-server running there, "
+                "and are host, port and password right?"
+            )
+        else:
+            message = f"Redis at {self.where} refused a session command: {exc}"
+        error = StoreError(message)
+        error.__cause__ = exc
+        return error
 
     async def _command(self, awaitable: Any) -> Any:
         try:
             return await awaitable
         except _DRIVER_ERRORS as exc:
-            raise _wrap(self, exc) from exc
+            raise self._error(exc) from exc
 
 
 class _RedisLock:
@@ -552,17 +551,57 @@ def _make_client(
     return aioredis.Redis(host=host, port=port, password=password, db=db, **options)
 
 
-def _wrap(store: RedisSessionStore, exc: BaseException) -> StoreError:
-    if isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException)):
-        message = (
-            f"Cannot reach Redis at {store.where} ({exc}). Is redis-server running there, "
-            "and are host, port and password right?"
-        )
+def _resp(command: list[Any]) -> bytes:
+    """A command in the Redis protocol; its arguments are str, bytes (values) or int."""
+    return b"*%d\r\n" % len(command) + b"".join(
+        _bulk(argument) if type(argument) is bytes else _bulk_of(argument) for argument in command
+    )
+
+
+def _bulk(data: bytes) -> bytes:
+    return b"$%d\r\n%s\r\n" % (len(data), data)
+
+
+@functools.lru_cache(maxsize=8192)
+def _bulk_of(argument: str | int) -> bytes:
+    # Keys, tokens and numbers repeat from event to event of a session: encode them once.
+    return _bulk(str(argument).encode())
+
+
+def _cancel_guard(lease: _Lease) -> None:
+    if lease.guard is not None:
+        lease.guard.cancel()
+        lease.guard = None
+
+
+def _loop_time(monotonic: float) -> float:
+    """``time.monotonic()`` time on the running loop's clock (the same clock, by default)."""
+    loop = asyncio.get_running_loop()
+    return monotonic - time.monotonic() + loop.time()
+
+
+def _failed(outcome: Any) -> bool:
+    return isinstance(outcome, BaseException)
+
+
+def _settle(future: asyncio.Future[Any] | None, outcome: Any) -> None:
+    if future is None or future.done():
+        return
+    if isinstance(outcome, asyncio.CancelledError):
+        future.cancel()
+    elif _failed(outcome):
+        future.set_exception(_own_copy(outcome))
     else:
-        message = f"Redis at {store.where} refused a session command: {exc}"
-    error = StoreError(message)
-    error.__cause__ = exc
-    return error
+        future.set_result(outcome)
+
+
+def _own_copy(exc: BaseException) -> BaseException:
+    """A StoreError of its own for each waiting caller, so their tracebacks do not pile up."""
+    if type(exc) is not StoreError:
+        return exc
+    copy = StoreError(*exc.args)
+    copy.__cause__ = exc.__cause__
+    return copy
 
 
 def _keys(lease: _Lease) -> list[str]:
@@ -587,3 +626,159 @@ def _finished(tasks: set[asyncio.Task[Any]]) -> Any:
             task.exception()  # retrieved: a failed release or renewal only lets the lock expire
 
     return done
+
+
+@dataclass(slots=True)
+class _Call:
+    script: _Script
+    keys: list[str]
+    args: list[Any]
+    future: asyncio.Future[Any] | None = None
+
+
+class _Pipeline:
+    """Auto-pipelining: one batch of script calls in flight; the calls made meanwhile are the next.
+
+    An idle pipeline sends a call straight from the caller's task (no hop through the loop);
+    under load every round trip carries all waiting calls, one ``EVALSHA`` per script.
+    """
+
+    def __init__(self, executor: Any) -> None:
+        self._executor = executor
+        self._queue: list[_Call] = []
+        self._busy = False
+        self._task: asyncio.Task[None] | None = None
+
+    async def call(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
+        if self._busy:
+            future = asyncio.get_running_loop().create_future()
+            self._queue.append(_Call(script, keys, args, future))
+            return await future
+        self._busy = True
+        try:
+            [outcome] = await self._executor.run([[_Call(script, keys, args)]])
+        finally:
+            self._next()
+        if _failed(outcome):
+            raise outcome
+        return outcome[0]
+
+    def _next(self) -> None:
+        if self._queue:
+            calls, self._queue = self._queue, []
+            self._task = asyncio.ensure_future(self._run(calls))
+        else:
+            self._busy = False
+
+    async def _run(self, calls: list[_Call]) -> None:
+        try:
+            groups = self._executor.group(calls)
+            outcomes = await self._executor.run(groups)
+            for group, outcome in zip(groups, outcomes):
+                for index, call in enumerate(group):
+                    _settle(call.future, outcome if _failed(outcome) else outcome[index])
+        except BaseException as exc:  # nobody may wait forever
+            for call in calls:
+                _settle(call.future, exc)
+            if not isinstance(exc, Exception):
+                raise
+        finally:
+            self._next()
+
+    async def close(self) -> None:
+        if self._task is not None:
+            await asyncio.gather(self._task, return_exceptions=True)
+        await self._executor.close()
+
+
+class _Executor:
+    """Runs groups of calls of one script (and one cluster slot) as one EVALSHA each."""
+
+    def __init__(self, client: Any, heads: dict[_Script, list[Any]], error: Any) -> None:
+        self._client = client
+        self._heads = heads
+        self._error = error
+
+    def group(self, calls: list[_Call]) -> list[list[_Call]]:
+        groups: dict[tuple[_Script, int], list[_Call]] = {}
+        for call in calls:
+            groups.setdefault((call.script, self._slot(call.keys[0])), []).append(call)
+        return [
+            group[start:start + _BATCH]
+            for group in groups.values() for start in range(0, len(group), _BATCH)
+        ]
+
+    def _slot(self, key: str) -> int:
+        return 0
+
+    def command(self, group: list[_Call], name: str = "EVALSHA") -> list[Any]:
+        script = group[0].script
+        keys = [key for call in group for key in call.keys]
+        args = [arg for call in group for arg in call.args]
+        body = script.source if name == "EVAL" else script.sha
+        return [name, body, len(keys), *keys, *self._heads.get(script, []), *args]
+
+    async def close(self) -> None:
+        pass
+
+
+class _ConnectionExecutor(_Executor):
+    """One connection of the client's pool kind, all groups of a batch in one write."""
+
+    def __init__(self, client: Any, heads: dict[_Script, list[Any]], error: Any) -> None:
+        super().__init__(client, heads, error)
+        pool = client.connection_pool
+        self._timeout = pool.connection_kwargs.get("socket_timeout")
+        # Timeouts are ours (one per round trip): redis-py's would add a task per send.
+        self._connection = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
+
+    async def run(self, groups: list[list[_Call]]) -> list[Any]:
+        """Each group's replies, or the exception that group got."""
+        fresh = not self._connection.is_connected
+        try:
+            try:
+                replies = await self._round_trip([self.command(group) for group in groups])
+            except RedisConnectionError:
+                if fresh:
+                    raise
+                replies = await self._round_trip([self.command(group) for group in groups])
+            for index, reply in enumerate(replies):
+                if isinstance(reply, NoScriptError):  # a restarted or flushed server
+                    [replies[index]] = await self._round_trip([self.command(groups[index], "EVAL")])
+        except _DRIVER_ERRORS as exc:
+            raise self._error(exc) from exc
+        return [self._error(reply) if isinstance(reply, RedisError) else reply for reply in replies]
+
+    async def _round_trip(self, commands: list[list[Any]]) -> list[Any]:
+        connection = self._connection
+        async with _timeout(self._timeout):
+            await connection.send_packed_command(b"".join(map(_resp, commands)), False)
+            replies = []
+            for _ in commands:
+                try:
+                    replies.append(await connection.read_response())
+                except ResponseError as exc:  # this command failed; the others stand
+                    replies.append(exc)
+            return replies
+
+    async def close(self) -> None:
+        await self._connection.disconnect()
+
+
+class _ClusterExecutor(_Executor):
+    """Through the cluster client, which routes each group to its slot's node."""
+
+    def _slot(self, key: str) -> int:
+        return key_slot(key.encode())
+
+    async def run(self, groups: list[list[_Call]]) -> list[Any]:
+        return list(await asyncio.gather(*(self._one(group) for group in groups)))
+
+    async def _one(self, group: list[_Call]) -> Any:
+        try:
+            try:
+                return await self._client.execute_command(*self.command(group))
+            except NoScriptError:
+                return await self._client.execute_command(*self.command(group, "EVAL"))
+        except _DRIVER_ERRORS as exc:
+            return self._error(exc)
