@@ -48,7 +48,7 @@ class _UsageErrors:
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  traceback: TracebackType | None) -> None:
-        if isinstance(error, BottenderNbError):
+        if isinstance(error, BottenderNbError) or _is_missing_extra(error):
             raise UsageError(str(error)) from None
         if isinstance(error, SyntaxError):  # in an %%action cell: the caret is what helps
             raise error.with_traceback(None)
@@ -56,7 +56,9 @@ class _UsageErrors:
             raise error.with_traceback(user_frames(traceback))
 
 
-_usage_errors = _UsageErrors
+def _is_missing_extra(error: BaseException | None) -> bool:
+    """An optional client that is not installed: its message already says what to install."""
+    return isinstance(error, ImportError) and "pip install" in str(error)
 
 
 def _wants_help(magic: Callable[..., Any], line: str) -> bool:
@@ -86,7 +88,7 @@ class BottenderMagics(Magics):
         if _wants_help(self.bottender_config, line):
             return
         parse_argstring(self.bottender_config, line)
-        with _usage_errors():
+        with _UsageErrors():
             print(self.kit.configure(parse_config(cell)))
 
     @magic_arguments()
@@ -105,7 +107,7 @@ class BottenderMagics(Magics):
         args = parse_argstring(self.action, line)
         source = self.shell.transform_cell(cell)
         filename = self.shell.compile.cache(source, self.shell.execution_count)
-        with _usage_errors():
+        with _UsageErrors():
             function = define_action(source, args.name, self.shell.user_ns, filename=filename)
             self.kit.set_action(function)
 
@@ -125,7 +127,7 @@ class BottenderMagics(Magics):
         if args.payload is None and not text:
             raise UsageError("Nothing to say: %say TEXT, or %say --payload X.")
         said = f"/payload {args.payload}" if args.payload is not None else text
-        with _usage_errors():
+        with _UsageErrors():
             replies = self.kit.say(said, platform=args.platform, source=_source(args),
                                    record=args.record)
         print("\n".join(transcript_lines(said, replies)))
@@ -139,7 +141,7 @@ class BottenderMagics(Magics):
         if _wants_help(self.state, line):
             return
         args = parse_argstring(self.state, line)
-        with _usage_errors():
+        with _UsageErrors():
             print(as_json(self.kit.state(args.session_id)))
 
     @magic_arguments()
@@ -150,7 +152,7 @@ class BottenderMagics(Magics):
         if _wants_help(self.chat, line):
             return
         args = parse_argstring(self.chat, line)
-        with _usage_errors():
+        with _UsageErrors():
             pane = self.kit.open_chat(platform=args.platform, source=_source(args),
                                       record=args.record)
         display(pane)
@@ -174,7 +176,7 @@ class BottenderMagics(Magics):
         args = parse_argstring(self.sessions, line)
         from ..analysis.frames import sessions_frame
 
-        with _usage_errors():
+        with _UsageErrors():
             source = sessions_source(self.kit, _unquote(args.dirname), args.driver,
                                      _store_options(args))
             return sessions_frame(source)
