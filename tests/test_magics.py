@@ -1,4 +1,5 @@
-"""The magics in a real kernel: notebooks built here, run with nbclient, outputs asserted."""
+"""The magics in a real kernel (notebooks built here, run with nbclient, outputs asserted),
+and the plain functions they call."""
 
 from __future__ import annotations
 
@@ -8,6 +9,11 @@ from pathlib import Path
 
 import pytest
 
+from bottender_nb import Bot, ConfigError
+from bottender_nb.notebook.arguments import split_text_and_options
+from bottender_nb.notebook.cells import CellError, define_action, parse_config
+from bottender_nb.notebook.kit import NotebookBot
+from bottender_nb.platforms import Source
 from kernels import execute, stream
 
 WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
@@ -38,6 +44,7 @@ CELLS = {
         "%state\n"
         "%state line:G1"
     ),
+    "sessions": "frame = %sessions\nprint(sorted(frame['id']))",
     "redefine": "%%action\nasync def App(context):\n    await context.send_text('v2: ' + context.event.text)",
     "pane_after_redefine": "print(pane.send('Hi'))",
     "bad_option": "%say Hi --bogus 1",
@@ -79,6 +86,10 @@ def test_a_line_group_shares_a_session_and_state_follows_the_last_one(outputs):
         '{\n  "count": 1\n}\n'          # %state: the last session talked to, line:U1
         '{\n  "count": 2\n}\n'          # %state line:G1
     )
+
+
+def test_sessions_reads_the_notebook_bots_store_by_default(outputs):
+    assert stream(outputs["sessions"]) == "['console:1', 'line:G1', 'line:U1']\n"
 
 
 def test_chat_shows_a_widget_view_and_nothing_else(outputs):
@@ -162,3 +173,70 @@ def test_config_picks_the_store_and_both_action_forms_work(tmp_path: Path):
     assert stream(echo) == "You > <b>as typed</b>\nBot > <b>as typed</b>\n"
     assert stream(names) == "Greeter Echo\n"
     assert stream(frame) == "['console:1', 'console:2'] [0, 1]\n"
+
+
+# -- the plain functions behind the magics ---------------------------------------------------
+
+
+@pytest.mark.parametrize("cell", [
+    '{"initialState": {"count": 0}, "session": {"driver": "memory", "expiresIn": null}}',
+    "{'initialState': {'count': 0}, 'session': {'driver': 'memory', 'expiresIn': None}}",
+])
+def test_a_config_cell_is_json_or_a_python_dict(cell):
+    assert parse_config(cell) == {"initialState": {"count": 0},
+                                  "session": {"driver": "memory", "expiresIn": None}}
+
+
+@pytest.mark.parametrize("cell, message", [
+    ("", "empty"), ("[1, 2]", "must be an object"), ("{'a': f(1)}", "neither JSON nor"),
+])
+def test_a_bad_config_cell_says_what_to_write(cell, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(cell)
+
+
+@pytest.mark.parametrize("cell, name, defined", [
+    ("await context.send_text('hi')", None, "App"),
+    ("await context.send_text('hi')", "Greeter", "Greeter"),
+    ("async def App(context):\n    await context.send_text('hi')", None, "App"),
+    ("import os\n\nasync def Hello(context):\n    await context.send_text('hi')", None, "Hello"),
+    ("async def Hello(context):\n    await context.send_text('hi')", "Hello", "Hello"),
+])
+def test_both_action_cell_forms(cell, name, defined):
+    namespace: dict = {}
+    action = define_action(cell, name, namespace, filename="<cell>")
+    assert namespace[defined] is action and action.__name__ == defined
+    assert Bot(action).say("Hi") == ["hi"]
+
+
+def test_an_action_body_sees_the_notebooks_variables_and_props():
+    namespace = {"greeting": "Hello"}
+    action = define_action("await context.send_text(f'{greeting} {props}')", None, namespace,
+                           filename="<cell>")
+    assert Bot(action).say("Hi") == ["Hello {}"]
+
+
+def test_an_action_name_must_be_an_identifier():
+    with pytest.raises(CellError, match="identifier"):
+        define_action("pass", "not a name", {}, filename="<cell>")
+
+
+def test_reconfiguring_says_open_panes_keep_their_bot():
+    kit = NotebookBot()
+    kit.set_action(define_action("await context.send_text('hi')", None, {}, filename="<cell>"))
+    old = kit.bot
+    pane = kit.open_chat(platform="console", source=Source())
+    assert "run %chat again" in kit.configure({"initialState": {"count": 0}})
+    assert kit.bot is not old and pane.bot is old and kit.panes == [pane]
+
+
+@pytest.mark.parametrize("line, text, argv", [
+    ("I'm  \"here\" --user 2", "I'm  \"here\"", ["--user", "2"]),
+    ("--payload 'A B' --platform line", "", ["--payload", "A B", "--platform", "line"]),
+    ("Hi --user=3 there --record", "Hi there", ["--user=3", "--record"]),
+    ("x -1 <img src=x onerror=\"a=1\">", "x -1 <img src=x onerror=\"a=1\">", []),
+    ("Hi --bogus", "Hi", ["--bogus"]),
+])
+def test_say_keeps_its_text_as_typed(line, text, argv):
+    valued = {"--user", "--platform", "--payload"}
+    assert split_text_and_options(line, valued=valued, flags={"--record"}) == (text, argv)
