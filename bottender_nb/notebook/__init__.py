@@ -2,6 +2,7 @@
 
 Modules: ``magics`` (the Magics class), ``kit`` (the notebook's bot, plain functions the magics
 call), ``cells`` (a cell -> config or action), ``arguments`` (``%say``'s text and options),
-``chat`` (ChatPane), ``transcript_view``, ``state_view``, ``source_picker``, ``render`` (HTML,
-always escaped). Nothing here is imported by the core package.
+``tracebacks`` (an action's error without the runner's frames), ``chat`` (ChatPane),
+``transcript_view``, ``state_view``, ``source_picker``, ``render`` (HTML, always escaped).
+Nothing here is imported by the core package.
 """
