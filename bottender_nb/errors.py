@@ -6,8 +6,10 @@
     ├── StateError (TypeError)        state misuse: a non-mapping, a non-JSON value, no session
     ├── SessionIdError (ValueError)   a webhook body whose session key cannot be derived
     ├── ConfigError (ValueError)      a Bottender-shaped config that is malformed
-    └── StoreError                    a session store failed (wraps the driver's error)
-        └── CorruptSessionError       a stored session is not valid JSON / not a session
+    ├── StoreError                    a session store failed (wraps the driver's error)
+    │   └── CorruptSessionError       a stored session is not valid JSON / not a session
+    └── notebook.cells.CellError      a %%action / %%bottender_config cell that cannot be used
+        (ValueError)                  (the magics show every error of this tree as one line)
 
 Messages are sentences that name the bad value and say what to do instead.
 """

@@ -221,13 +221,23 @@ def test_an_action_name_must_be_an_identifier():
         define_action("pass", "not a name", {}, filename="<cell>")
 
 
-def test_reconfiguring_says_open_panes_keep_their_bot():
+def test_reconfiguring_reaches_open_panes(tmp_path):
     kit = NotebookBot()
-    kit.set_action(define_action("await context.send_text('hi')", None, {}, filename="<cell>"))
-    old = kit.bot
+    kit.set_action(define_action(
+        "context.set_state(count=context.state.get('count', 0) + 1)\n"
+        "await context.send_text(f\"Count: {context.state['count']}\")",
+        None, {}, filename="<cell>",
+    ))
     pane = kit.open_chat(platform="console", source=Source())
-    assert "run %chat again" in kit.configure({"initialState": {"count": 0}})
-    assert kit.bot is not old and pane.bot is old and kit.panes == [pane]
+    assert pane.send("Hi") == ["Count: 1"]
+    summary = kit.configure({
+        "initialState": {"count": 10},
+        "session": {"driver": "file", "stores": {"file": {"dirname": str(tmp_path)}}},
+    })
+    assert "FileSessionStore" in summary
+    assert pane.bot is kit.bot and kit.panes == [pane]
+    assert pane.send("Hi") == ["Count: 11"]
+    assert (tmp_path / "console:1.json").is_file()
 
 
 @pytest.mark.parametrize("line, text, argv", [

@@ -37,12 +37,9 @@ class NotebookBot:
     def configure(self, config: Mapping[str, Any]) -> str:
         """Take a Bottender-shaped config; rebuild the bot with it. A summary to show."""
         self.options = bot_options(config)
-        summary = describe(self.options)
-        if self.bot is not None:
-            self.bot = self._build(self.bot.action)
-            if self.panes:
-                summary += "\nOpen chat panes keep the bot they were opened with: run %chat again."
-        return summary
+        if self.bot is not None:  # in place, so open chat panes and listeners follow
+            self.bot.reconfigure(**self.options)
+        return describe(self.options)
 
     def set_action(self, action: Callable[..., Any]) -> Bot:
         """Make ``action`` the bot's action; panes already open use it from their next message."""

@@ -73,6 +73,21 @@ class Bot:
 
         return cls(action, **bot_options(config))
 
+    def reconfigure(
+        self,
+        *,
+        initial_state: Mapping[str, Any] | None = None,
+        session_store: SessionStore | None = None,
+    ) -> None:
+        """Swap the initial state and/or the store in place (open chat panes keep this bot)."""
+        if initial_state is not None:
+            check_json_state(initial_state)
+            self.initial_state = freeze(initial_state)
+        if session_store is not None:
+            self.session_store = session_store
+            self._store_has_lock = type(session_store).lock is not SessionStore.lock
+            self._store_ready = False
+
     def on_turn(self, listener: TurnListener) -> None:
         """Call ``listener(turn)`` after every handled event (transcripts, live views)."""
         self._listeners.append(listener)
