@@ -354,3 +354,48 @@ def test_a_process_killed_mid_write_leaves_every_session_file_whole(tmp_path):
             assert state["blob"] == f"{state['n']:08d}" * repeat
     records = asyncio.run(FileSessionStore(tmp_path).all())
     assert sorted(record["id"] for record in records) == [f"console:{n}" for n in range(sessions)]
+
+
+def _hold_session_lock(store: FileSessionStore, held, release) -> None:
+    async def hold() -> None:
+        async with store.lock("console:1"):
+            held.set()
+            release.wait(10)
+
+    asyncio.run(hold())
+
+
+async def test_a_forked_child_never_shares_its_parents_cached_lock(tmp_path):
+    """Idle lock descriptors are kept open; a forked child must not lock through them."""
+    import multiprocessing
+
+    store = await FileSessionStore(tmp_path).init()
+    async with store.lock("console:1"):
+        pass  # the parent now keeps an idle descriptor of this lock file
+    context = multiprocessing.get_context("fork")
+    held, release = context.Event(), context.Event()
+    child = context.Process(target=_hold_session_lock, args=(store, held, release))
+    child.start()
+    try:
+        assert held.wait(10)
+        with pytest.raises(asyncio.TimeoutError):
+            async with asyncio.timeout(0.3):
+                async with store.lock("console:1"):
+                    pass
+    finally:
+        release.set()
+        child.join(10)
+    async with asyncio.timeout(5):
+        async with store.lock("console:1"):
+            pass
+
+
+async def test_idle_lock_descriptors_are_bounded(tmp_path):
+    store = await FileSessionStore(tmp_path).init()
+    store._lock_files.keep = 2
+    for user in range(5):
+        async with store.lock(f"console:{user}"):
+            pass
+    assert len(store._lock_files._idle) == 2
+    await store.close()
+    assert len(store._lock_files._idle) == 0

@@ -20,7 +20,7 @@ from typing import Any
 from ..errors import StoreError
 from ..session.record import dumps, loads
 from .base import Clock, ExpiresIn, SessionStore
-from .file_lock import FileLock
+from .file_lock import FileLock, LockFiles
 from .filenames import SUFFIX, WINDOWS, session_filename
 
 LOCK_DIRNAME = ".locks"
@@ -58,6 +58,7 @@ class FileSessionStore(SessionStore):
         self._lock_dir = os.path.join(self._dir, LOCK_DIRNAME)
         self._temp_token = secrets.token_hex(4)
         self._temp_counter = itertools.count()
+        self._lock_files = LockFiles()
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._dir!r}, durable={self.durable})"
@@ -132,7 +133,11 @@ class FileSessionStore(SessionStore):
 
     def lock(self, session_id: str) -> FileLock:
         """An exclusive lock on the session shared by every process using this directory."""
-        return FileLock(self._lock_path(session_filename(session_id)[: -len(SUFFIX)]))
+        return self._lock_files.lock(self._lock_path(session_filename(session_id)[: -len(SUFFIX)]))
+
+    async def close(self) -> None:
+        """Close the lock files kept open between events."""
+        self._lock_files.close()
 
     # -- file primitives ------------------------------------------------------------------
 

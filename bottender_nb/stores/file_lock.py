@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections import OrderedDict
 
 try:
     from filelock import lock_descriptor, unlock_descriptor
@@ -15,6 +16,47 @@ except ImportError as exc:  # pragma: no cover - depends on the installed filelo
 _FIRST_BACKOFF, _MAX_BACKOFF = 0.0005, 0.02  # seconds between tries for a busy lock
 
 
+class LockFiles:
+    """The lock-file descriptors of one store, kept open between events of a session.
+
+    Opening and closing the lock file on every event costs as much as reading the session, so
+    idle descriptors stay open, at most ``keep`` of them. A held descriptor is taken out of the
+    cache, so it can never be evicted (closing it would drop the lock); and a forked child
+    never reuses its parent's descriptors, which share the parent's lock.
+    """
+
+    def __init__(self, keep: int = 256) -> None:
+        self.keep = keep
+        self._idle: OrderedDict[str, int] = OrderedDict()
+        self._pid = os.getpid()
+
+    def lock(self, path: str) -> FileLock:
+        """An ``async with`` lock on ``path`` that reuses an idle descriptor when it can."""
+        return FileLock(path, self)
+
+    def take(self, path: str) -> int:
+        """An open descriptor of ``path`` for one holder."""
+        if self._pid != os.getpid():
+            self._idle.clear()  # inherited descriptors share the parent's lock: never use them
+            self._pid = os.getpid()
+        fd = self._idle.pop(path, None)
+        return _open_lock_file(path) if fd is None else fd
+
+    def give_back(self, path: str, fd: int) -> None:
+        """Keep a released descriptor for the next event, closing the oldest past ``keep``."""
+        if self._pid != os.getpid() or path in self._idle:
+            os.close(fd)
+            return
+        self._idle[path] = fd
+        while len(self._idle) > self.keep:
+            os.close(self._idle.popitem(last=False)[1])
+
+    def close(self) -> None:
+        """Close every idle descriptor."""
+        while self._idle:
+            os.close(self._idle.popitem()[1])
+
+
 class FileLock:
     """``async with``: an OS file lock (flock / LockFileEx via filelock) that never blocks the loop.
 
@@ -23,14 +65,15 @@ class FileLock:
     Lock files stay after release: unlinking one would let two waiters lock different inodes.
     """
 
-    __slots__ = ("_path", "_fd")
+    __slots__ = ("_path", "_fd", "_files")
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, files: LockFiles | None = None) -> None:
         self._path = path
         self._fd = -1
+        self._files = files
 
     async def __aenter__(self) -> None:
-        fd = _open_lock_file(self._path)
+        fd = _open_lock_file(self._path) if self._files is None else self._files.take(self._path)
         delay = _FIRST_BACKOFF
         try:
             while not lock_descriptor(fd, blocking=False):
@@ -45,8 +88,13 @@ class FileLock:
         fd, self._fd = self._fd, -1
         try:
             unlock_descriptor(fd)
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        if self._files is None:
+            os.close(fd)
+        else:
+            self._files.give_back(self._path, fd)
 
 
 def _open_lock_file(path: str) -> int:
