@@ -20,7 +20,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from redis.crc import key_slot
 
-from bottender_nb import Bot, RedisSessionStore, StoreError
+from bottender_nb import Bot, CorruptSessionError, RedisSessionStore, StoreError
 from bottender_nb.stores.redis import glob_escape, is_lock_key, lock_key
 from servers import RedisServer, free_port
 
@@ -152,6 +152,24 @@ async def test_back_to_back_events_cost_one_script_call_each(
     await bot.handle_request(HI)
     await asyncio.sleep(0.05)
     assert _script_calls(redis_server) == 3  # a lone event: acquire, write, release
+
+
+async def test_many_conversations_share_round_trips(
+    store: RedisSessionStore, redis_server: RedisServer
+) -> None:
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    bodies = [{"sender": {"id": str(n)}, "message": {"text": "hi"}} for n in range(100)]
+
+    async def conversation(body: dict[str, Any]) -> None:
+        for _ in range(10):
+            await bot.handle_request(body, "messenger")
+
+    await bot.handle_request({"sender": {"id": "warm-up"}}, "messenger")  # loads the scripts
+    redis_server.command("CONFIG", "RESETSTAT")
+    await asyncio.gather(*map(conversation, bodies))
+    assert _script_calls(redis_server) < 1000 / 10  # 1000 events: one EVALSHA serves dozens
+    counts = {r["id"]: r["_state"]["count"] for r in await store.all()}
+    assert counts == {f"messenger:{n}": 10 for n in range(100)} | {"messenger:warm-up": 1}
 
 
 def _script_calls(server: RedisServer) -> int:
@@ -342,6 +360,21 @@ async def test_four_processes_share_one_session_without_losing_an_update(
     assert state["count"] == 1000
     # No process keeps the session to itself while others wait: it changes hands often.
     assert state["handovers"] >= 100
+
+
+async def test_a_key_that_is_not_a_string_is_named(
+    store: RedisSessionStore, redis_server: RedisServer
+) -> None:
+    redis_server.command("HSET", "console:1", "field", "value")
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    with pytest.raises(CorruptSessionError, match="'console:1' holds a hash"):
+        await bot.handle_request(HI)
+    other = {"sender": {"id": "2"}, "message": {"text": "hi"}}
+    await asyncio.gather(bot.handle_request(other, "messenger"), asyncio.sleep(0))
+    assert (await store.read("messenger:2"))["_state"] == {"count": 1}  # others unharmed
+    redis_server.command("SET", "console:2", "{not json")
+    with pytest.raises(CorruptSessionError, match="'console:2' is not valid JSON"):
+        await store.read("console:2")
 
 
 # -- Redis down, restarted ---------------------------------------------------------------------

@@ -48,7 +48,7 @@ from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import StoreError, missing_extra
+from ..errors import CorruptSessionError, StoreError, missing_extra
 from ..session.record import dumps, loads
 from .base import Clock, ExpiresIn, SessionStore
 
@@ -77,13 +77,16 @@ _WAKE_WAIT = 0.05  # seconds the next in line blocks on the wake list before try
 
 # KEYS per session: key, lock, next, wake. ARGV: lock ms, promise ms, then a token each.
 # Free and not promised to another process -> take it: {1, value}. Else wait, as the one
-# promised the next turn if nobody is yet: {0, 1 if promised to us}.
+# promised the next turn if nobody is yet: {0, 1 if promised to us}. Not a string: {2, type}.
 _ACQUIRE = """
 local lock_ms, promise_ms, out = ARGV[1], ARGV[2], {}
 for k = 1, #KEYS / 4 do
   local lock, next, token = KEYS[4 * k - 2], KEYS[4 * k - 1], ARGV[k + 2]
   local owner, promised = redis.call('GET', lock), redis.call('GET', next)
-  if (owner == false or owner == token) and (promised == false or promised == token) then
+  local kind = redis.call('TYPE', KEYS[4 * k - 3]).ok
+  if kind ~= 'string' and kind ~= 'none' then
+    out[k] = {2, kind}
+  elseif (owner == false or owner == token) and (promised == false or promised == token) then
     redis.call('SET', lock, token, 'PX', lock_ms)
     if promised then redis.call('DEL', next, KEYS[4 * k]) end
     out[k] = {1, redis.call('GET', KEYS[4 * k - 3])}
@@ -203,10 +206,11 @@ class _Lease:
     token: str
     text: Any  # the stored JSON (str/bytes), None when absent, _UNKNOWN when to be re-read
     valid_until: float  # time.monotonic() before which Redis cannot have expired the lock
+    ttl: float = 0.0  # seconds of life the lock was last given (a lease, or lock_timeout)
     in_use: bool = True
     lost: bool = False
     idle_since: int = 0  # the sweep count when the lease last went idle
-    guard: asyncio.TimerHandle | None = None  # renews the lock while the event runs
+    renewing: bool = False
 
 
 class _Script:
@@ -270,6 +274,7 @@ class RedisSessionStore(SessionStore):
         self._idle: list[_Lease] = []
         self._sweeper: asyncio.TimerHandle | None = None
         self._sweeps = 0
+        self._guardian: asyncio.TimerHandle | None = None
         self._tokens = (f"{os.getpid()}.{os.urandom(6).hex()}.{n}" for n in itertools.count())
 
     def __repr__(self) -> str:
@@ -291,19 +296,18 @@ class RedisSessionStore(SessionStore):
 
     async def close(self) -> None:
         """Release the locks this process still holds and close the client it made."""
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            self._sweeper = None
+        for timer in (self._sweeper, self._guardian):
+            if timer is not None:
+                timer.cancel()
+        self._sweeper = self._guardian = None
+        while self._tasks:  # releases and renewals under way
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         leases, self._leases, self._idle = list(self._leases.values()), {}, []
-        for lease in leases:
-            _cancel_guard(lease)
         try:
             await self._release(leases)
         except StoreError:
             pass  # the locks expire by themselves after lock_timeout
         await self._pipeline.close()
-        if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
         if self._owns_client:
             await self._client.aclose()
 
@@ -341,7 +345,7 @@ class RedisSessionStore(SessionStore):
                 f"process may have changed it; the write was refused. The event loop was "
                 f"blocked for longer than lock_timeout={self.lock_timeout}s -- raise it."
             )
-        lease.text, lease.valid_until = text, sent + _LEASE_MS / 1000
+        lease.text, lease.valid_until, lease.ttl = text, sent + _LEASE_MS / 1000, _LEASE_MS / 1000
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:
         await self.write(session_id, record)
@@ -387,7 +391,7 @@ class RedisSessionStore(SessionStore):
             time.monotonic() < lease.valid_until - _LEASE_MS / 2000
         ):
             lease.in_use = True  # the previous event's lease: no round trip
-            self._guard(lease)
+            self._guard()
             return lease
         if lease is None or lease.in_use or lease.lost:
             key = self.key(session_id)
@@ -402,7 +406,7 @@ class RedisSessionStore(SessionStore):
             lease.in_use = False
             raise
         self._leases[session_id] = lease
-        self._guard(lease)
+        self._guard()
         return lease
 
     async def _take(self, lease: _Lease) -> None:
@@ -415,9 +419,14 @@ class RedisSessionStore(SessionStore):
         while True:
             sent = time.monotonic()
             got, value = await self._call(ACQUIRE, _keys(lease), [lease.token])
+            if got == 2:
+                raise CorruptSessionError(
+                    f"Redis key {lease.key!r} holds a {_text(value)}, not a session's JSON "
+                    "string; delete it (or choose another prefix)."
+                )
             if got:
                 lease.text, lease.lost = value, False
-                lease.valid_until = sent + self.lock_timeout
+                lease.valid_until, lease.ttl = sent + self.lock_timeout, self.lock_timeout
                 return
             if value:  # promised the next turn: wait to be woken (or try again soon)
                 await self._command(self._client.blpop([lease.wake], timeout=_WAKE_WAIT))
@@ -428,7 +437,6 @@ class RedisSessionStore(SessionStore):
     def _done(self, lease: _Lease) -> None:
         """The event is over: keep the lease a loop tick, for the session's next event here."""
         lease.in_use = False
-        _cancel_guard(lease)
         if lease.lost:
             self._drop(lease)
             return
@@ -468,25 +476,37 @@ class RedisSessionStore(SessionStore):
         if lease is not None:
             lease.text = _UNKNOWN  # written or deleted outside the lease: read it again
 
-    def _guard(self, lease: _Lease) -> None:
-        """Renew the lock halfway to the moment it could expire, if the event still runs."""
-        loop = asyncio.get_running_loop()
-        halfway = (loop.time() + _loop_time(lease.valid_until)) / 2
-        lease.guard = loop.call_at(halfway, self._renew_soon, lease)
+    def _guard(self) -> None:
+        """Make sure the locks of running events are renewed before they can expire."""
+        if self._guardian is None:
+            period = min(0.05, self.lock_timeout / 4)
+            self._guardian = asyncio.get_running_loop().call_later(period, self._renew_due)
 
-    def _renew_soon(self, lease: _Lease) -> None:
-        lease.guard = None
-        if lease.in_use and not lease.lost:
-            self._background(self._renew(lease))
+    def _renew_due(self) -> None:
+        # One timer for all running events: renew a lock once less than half its life is left.
+        self._guardian = None
+        now, running, due = time.monotonic(), False, []
+        for lease in self._leases.values():
+            if lease.in_use and not lease.lost:
+                running = True
+                if lease.valid_until - now < lease.ttl / 2 and not lease.renewing:
+                    lease.renewing = True
+                    due.append(lease)
+        if due:
+            self._background(asyncio.gather(*map(self._renew, due)))
+        if running:
+            self._guard()
 
     async def _renew(self, lease: _Lease) -> None:
         sent = time.monotonic()
-        if await self._call(RENEW, [lease.lock], [lease.token]):
-            lease.valid_until = max(lease.valid_until, sent + self.lock_timeout)
-            if lease.in_use and lease.guard is None:
-                self._guard(lease)
-        else:
-            lease.lost = True  # the write will be refused; nothing else to do
+        try:
+            if await self._call(RENEW, [lease.lock], [lease.token]):
+                lease.valid_until = max(lease.valid_until, sent + self.lock_timeout)
+                lease.ttl = self.lock_timeout
+            else:
+                lease.lost = True  # its write will be refused
+        finally:
+            lease.renewing = False
 
     def _background(self, coroutine: Any) -> None:
         task = asyncio.ensure_future(coroutine)
@@ -568,18 +588,6 @@ def _bulk_of(argument: str | int) -> bytes:
     return _bulk(str(argument).encode())
 
 
-def _cancel_guard(lease: _Lease) -> None:
-    if lease.guard is not None:
-        lease.guard.cancel()
-        lease.guard = None
-
-
-def _loop_time(monotonic: float) -> float:
-    """``time.monotonic()`` time on the running loop's clock (the same clock, by default)."""
-    loop = asyncio.get_running_loop()
-    return monotonic - time.monotonic() + loop.time()
-
-
 def _failed(outcome: Any) -> bool:
     return isinstance(outcome, BaseException)
 
@@ -637,17 +645,17 @@ class _Call:
 
 
 class _Pipeline:
-    """Auto-pipelining: one batch of script calls in flight; the calls made meanwhile are the next.
+    """Auto-pipelining: one batch of script calls in flight; the calls made meanwhile wait.
 
     An idle pipeline sends a call straight from the caller's task (no hop through the loop);
-    under load every round trip carries all waiting calls, one ``EVALSHA`` per script.
+    when a batch comes back, every waiting call goes in the next, one ``EVALSHA`` per script.
     """
 
     def __init__(self, executor: Any) -> None:
         self._executor = executor
-        self._queue: list[_Call] = []
         self._busy = False
-        self._task: asyncio.Task[None] | None = None
+        self._queue: list[_Call] = []
+        self._tasks: set[asyncio.Task[None]] = set()
 
     async def call(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
         if self._busy:
@@ -664,11 +672,13 @@ class _Pipeline:
         return outcome[0]
 
     def _next(self) -> None:
-        if self._queue:
-            calls, self._queue = self._queue, []
-            self._task = asyncio.ensure_future(self._run(calls))
-        else:
+        if not self._queue:
             self._busy = False
+            return
+        calls, self._queue = self._queue, []
+        task = asyncio.ensure_future(self._run(calls))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _run(self, calls: list[_Call]) -> None:
         try:
@@ -686,8 +696,8 @@ class _Pipeline:
             self._next()
 
     async def close(self) -> None:
-        if self._task is not None:
-            await asyncio.gather(self._task, return_exceptions=True)
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self._executor.close()
 
 
