@@ -120,6 +120,12 @@ async def test_ttl_index_lets_mongodb_drop_expired_sessions(collection: Any) -> 
     assert collection.find_one({"id": "console:2"}) is None  # mongomock applies TTL indexes too
 
 
+async def test_duplicate_ids_are_reported_with_the_fix(collection: Any) -> None:
+    collection.insert_many([record(count=1), record(count=2)])
+    with pytest.raises(StoreError, match="share an id.*Keep the newest"):
+        await make(collection)
+
+
 def test_ttl_index_needs_expires_in() -> None:
     with pytest.raises(ValueError, match="expires_in"):
         MongoSessionStore(ttl_index=True)
@@ -128,7 +134,7 @@ def test_ttl_index_needs_expires_in() -> None:
 async def test_mongodb_down_is_a_clear_store_error() -> None:
     store = MongoSessionStore("mongodb://127.0.0.1:9/bots?serverSelectionTimeoutMS=200")
     started = time.monotonic()
-    with pytest.raises(StoreError, match=r"connect to MongoDB.*127\.0\.0\.1:9.*mongod running"):
+    with pytest.raises(StoreError, match=r"MongoDB collection 'sessions' at .*127\.0\.0\.1:9.*mongod"):
         await store.init()
     assert time.monotonic() - started < 10
     await store.close()

@@ -23,7 +23,7 @@ from .base import Clock, ExpiresIn, SessionStore
 
 try:
     from pymongo import AsyncMongoClient
-    from pymongo.errors import DuplicateKeyError, OperationFailure, PyMongoError
+    from pymongo.errors import DuplicateKeyError, PyMongoError
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without pymongo
     raise missing_extra("pymongo", "mongo") from exc
 
@@ -71,13 +71,13 @@ class MongoSessionStore(SessionStore):
             await self._collection.create_index("id", unique=True)
             if self.ttl_index:
                 await self._collection.create_index(EXPIRES_AT_FIELD, expireAfterSeconds=0)
-        except (DuplicateKeyError, OperationFailure) as exc:
+        except DuplicateKeyError as exc:
             raise StoreError(
-                f"Cannot index {self.collection_name!r} by id ({exc}); if several documents "
-                "share an id, keep the newest of each and delete the others."
+                f"Cannot index {self.collection_name!r} by id: several documents share an id "
+                f"({exc}). Keep the newest of each and delete the others."
             ) from exc
         except PyMongoError as exc:
-            raise self._error("connect to", exc) from exc
+            raise self._error("create the indexes of", exc) from exc
         self._ready = True
         return self
 

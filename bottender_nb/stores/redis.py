@@ -355,24 +355,22 @@ class RedisSessionStore(SessionStore):
         await self._command(self._client.delete(self.key(session_id)))
 
     async def _all(self) -> list[dict[str, Any]]:
-        keys = [
-            key for key in map(_text, await self._command(self._scan()))
-            if not is_lock_key(key)
-        ]
+        keys = [key for key in await self._command(self._scan()) if not is_lock_key(_text(key))]
+        mget = self._client.mget_nonatomic if self._cluster else self._client.mget
         records = []
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
-            mget = self._client.mget_nonatomic if self._cluster else self._client.mget
             values = await self._command(mget(chunk))
             records += [
-                loads(value, where=f"Redis key {key!r}")
+                loads(value, where=f"Redis key {_text(key)!r}")
                 for key, value in zip(chunk, values) if value is not None
             ]
         return records
 
     async def _scan(self) -> list[Any]:
         match = glob_escape(self.prefix) + "*"
-        return [key async for key in self._client.scan_iter(match=match, count=1000)]
+        keys = [key async for key in self._client.scan_iter(match=match, count=1000)]
+        return list(dict.fromkeys(keys))  # SCAN may return a key twice
 
     def _set(self, key: str, text: bytes) -> Any:
         if self._ttl:
@@ -624,7 +622,7 @@ def _utf8(text: str) -> bytes:
 
 
 def _text(key: Any) -> str:
-    return key.decode() if isinstance(key, bytes) else key
+    return key.decode(errors="replace") if isinstance(key, bytes) else key
 
 
 def _finished(tasks: set[asyncio.Task[Any]]) -> Any:
