@@ -19,9 +19,11 @@ be retried -- it has already sent its replies. Every step is one Lua script, one
   the next turn (``{tag}:next:<key>``; nobody else may take the lock) and blocks on
   ``{tag}:wake:<key>``; the holder's next write sees the promise, hands the lock on and wakes
   it, in the same script.
-* **Auto-pipelining** (as ioredis does): one batch of script calls is in flight per store; the
-  calls made meanwhile form the next, with one ``EVALSHA`` per script for all their sessions.
-  Many conversations thus share round trips, and an idle store sends at once.
+* **Auto-pipelining** (as ioredis does): each of two connections has at most one batch of
+  script calls in flight; the calls made meanwhile form the next, with one ``EVALSHA`` per
+  script for all their sessions. Many conversations thus share round trips, and an idle store
+  sends at once. (Batches on two connections may overtake each other; a lock call that
+  arrives before the release it follows just waits for that release to wake it.)
 * During an event the lock expires ``lock_timeout`` seconds after it was last renewed, so a
   crashed process cannot wedge a session; a timer renews it before that while the event runs,
   so a slow action keeps its lock. A write whose lock was lost (the loop was blocked past
@@ -69,6 +71,7 @@ _DRIVER_ERRORS = (RedisError, RedisClusterException, OSError)
 _timeout: Any = getattr(asyncio, "timeout", None)
 if _timeout is None:  # pragma: no cover - Python 3.10
     from async_timeout import timeout as _timeout
+_LANES = 2  # connections, each with at most one batch of script calls in flight
 _BATCH = 256  # sessions per script call: a long script would block Redis for everyone
 _UNKNOWN: Any = object()  # a lease whose cached value must be read again
 _PROMISE_MS = 100  # how long a waiting process's claim on the next turn lasts between tries
@@ -269,7 +272,9 @@ class RedisSessionStore(SessionStore):
             RENEW: [self._lock_ms], RELEASE: [_PROMISE_MS],
         }
         executor = _ClusterExecutor if self._cluster else _ConnectionExecutor
-        self._pipeline = _Pipeline(executor(self._client, heads, self._error))
+        self._pipeline = _Pipeline(
+            [executor(self._client, heads, self._error) for _ in range(_LANES)]
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle: list[_Lease] = []
         self._sweeper: asyncio.TimerHandle | None = None
@@ -643,45 +648,46 @@ class _Call:
 
 
 class _Pipeline:
-    """Auto-pipelining: one batch of script calls in flight; the calls made meanwhile wait.
+    """Auto-pipelining: a batch of script calls in flight per lane; calls made meanwhile wait.
 
-    An idle pipeline sends a call straight from the caller's task (no hop through the loop);
-    when a batch comes back, every waiting call goes in the next, one ``EVALSHA`` per script.
+    A free lane sends a call straight from the caller's task (no hop through the loop); a
+    lane that comes back takes every waiting call, one ``EVALSHA`` per script. With two
+    lanes this process runs the events of one batch while Redis runs the scripts of another.
     """
 
-    def __init__(self, executor: Any) -> None:
-        self._executor = executor
-        self._busy = False
+    def __init__(self, lanes: list[Any]) -> None:
+        self._lanes = lanes
+        self._free = list(lanes)
         self._queue: list[_Call] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def call(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
-        if self._busy:
+        if not self._free:
             future = asyncio.get_running_loop().create_future()
             self._queue.append(_Call(script, keys, args, future))
             return await future
-        self._busy = True
+        lane = self._free.pop()
         try:
-            [outcome] = await self._executor.run([[_Call(script, keys, args)]])
+            [outcome] = await lane.run([[_Call(script, keys, args)]])
         finally:
-            self._next()
+            self._next(lane)
         if _failed(outcome):
             raise outcome
         return outcome[0]
 
-    def _next(self) -> None:
+    def _next(self, lane: Any) -> None:
         if not self._queue:
-            self._busy = False
+            self._free.append(lane)
             return
         calls, self._queue = self._queue, []
-        task = asyncio.ensure_future(self._run(calls))
+        task = asyncio.ensure_future(self._run(lane, calls))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _run(self, calls: list[_Call]) -> None:
+    async def _run(self, lane: Any, calls: list[_Call]) -> None:
         try:
-            groups = self._executor.group(calls)
-            outcomes = await self._executor.run(groups)
+            groups = lane.group(calls)
+            outcomes = await lane.run(groups)
             for group, outcome in zip(groups, outcomes):
                 for index, call in enumerate(group):
                     _settle(call.future, outcome if _failed(outcome) else outcome[index])
@@ -691,12 +697,13 @@ class _Pipeline:
             if not isinstance(exc, Exception):
                 raise
         finally:
-            self._next()
+            self._next(lane)
 
     async def close(self) -> None:
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        await self._executor.close()
+        for lane in self._lanes:
+            await lane.close()
 
 
 class _Executor:
