@@ -93,9 +93,10 @@ async def set_get(client: aioredis.Redis, seconds: float) -> tuple[int, float]:
     return ops, time.perf_counter() - started
 
 
-async def best_of(
-    rounds: int, run: Callable[[], Awaitable[tuple[int, float]]], reset: Callable[[], Awaitable[None]]
-) -> dict[str, float]:
+Run = Callable[[], Awaitable[tuple[int, float]]]
+
+
+async def best_of(rounds: int, run: Run, reset: Callable[[], Awaitable[None]]) -> dict[str, float]:
     rates = []
     for _ in range(rounds):
         await reset()

@@ -133,7 +133,7 @@ class RedisServer:
             return False
 
     def command(self, *words: str) -> str:
-        """Send one command with redis-cli semantics; its reply as text (tests and fixtures only)."""
+        """Send one command; its reply as text (what the fixtures and tests need)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as connection:
             connection.sendall(_encode(words))
             return _read_reply(connection)

@@ -208,7 +208,9 @@ async def test_a_lock_is_released_only_by_its_owner(
 
 
 @pytest.mark.parametrize("after_a_fast_event", [False, True])
-async def test_a_slow_action_keeps_its_lock(redis_server: RedisServer, after_a_fast_event: bool) -> None:
+async def test_a_slow_action_keeps_its_lock(
+    redis_server: RedisServer, after_a_fast_event: bool
+) -> None:
     redis_server.command("FLUSHALL")
 
     async def action(context: Any) -> None:

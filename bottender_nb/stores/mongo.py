@@ -94,12 +94,13 @@ class MongoSessionStore(SessionStore):
     async def _read(self, session_id: str) -> dict[str, Any] | None:
         collection = await self.collection()
         try:
-            return await collection.find_one({"id": session_id}, _HIDDEN)  # type: ignore[no-any-return]
+            document: dict[str, Any] | None = await collection.find_one({"id": session_id}, _HIDDEN)
+            return document
         except PyMongoError as exc:
             raise self._error(f"read session {session_id!r} from", exc) from exc
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
-        """Replace (or insert) the session's document; a non-JSON value raises and stores nothing."""
+        """Replace (or insert) the session's document; a non-JSON value raises, storing nothing."""
         await self._write(session_id, copy_record(session))
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:

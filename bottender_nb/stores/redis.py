@@ -68,6 +68,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
 
 LOCK, NEXT, WAKE = ":lock:", ":next:", ":wake:"  # a session's lock keys: "{tag}" + mark + key
 _DRIVER_ERRORS = (RedisError, RedisClusterException, OSError)
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException)
 _timeout: Any = getattr(asyncio, "timeout", None)
 if _timeout is None:  # pragma: no cover - Python 3.10
     from async_timeout import timeout as _timeout
@@ -249,7 +250,7 @@ class RedisSessionStore(SessionStore):
     ) -> None:
         super().__init__(expires_in=expires_in, clock=clock)
         if lock_timeout <= 0:
-            raise ValueError(f"lock_timeout must be a positive number of seconds, not {lock_timeout!r}.")
+            raise ValueError(f"lock_timeout must be positive seconds, not {lock_timeout!r}.")
         if "://" in host and url is None:
             url = host  # Bottender also takes a URL as its first argument
         self.prefix = prefix
@@ -318,14 +319,18 @@ class RedisSessionStore(SessionStore):
 
     # -- the store primitives -------------------------------------------------------------
 
-    async def _read(self, session_id: str) -> dict[str, Any] | None:
-        key = self.key(session_id)
+    async def read(self, session_id: str) -> dict[str, Any] | None:
+        """The live session; under this task's lock, the value the lock came with (no I/O)."""
         lease = self._held.get()
         if lease is not None and lease.session_id == session_id and lease.text is not _UNKNOWN:
-            text = lease.text  # we hold the lock, so the value is the one we last saw
+            record = _parse(lease.text, lease.key)  # the lock is ours: nobody changed it
         else:
-            text = await self._command(self._client.get(key))
-        return None if text is None else loads(text, where=f"Redis key {key!r}")
+            record = await self._read(session_id)
+        return None if record is None or self.is_expired(record) else record
+
+    async def _read(self, session_id: str) -> dict[str, Any] | None:
+        key = self.key(session_id)
+        return _parse(await self._command(self._client.get(key)), key)
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Store ``session``'s JSON; under this task's lock, only while the lock is still ours."""
@@ -521,7 +526,7 @@ class RedisSessionStore(SessionStore):
         return self._pipeline.call(script, keys, args)
 
     def _error(self, exc: BaseException) -> StoreError:
-        if isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException)):
+        if isinstance(exc, _UNREACHABLE):
             message = (
                 f"Cannot reach Redis at {self.where} ({exc}). Is redis-server running there, "
                 "and are host, port and password right?"
@@ -624,6 +629,10 @@ def _utf8(text: str) -> bytes:
         return text.encode()
     except UnicodeEncodeError:  # a lone surrogate: escape it, as JavaScript's JSON does
         return json.dumps(json.loads(text), separators=(",", ":")).encode()
+
+
+def _parse(text: str | bytes | None, key: str) -> dict[str, Any] | None:
+    return None if text is None else loads(text, where=f"Redis key {key!r}")
 
 
 def _text(key: Any) -> str:
@@ -745,7 +754,9 @@ class _ConnectionExecutor(_Executor):
         pool = client.connection_pool
         self._timeout = pool.connection_kwargs.get("socket_timeout")
         # Timeouts are ours (one per round trip): redis-py's would add a task per send.
-        self._connection = pool.connection_class(**{**pool.connection_kwargs, "socket_timeout": None})
+        self._connection = pool.connection_class(
+            **{**pool.connection_kwargs, "socket_timeout": None}
+        )
 
     async def run(self, groups: list[list[_Call]]) -> list[Any]:
         """Each group's replies, or the exception that group got."""
