@@ -80,3 +80,26 @@ async def test_sessions_do_not_wait_for_each_other():
     async with locks.hold("b"):
         inside.set()
     await task
+
+
+async def test_a_waiter_cancelled_while_the_holder_releases_leaves_cleanly():
+    """The release drops the cancelled turn before the waiter's task runs its cleanup."""
+    locks = SessionLocks()
+    tasks: dict[str, asyncio.Task] = {}
+
+    async def holder():
+        async with locks.hold("s"):
+            await asyncio.sleep(0)  # the waiter queues up behind us
+            tasks["waiter"].cancel()  # cancelled, and in the same step we release
+
+    async def waiter():
+        async with locks.hold("s"):
+            pass
+
+    tasks["holder"] = asyncio.create_task(holder())
+    tasks["waiter"] = asyncio.create_task(waiter())
+    results = await asyncio.gather(*tasks.values(), return_exceptions=True)
+    assert results[0] is None and isinstance(results[1], asyncio.CancelledError)
+    assert len(locks) == 0
+    async with locks.hold("s"):
+        pass

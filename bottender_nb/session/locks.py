@@ -54,7 +54,7 @@ class SessionLocks:
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
                 self._release(session_id)  # our turn was handed over as we were cancelled
-            else:
+            elif turn in queue:  # a release may already have dropped our cancelled turn
                 queue.remove(turn)
             raise
 
