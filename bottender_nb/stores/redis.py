@@ -5,7 +5,7 @@ the value is written with ``SETEX`` (seconds), without it with a plain ``SET`` -
 Bottender's ``RedisCacheStore`` does, so Bottender bots and this store read each other's keys.
 
 Concurrency control: a **lock with expiry** per session, owned by a random token, kept in
-``{tag}:lock:<key>`` (the hash tag puts it in the session key's cluster slot). Not optimistic
+``{tag}:lock:<key>`` (key layout and scripts: :mod:`.redis_keys`). Not optimistic
 ``WATCH``/``MULTI`` or a compare-and-set: those retry a conflicting event, and an action cannot
 be retried -- it has already sent its replies. Every step is one Lua script, one round trip:
 
@@ -19,10 +19,8 @@ be retried -- it has already sent its replies. Every step is one Lua script, one
   the next turn (``{tag}:next:<key>``; nobody else may take the lock) and blocks on
   ``{tag}:wake:<key>``; the holder's next write sees the promise, hands the lock on and wakes
   it, in the same script.
-* **Auto-pipelining** (as ioredis does): each of two connections has at most one batch of
-  script calls in flight; the calls made meanwhile form the next, with one ``EVALSHA`` per
-  script for all their sessions. Many conversations thus share round trips, and an idle store
-  sends at once. (Batches on two connections may overtake each other; a lock call that
+* **Auto-pipelining** (:mod:`.redis_pipeline`) over two connections: many conversations
+  share round trips. (Batches on two connections may overtake each other; a lock call that
   arrives before the release it follows just waits for that release to wake it.)
 * During an event the lock expires ``lock_timeout`` seconds after it was last renewed, so a
   crashed process cannot wedge a session; a timer renews it before that while the event runs,
@@ -39,7 +37,6 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import functools
 import itertools
 import json
 import math
@@ -53,149 +50,27 @@ from typing import Any
 from ..errors import CorruptSessionError, StoreError, missing_extra
 from ..session.record import dumps, loads
 from .base import Clock, ExpiresIn, SessionStore
+from .redis_keys import ACQUIRE, NEXT, RELEASE, RENEW, WAKE, WRITE, Script, glob_escape
+from .redis_keys import is_lock_key, lock_key
+from .redis_pipeline import DRIVER_ERRORS, ClusterExecutor, ConnectionExecutor, Pipeline
 
 try:
     import redis.asyncio as aioredis
     from redis.asyncio.cluster import RedisCluster
     from redis.backoff import ExponentialBackoff
-    from redis.crc import key_slot
     from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import NoScriptError, RedisClusterException, RedisError, ResponseError
+    from redis.exceptions import RedisClusterException
     from redis.exceptions import TimeoutError as RedisTimeoutError
     from redis.asyncio.retry import Retry
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
-LOCK, NEXT, WAKE = ":lock:", ":next:", ":wake:"  # a session's lock keys: "{tag}" + mark + key
-_DRIVER_ERRORS = (RedisError, RedisClusterException, OSError)
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException)
-_timeout: Any = getattr(asyncio, "timeout", None)
-if _timeout is None:  # pragma: no cover - Python 3.10
-    from async_timeout import timeout as _timeout
 _LANES = 2  # connections, each with at most one batch of script calls in flight
-_BATCH = 256  # sessions per script call: a long script would block Redis for everyone
 _UNKNOWN: Any = object()  # a lease whose cached value must be read again
 _PROMISE_MS = 100  # how long a waiting process's claim on the next turn lasts between tries
 _LEASE_MS = 250  # how long a lock outlives its event's write, for the session's next event
 _WAKE_WAIT = 0.05  # seconds the next in line blocks on the wake list before trying again
-
-# KEYS per session: key, lock, next, wake. ARGV: lock ms, promise ms, then a token each.
-# Free and not promised to another process -> take it: {1, value}. Else wait, as the one
-# promised the next turn if nobody is yet: {0, 1 if promised to us}. Not a string: {2, type}.
-_ACQUIRE = """
-local lock_ms, promise_ms, out = ARGV[1], ARGV[2], {}
-for k = 1, #KEYS / 4 do
-  local lock, next, token = KEYS[4 * k - 2], KEYS[4 * k - 1], ARGV[k + 2]
-  local owner, promised = redis.call('GET', lock), redis.call('GET', next)
-  local kind = redis.call('TYPE', KEYS[4 * k - 3]).ok
-  if kind ~= 'string' and kind ~= 'none' then
-    out[k] = {2, kind}
-  elseif (owner == false or owner == token) and (promised == false or promised == token) then
-    redis.call('SET', lock, token, 'PX', lock_ms)
-    if promised then redis.call('DEL', next, KEYS[4 * k]) end
-    out[k] = {1, redis.call('GET', KEYS[4 * k - 3])}
-  else
-    if promised == false or promised == token then
-      redis.call('SET', next, token, 'PX', promise_ms)
-      promised = token
-    end
-    out[k] = {0, promised == token and 1 or 0}
-  end
-end
-return out
-"""
-# KEYS per session: key, lock, next, wake. ARGV: lease ms, ttl s, promise ms, then token and
-# value each. Still ours -> write, then keep the lock as a lease (1) or, when another process
-# waits, hand it on and wake that process (2). Not ours -> write nothing (0).
-_WRITE = """
-local ms, ttl, promise_ms, out = ARGV[1], tonumber(ARGV[2]), ARGV[3], {}
-for k = 1, #KEYS / 4 do
-  local key, lock, wake = KEYS[4 * k - 3], KEYS[4 * k - 2], KEYS[4 * k]
-  if redis.call('GET', lock) == ARGV[2 * k + 2] then
-    if ttl > 0 then redis.call('SETEX', key, ttl, ARGV[2 * k + 3])
-    else redis.call('SET', key, ARGV[2 * k + 3]) end
-    if redis.call('EXISTS', KEYS[4 * k - 1]) == 1 then
-      redis.call('DEL', lock)
-      redis.call('RPUSH', wake, 1)
-      redis.call('PEXPIRE', wake, promise_ms)
-      out[k] = 2
-    else
-      redis.call('PEXPIRE', lock, ms)
-      out[k] = 1
-    end
-  else
-    out[k] = 0
-  end
-end
-return out
-"""
-# KEYS per session: lock. ARGV: lock ms, then a token each.
-_RENEW = """
-local ms, out = ARGV[1], {}
-for k = 1, #KEYS do
-  out[k] = 0
-  if redis.call('GET', KEYS[k]) == ARGV[k + 1] then out[k] = redis.call('PEXPIRE', KEYS[k], ms) end
-end
-return out
-"""
-# KEYS per session: lock, next, wake. ARGV: promise ms, then a token each. Wakes the next.
-_RELEASE = """
-local out = {}
-for k = 1, #KEYS / 3 do
-  out[k] = 0
-  if redis.call('GET', KEYS[3 * k - 2]) == ARGV[k + 1] then
-    out[k] = redis.call('DEL', KEYS[3 * k - 2])
-    if redis.call('EXISTS', KEYS[3 * k - 1]) == 1 then
-      redis.call('RPUSH', KEYS[3 * k], 1)
-      redis.call('PEXPIRE', KEYS[3 * k], ARGV[1])
-    end
-  end
-end
-return out
-"""
-
-
-def lock_key(key: str, mark: str = LOCK) -> str:
-    """A lock key of session key ``key``: ``{tag}:lock:<key>``, in ``key``'s cluster slot.
-
-    ``mark=NEXT`` names the key that promises the next turn to a waiting process, and
-    ``mark=WAKE`` the list that process blocks on until the lock is handed to it.
-    """
-    return "{" + _hash_tag(key) + "}" + mark + key
-
-
-def is_lock_key(key: str) -> bool:
-    """True for a key :func:`lock_key` made: listing sessions skips it."""
-    end = key.find("}")
-    if not key.startswith("{"):
-        return False
-    for mark in (LOCK, NEXT, WAKE):
-        if key.startswith(mark, end + 1) and lock_key(key[end + 1 + len(mark):], mark) == key:
-            return True
-    return False
-
-
-def _hash_tag(key: str) -> str:
-    """A brace-free string that Redis Cluster hashes to the slot of ``key``."""
-    start = key.find("{")
-    if start != -1:
-        end = key.find("}", start + 1)
-        if end > start + 1:
-            return key[start + 1:end]  # the key's own hash tag
-    if key and "}" not in key:
-        return key  # the whole key is hashed, and "{key}" hashes it alike
-    return _tag_for_slot(key_slot(key.encode()))
-
-
-@functools.lru_cache(maxsize=1024)
-def _tag_for_slot(slot: int) -> str:
-    # Only "" and keys holding "}" without a hash tag get here; ~16k tries find a number.
-    return next(str(n) for n in itertools.count() if key_slot(str(n).encode()) == slot)
-
-
-def glob_escape(text: str) -> str:
-    """``text`` as a literal inside a Redis ``MATCH`` pattern."""
-    return "".join("\\" + char if char in "\\*?[]" else char for char in text)
 
 
 @dataclass(slots=True)
@@ -216,18 +91,6 @@ class _Lease:
     idle_since: int = 0  # the sweep count when the lease last went idle
     renewing: bool = False
 
-
-class _Script:
-    """A Lua script run for many sessions at once: its fixed arguments, then theirs."""
-
-    def __init__(self, source: str) -> None:
-        import hashlib
-
-        self.source = source
-        self.sha = hashlib.sha1(source.encode()).hexdigest()
-
-
-ACQUIRE, WRITE, RENEW, RELEASE = map(_Script, (_ACQUIRE, _WRITE, _RENEW, _RELEASE))
 
 
 class RedisSessionStore(SessionStore):
@@ -272,8 +135,8 @@ class RedisSessionStore(SessionStore):
             ACQUIRE: [self._lock_ms, _PROMISE_MS], WRITE: [_LEASE_MS, self._ttl, _PROMISE_MS],
             RENEW: [self._lock_ms], RELEASE: [_PROMISE_MS],
         }
-        executor = _ClusterExecutor if self._cluster else _ConnectionExecutor
-        self._pipeline = _Pipeline(
+        executor = ClusterExecutor if self._cluster else ConnectionExecutor
+        self._pipeline = Pipeline(
             [executor(self._client, heads, self._error) for _ in range(_LANES)]
         )
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -521,7 +384,7 @@ class RedisSessionStore(SessionStore):
         self._tasks.add(task)
         task.add_done_callback(_finished(self._tasks))
 
-    def _call(self, script: _Script, keys: list[str], args: list[Any]) -> Awaitable[Any]:
+    def _call(self, script: Script, keys: list[str], args: list[Any]) -> Awaitable[Any]:
         """Run ``script`` for one session, auto-pipelined with the calls of other sessions."""
         return self._pipeline.call(script, keys, args)
 
@@ -540,7 +403,7 @@ class RedisSessionStore(SessionStore):
     async def _command(self, awaitable: Any) -> Any:
         try:
             return await awaitable
-        except _DRIVER_ERRORS as exc:
+        except DRIVER_ERRORS as exc:
             raise self._error(exc) from exc
 
 
@@ -579,46 +442,6 @@ def _make_client(
     return aioredis.Redis(host=host, port=port, password=password, db=db, **options)
 
 
-def _resp(command: list[Any]) -> bytes:
-    """A command in the Redis protocol; its arguments are str, bytes (values) or int."""
-    return b"*%d\r\n" % len(command) + b"".join(
-        _bulk(argument) if type(argument) is bytes else _bulk_of(argument) for argument in command
-    )
-
-
-def _bulk(data: bytes) -> bytes:
-    return b"$%d\r\n%s\r\n" % (len(data), data)
-
-
-@functools.lru_cache(maxsize=8192)
-def _bulk_of(argument: str | int) -> bytes:
-    # Keys, tokens and numbers repeat from event to event of a session: encode them once.
-    return _bulk(str(argument).encode())
-
-
-def _failed(outcome: Any) -> bool:
-    return isinstance(outcome, BaseException)
-
-
-def _settle(future: asyncio.Future[Any] | None, outcome: Any) -> None:
-    if future is None or future.done():
-        return
-    if isinstance(outcome, asyncio.CancelledError):
-        future.cancel()
-    elif _failed(outcome):
-        future.set_exception(_own_copy(outcome))
-    else:
-        future.set_result(outcome)
-
-
-def _own_copy(exc: BaseException) -> BaseException:
-    """A StoreError of its own for each waiting caller, so their tracebacks do not pile up."""
-    if type(exc) is not StoreError:
-        return exc
-    copy = StoreError(*exc.args)
-    copy.__cause__ = exc.__cause__
-    return copy
-
 
 def _keys(lease: _Lease) -> list[str]:
     return [lease.key, lease.lock, lease.next, lease.wake]
@@ -646,165 +469,3 @@ def _finished(tasks: set[asyncio.Task[Any]]) -> Any:
             task.exception()  # retrieved: a failed release or renewal only lets the lock expire
 
     return done
-
-
-@dataclass(slots=True)
-class _Call:
-    script: _Script
-    keys: list[str]
-    args: list[Any]
-    future: asyncio.Future[Any] | None = None
-
-
-class _Pipeline:
-    """Auto-pipelining: a batch of script calls in flight per lane; calls made meanwhile wait.
-
-    A free lane sends a call straight from the caller's task (no hop through the loop); a
-    lane that comes back takes every waiting call, one ``EVALSHA`` per script. With two
-    lanes this process runs the events of one batch while Redis runs the scripts of another.
-    """
-
-    def __init__(self, lanes: list[Any]) -> None:
-        self._lanes = lanes
-        self._free = list(lanes)
-        self._queue: list[_Call] = []
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def call(self, script: _Script, keys: list[str], args: list[Any]) -> Any:
-        if not self._free:
-            future = asyncio.get_running_loop().create_future()
-            self._queue.append(_Call(script, keys, args, future))
-            return await future
-        lane = self._free.pop()
-        try:
-            [outcome] = await lane.run([[_Call(script, keys, args)]])
-        finally:
-            self._next(lane)
-        if _failed(outcome):
-            raise outcome
-        return outcome[0]
-
-    def _next(self, lane: Any) -> None:
-        if not self._queue:
-            self._free.append(lane)
-            return
-        calls, self._queue = self._queue, []
-        task = asyncio.ensure_future(self._run(lane, calls))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run(self, lane: Any, calls: list[_Call]) -> None:
-        try:
-            groups = lane.group(calls)
-            outcomes = await lane.run(groups)
-            for group, outcome in zip(groups, outcomes):
-                for index, call in enumerate(group):
-                    _settle(call.future, outcome if _failed(outcome) else outcome[index])
-        except BaseException as exc:  # nobody may wait forever
-            for call in calls:
-                _settle(call.future, exc)
-            if not isinstance(exc, Exception):
-                raise
-        finally:
-            self._next(lane)
-
-    async def close(self) -> None:
-        while self._tasks:
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        for lane in self._lanes:
-            await lane.close()
-
-
-class _Executor:
-    """Runs groups of calls of one script (and one cluster slot) as one EVALSHA each."""
-
-    def __init__(self, client: Any, heads: dict[_Script, list[Any]], error: Any) -> None:
-        self._client = client
-        self._heads = heads
-        self._error = error
-
-    def group(self, calls: list[_Call]) -> list[list[_Call]]:
-        groups: dict[tuple[_Script, int], list[_Call]] = {}
-        for call in calls:
-            groups.setdefault((call.script, self._slot(call.keys[0])), []).append(call)
-        return [
-            group[start:start + _BATCH]
-            for group in groups.values() for start in range(0, len(group), _BATCH)
-        ]
-
-    def _slot(self, key: str) -> int:
-        return 0
-
-    def command(self, group: list[_Call], name: str = "EVALSHA") -> list[Any]:
-        script = group[0].script
-        keys = [key for call in group for key in call.keys]
-        args = [arg for call in group for arg in call.args]
-        body = script.source if name == "EVAL" else script.sha
-        return [name, body, len(keys), *keys, *self._heads.get(script, []), *args]
-
-    async def close(self) -> None:
-        pass
-
-
-class _ConnectionExecutor(_Executor):
-    """One connection of the client's pool kind, all groups of a batch in one write."""
-
-    def __init__(self, client: Any, heads: dict[_Script, list[Any]], error: Any) -> None:
-        super().__init__(client, heads, error)
-        pool = client.connection_pool
-        self._timeout = pool.connection_kwargs.get("socket_timeout")
-        # Timeouts are ours (one per round trip): redis-py's would add a task per send.
-        self._connection = pool.connection_class(
-            **{**pool.connection_kwargs, "socket_timeout": None}
-        )
-
-    async def run(self, groups: list[list[_Call]]) -> list[Any]:
-        """Each group's replies, or the exception that group got."""
-        fresh = not self._connection.is_connected
-        try:
-            try:
-                replies = await self._round_trip([self.command(group) for group in groups])
-            except RedisConnectionError:
-                if fresh:
-                    raise
-                replies = await self._round_trip([self.command(group) for group in groups])
-            for index, reply in enumerate(replies):
-                if isinstance(reply, NoScriptError):  # a restarted or flushed server
-                    [replies[index]] = await self._round_trip([self.command(groups[index], "EVAL")])
-        except _DRIVER_ERRORS as exc:
-            raise self._error(exc) from exc
-        return [self._error(reply) if isinstance(reply, RedisError) else reply for reply in replies]
-
-    async def _round_trip(self, commands: list[list[Any]]) -> list[Any]:
-        connection = self._connection
-        async with _timeout(self._timeout):
-            await connection.send_packed_command(b"".join(map(_resp, commands)), False)
-            replies = []
-            for _ in commands:
-                try:
-                    replies.append(await connection.read_response())
-                except ResponseError as exc:  # this command failed; the others stand
-                    replies.append(exc)
-            return replies
-
-    async def close(self) -> None:
-        await self._connection.disconnect()
-
-
-class _ClusterExecutor(_Executor):
-    """Through the cluster client, which routes each group to its slot's node."""
-
-    def _slot(self, key: str) -> int:
-        return key_slot(key.encode())
-
-    async def run(self, groups: list[list[_Call]]) -> list[Any]:
-        return list(await asyncio.gather(*(self._one(group) for group in groups)))
-
-    async def _one(self, group: list[_Call]) -> Any:
-        try:
-            try:
-                return await self._client.execute_command(*self.command(group))
-            except NoScriptError:
-                return await self._client.execute_command(*self.command(group, "EVAL"))
-        except _DRIVER_ERRORS as exc:
-            return self._error(exc)
