@@ -14,6 +14,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..session.record import parse as fast_parse
 from ..session.sync import run_sync
 from ..stores.base import SessionStore
 from .columns import SessionTable
@@ -23,7 +24,6 @@ PROGRESS_THRESHOLD = 1000
 """Loads of more sessions than this show a progress bar (unless ``progress=False``)."""
 CHUNK = 2000
 """Rows between progress-bar updates: the bar costs nothing per row."""
-_decode = json.JSONDecoder().decode
 _READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 
 
@@ -60,7 +60,7 @@ def add_file(table: SessionTable, path: str) -> None:
         table.errors.append((path, f"cannot be read ({exc.strerror or exc})"))
         return
     try:
-        record = _decode(data.decode("utf-8"))  # the common case, without json.loads' sniffing
+        record = fast_parse(data)  # orjson: the common case, without json.loads' sniffing
     except (ValueError, RecursionError):
         try:
             record = json.loads(data)  # a BOM or UTF-16, or the error message for a bad file
