@@ -19,12 +19,12 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
+from kernels import ensure_python3_kernel
+
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
-KERNEL = "python3"
 CELL_TIMEOUT = 60  # seconds; a whole notebook must still finish within NOTEBOOK_BUDGET
 NOTEBOOK_BUDGET = 30.0
 NEEDS_REDIS = {"05-session-storage.ipynb"}
@@ -37,15 +37,7 @@ ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in kernel tracebacks
 @pytest.fixture(scope="session")
 def kernel_name() -> str:
     """The ``python3`` kernelspec, installed for this interpreter when it is missing."""
-    try:
-        KernelSpecManager().get_kernel_spec(KERNEL)
-    except NoSuchKernel:
-        subprocess.run(
-            [sys.executable, "-m", "ipykernel", "install", "--user", "--name", KERNEL],
-            check=True, capture_output=True,
-        )
-        KernelSpecManager().get_kernel_spec(KERNEL)  # fails loudly if the install did not take
-    return KERNEL
+    return ensure_python3_kernel()
 
 
 def _free_port() -> int:

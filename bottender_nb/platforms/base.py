@@ -48,6 +48,20 @@ class Event:
     isPayload = is_payload  # noqa: N815
 
 
+def dig(value: Any, *path: str) -> Any:
+    """The value at ``path`` inside nested mappings; None where any step is missing."""
+    for step in path:
+        if not isinstance(value, Mapping):
+            return None
+        value = value.get(step)
+    return value
+
+
+def as_key(value: Any) -> str | None:
+    """An id as a str; None for a missing or empty one, never "None" or ""."""
+    return None if value is None or value == "" else str(value)
+
+
 @dataclass(frozen=True)
 class Source:
     """Who a simulated message comes from: a user, optionally inside a group or room."""

@@ -13,16 +13,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SessionIdError
-from .base import Event, Platform, Source
+from .base import Event, Platform, Source, as_key
 
 DESTINATION = "U" + "b" * 32  # the bot's own user id, as LINE names it in ``destination``
 VERIFY_REPLY_TOKENS = frozenset({"0" * 32, "f" * 32})
 _SOURCE_ID_FIELDS = {"user": "userId", "group": "groupId", "room": "roomId"}
-
-
-def _as_key(value: Any) -> str | None:
-    """An id as a str; None for a missing or empty one, never "None" or ""."""
-    return None if value is None or value == "" else str(value)
 
 
 def _source(raw_event: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -45,7 +40,7 @@ class Line(Platform):
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
         source = _source(raw_event)
-        return _as_key(source.get(_SOURCE_ID_FIELDS[source["type"]]))
+        return as_key(source.get(_SOURCE_ID_FIELDS[source["type"]]))
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         message = raw_event.get("message")
@@ -64,12 +59,12 @@ class Line(Platform):
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         source = _source(raw_event)
         kind = source["type"]
-        user_id = _as_key(source.get("userId"))
+        user_id = as_key(source.get("userId"))
         # In a group or room LINE may omit the speaker; Bottender then stores ``user: null``
         # rather than keep the previous speaker.
         fields: dict[str, Any] = {"type": kind, "user": {"id": user_id} if user_id else None}
         if kind != "user":
-            fields[kind] = {"id": _as_key(source.get(_SOURCE_ID_FIELDS[kind]))}
+            fields[kind] = {"id": as_key(source.get(_SOURCE_ID_FIELDS[kind]))}
         return fields
 
     def build_body(

@@ -13,30 +13,16 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source
+from .base import Event, Platform, Source, as_key, dig
 
 # The page that simulated bodies are addressed to, unless ``Source.extra["page"]`` names one.
 PAGE_ID = "1895382890692545"
 _EVENT_LISTS = ("messaging", "standby", "changes")
 
 
-def _dig(value: Any, *path: str) -> Any:
-    """The value at ``path`` inside nested mappings; None where any step is missing."""
-    for step in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(step)
-    return value
-
-
-def _as_key(value: Any) -> str | None:
-    """An id as a str; None for a missing or empty one, never "None" or ""."""
-    return None if value is None or value == "" else str(value)
-
-
 def _is_echo(raw_event: Mapping[str, Any]) -> bool:
     """True for a message the page itself sent (Messenger echoes it back to the webhook)."""
-    return bool(_dig(raw_event, "message", "is_echo"))
+    return bool(dig(raw_event, "message", "is_echo"))
 
 
 class Messenger(Platform):
@@ -54,15 +40,15 @@ class Messenger(Platform):
         return events
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
-        if _is_echo(raw_event) and _dig(raw_event, "recipient", "id"):
-            return _as_key(_dig(raw_event, "recipient", "id"))
-        return _as_key(_dig(raw_event, "sender", "id"))
+        if _is_echo(raw_event) and dig(raw_event, "recipient", "id"):
+            return as_key(dig(raw_event, "recipient", "id"))
+        return as_key(dig(raw_event, "sender", "id"))
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
-        text = _dig(raw_event, "message", "text")
-        payload = _dig(raw_event, "postback", "payload")
+        text = dig(raw_event, "message", "text")
+        payload = dig(raw_event, "postback", "payload")
         if not isinstance(payload, str):
-            payload = _dig(raw_event, "message", "quick_reply", "payload")
+            payload = dig(raw_event, "message", "quick_reply", "payload")
         return Event(
             raw=raw_event,
             text=(text or None) if isinstance(text, str) else None,
@@ -73,7 +59,7 @@ class Messenger(Platform):
         user_id = self.session_key(raw_event)
         fields: dict[str, Any] = {"user": {"id": user_id}} if user_id else {}
         page_side = "sender" if _is_echo(raw_event) else "recipient"
-        page_id = _as_key(_dig(raw_event, page_side, "id"))
+        page_id = as_key(dig(raw_event, page_side, "id"))
         if page_id:
             fields["page"] = {"id": page_id}
         return fields

@@ -17,16 +17,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SessionIdError
-from .base import Event, Platform, Source
+from .base import Event, Platform, Source, as_key
 
 TEAM_ID = "T02R00000"
 APP_ID = "A6A00000"
 _UI_EVENTS = ("interactive_message", "block_actions")
-
-
-def _as_key(value: Any) -> str | None:
-    """An id as a str; None for a missing or empty one, never "None" or ""."""
-    return None if value is None or value == "" else str(value)
 
 
 def _raw(body: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -57,15 +52,15 @@ def _modal_channel(raw: Mapping[str, Any]) -> str | None:
         return None  # an app's own metadata string; Bottender would throw here
     if not isinstance(parsed, Mapping):
         return None
-    return _as_key(parsed.get("channelId") or parsed.get("channel_id"))
+    return as_key(parsed.get("channelId") or parsed.get("channel_id"))
 
 
 def _user_id(raw: Mapping[str, Any]) -> str | None:
     """The acting user: ``user.id`` of interactive payloads, ``user_id``, or ``user``."""
     user = raw.get("user")
     if isinstance(user, Mapping):
-        return _as_key(user.get("id"))
-    return _as_key(raw.get("user_id") or user)
+        return as_key(user.get("id"))
+    return as_key(raw.get("user_id") or user)
 
 
 def _action_value(raw: Mapping[str, Any]) -> str | None:
@@ -87,9 +82,9 @@ class Slack(Platform):
         raw = _raw(raw_event)
         channel = raw.get("channel")
         if isinstance(channel, Mapping) and channel.get("id"):
-            return _as_key(channel["id"])
+            return as_key(channel["id"])
         if raw.get("channel_id"):
-            return _as_key(raw["channel_id"])
+            return as_key(raw["channel_id"])
         modal_channel = _modal_channel(raw)
         if modal_channel:
             return modal_channel

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .base import Event, Platform, Source
+from .base import Event, Platform, Source, as_key, dig
 
 BOT_USER = {"id": 313534466, "is_bot": True, "first_name": "Bottender", "username": "bottender_bot"}
 
@@ -41,26 +41,12 @@ _GROUP_CHATS = (
 _CHANNEL_CHATS = (("channel_post", "chat"), ("edited_channel_post", "chat"))
 
 
-def _dig(value: Any, *path: str) -> Any:
-    """The value at ``path`` inside nested mappings; None where any step is missing."""
-    for step in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(step)
-    return value
-
-
-def _as_key(value: Any) -> str | None:
-    """An id as a str; None for a missing or empty one, never "None" or ""."""
-    return None if value is None or value == "" else str(value)
-
-
 def _first(
     raw_event: Mapping[str, Any], paths: Iterable[tuple[str, ...]]
 ) -> Mapping[str, Any] | None:
     """The object at the first of ``paths`` the update has (an update has one kind)."""
     for path in paths:
-        found = _dig(raw_event, *path)
+        found = dig(raw_event, *path)
         if isinstance(found, Mapping):
             return found
     return None
@@ -80,14 +66,14 @@ class Telegram(Platform):
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
         for field, path in _KEY_PATHS:
-            key = _as_key(_dig(raw_event, field, *path))
+            key = as_key(dig(raw_event, field, *path))
             if key is not None:
                 return key
         return None
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
-        text = _dig(raw_event, "message", "text")
-        payload = _dig(raw_event, "callback_query", "data")
+        text = dig(raw_event, "message", "text")
+        payload = dig(raw_event, "callback_query", "data")
         return Event(
             raw=raw_event,
             text=text if isinstance(text, str) else None,
@@ -97,14 +83,14 @@ class Telegram(Platform):
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         user = _first(raw_event, [(field, "from") for field in _USER_FIELDS])
-        if user is not None and _as_key(user.get("id")):
+        if user is not None and as_key(user.get("id")):
             fields["user"] = {"id": str(user["id"])}
         # Bottender keeps a ``group`` only for basic groups (chat type "group"), not supergroups.
         group = _first(raw_event, _GROUP_CHATS)
-        if group is not None and group.get("type") == "group" and _as_key(group.get("id")):
+        if group is not None and group.get("type") == "group" and as_key(group.get("id")):
             fields["group"] = {"id": str(group["id"])}
         channel = _first(raw_event, _CHANNEL_CHATS)
-        if channel is not None and _as_key(channel.get("id")):
+        if channel is not None and as_key(channel.get("id")):
             fields["channel"] = {"id": str(channel["id"])}
         return fields
 

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source
+from .base import Event, Platform, Source, as_key, dig
 
 # event kind -> path to the user's id in its body
 _USER_ID_PATHS: dict[str, tuple[str, ...]] = {
@@ -26,31 +26,17 @@ _USER_ID_PATHS: dict[str, tuple[str, ...]] = {
 }
 
 
-def _dig(value: Any, *path: str) -> Any:
-    """The value at ``path`` inside nested mappings; None where any step is missing."""
-    for step in path:
-        if not isinstance(value, Mapping):
-            return None
-        value = value.get(step)
-    return value
-
-
-def _as_key(value: Any) -> str | None:
-    """An id as a str; None for a missing or empty one, never "None" or ""."""
-    return None if value is None or value == "" else str(value)
-
-
 class Viber(Platform):
     name = "viber"
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
         kind = raw_event.get("event")
         path = _USER_ID_PATHS.get(kind) if isinstance(kind, str) else None
-        return _as_key(_dig(raw_event, *path)) if path else None
+        return as_key(dig(raw_event, *path)) if path else None
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         message = raw_event.get("message") if raw_event.get("event") == "message" else None
-        text = _dig(message, "text") if _dig(message, "type") == "text" else None
+        text = dig(message, "text") if dig(message, "type") == "text" else None
         return Event(raw=raw_event, text=(text or None) if isinstance(text, str) else None)
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:

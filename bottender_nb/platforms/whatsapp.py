@@ -12,15 +12,10 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source
+from .base import Event, Platform, Source, as_key
 
 BOT_NUMBER = "whatsapp:+14155238886"  # Twilio's WhatsApp sandbox number
 ACCOUNT_SID = "AC" + "0" * 32
-
-
-def _as_key(value: Any) -> str | None:
-    """An id as a str; None for a missing or empty one, never "None" or ""."""
-    return None if value is None or value == "" else str(value)
 
 
 def _is_received(raw_event: Mapping[str, Any]) -> bool:
@@ -32,7 +27,7 @@ class Whatsapp(Platform):
     name = "whatsapp"
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
-        return _as_key(raw_event.get("From" if _is_received(raw_event) else "To"))
+        return as_key(raw_event.get("From" if _is_received(raw_event) else "To"))
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         # Bottender's isText: a received message without media (a caption is not a text).
