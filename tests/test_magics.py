@@ -47,6 +47,8 @@ CELLS = {
     "sessions": "frame = %sessions\nprint(sorted(frame['id']))",
     "redefine": "%%action\nasync def App(context):\n    await context.send_text('v2: ' + context.event.text)",
     "pane_after_redefine": "print(pane.send('Hi'))",
+    "printing_action": "%%action\nprint('inside the action')\nawait context.send_text('done')",
+    "say_to_printing": "%say Hi",
     "bad_option": "%say Hi --bogus 1",
     "bad_platform": "%chat --platform nope",
     "bad_config": "%%bottender_config\n{'session': {'driver': 'file'",
@@ -69,6 +71,10 @@ def outputs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
 
 def test_say_prints_the_transcript(outputs):
     assert stream(outputs["say"]) == "You > Hi\nBot > Count: 1\nYou > Hi\nBot > Count: 2\n"
+
+
+def test_an_actions_own_prints_come_between_the_message_and_the_replies(outputs):
+    assert stream(outputs["say_to_printing"]) == "You > Hi\ninside the action\nBot > done\n"
 
 
 def test_state_prints_indented_json(outputs):
@@ -122,7 +128,8 @@ def test_errors_are_one_usage_line_not_a_traceback(outputs, cell, message):
 
 
 def test_an_action_error_shows_the_users_frames_not_the_runners(outputs):
-    (error,) = outputs["say_to_broken"]
+    said, error = outputs["say_to_broken"]
+    assert said["output_type"] == "stream" and said["text"] == "You > Hi\n"
     assert (error["output_type"], error["ename"], error["evalue"]) == (
         "error", "ValueError", "boom in the action"
     )

@@ -128,9 +128,14 @@ class BottenderMagics(Magics):
             raise UsageError("Nothing to say: %say TEXT, or %say --payload X.")
         said = f"/payload {args.payload}" if args.payload is not None else text
         with _UsageErrors():
+            self.kit.require_bot()
+        you, *_ = transcript_lines(said, [])
+        print(you, flush=True)  # before the action runs, so its own print()s come after
+        with _UsageErrors():
             replies = self.kit.say(said, platform=args.platform, source=_source(args),
                                    record=args.record)
-        print("\n".join(transcript_lines(said, replies)))
+        for reply_line in transcript_lines(said, replies)[1:]:
+            print(reply_line)
 
     @magic_arguments()
     @argument("session_id", nargs="?", default=None,
