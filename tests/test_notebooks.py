@@ -118,8 +118,8 @@ class Executed:
 def _cell_text(cell: nbformat.NotebookNode) -> str:
     parts = []
     for output in cell.get("outputs", []):
-        if output.output_type == "stream":
-            parts.append(output.text)
+        if output.output_type == "stream":  # consecutive streams show as one text
+            parts.append(output.text.removesuffix("\n"))
         elif output.output_type in ("execute_result", "display_data"):
             data = output.get("data", {})
             parts.append(data.get("text/plain", ""))
