@@ -51,10 +51,11 @@ async def handle_line(
         return Outcome([], exit=True, command=lowered)
     if lowered in ("/state", "/session", "/reset"):
         session_id = session_id_for(platform, source)
-        record = await bot.read_session(session_id) if session_id else None
         if lowered == "/reset":
-            await bot.reset_session(session_id) if session_id else None
+            if session_id is not None:
+                await bot.reset_session(session_id)
             return Outcome([f"State reset to {as_json(dict(bot.initial_state))}"], command=lowered)
+        record = await bot.read_session(session_id) if session_id is not None else None
         shown = (record or {}).get(STATE_FIELD, {}) if lowered == "/state" else record
         return Outcome([as_json(shown)], command=lowered)
     handler = get_platform(platform)

@@ -30,40 +30,33 @@ class SessionLocks:
         self._waiting[session_id] = deque()
         return True
 
-    async def enter(self, session_id: str) -> None:
-        """Wait for the session's turn; pair with :meth:`leave`."""
-        await self._acquire(session_id)
-
-    def leave(self, session_id: str) -> None:
-        """Hand the session to the next waiting event, or forget it."""
-        self._release(session_id)
-
     def __len__(self) -> int:
         """How many sessions have an event running or waiting."""
         return len(self._waiting)
 
-    async def _acquire(self, session_id: str) -> None:
-        queue = self._waiting.get(session_id)
-        if queue is None:
-            self._waiting[session_id] = deque()
+    async def enter(self, session_id: str) -> None:
+        """Wait for the session's turn; pair with :meth:`leave`."""
+        if self.try_enter(session_id):
             return
+        queue = self._waiting[session_id]
         turn = asyncio.get_running_loop().create_future()
         queue.append(turn)
         try:
             await turn
         except asyncio.CancelledError:
             if turn.done() and not turn.cancelled():
-                self._release(session_id)  # our turn was handed over as we were cancelled
+                self.leave(session_id)  # our turn was handed over as we were cancelled
             elif turn in queue:  # a release may already have dropped our cancelled turn
                 queue.remove(turn)
             raise
 
-    def _release(self, session_id: str) -> None:
+    def leave(self, session_id: str) -> None:
+        """Hand the session straight to the next waiting event, or forget it."""
         queue = self._waiting[session_id]
         while queue:
             turn = queue.popleft()
             if not turn.done():
-                turn.set_result(None)  # hand the session straight to the next in line
+                turn.set_result(None)
                 return
         del self._waiting[session_id]
 
@@ -76,9 +69,9 @@ class _Held:
         self._session_id = session_id
 
     async def __aenter__(self) -> None:
-        await self._locks._acquire(self._session_id)
+        await self._locks.enter(self._session_id)
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        self._locks._release(self._session_id)
+        self._locks.leave(self._session_id)

@@ -59,11 +59,9 @@ class Bot:
         check_json_state(initial_state or {})
         self.action = action
         self.initial_state: FrozenDict = freeze(initial_state or {})
-        self.session_store = session_store
         self.clock = clock
-        self._store_has_lock = type(session_store).lock is not SessionStore.lock
         self._locks = SessionLocks()
-        self._store_ready = False
+        self._use_store(session_store)
         self._listeners: list[TurnListener] = []
 
     @classmethod
@@ -84,9 +82,14 @@ class Bot:
             check_json_state(initial_state)
             self.initial_state = freeze(initial_state)
         if session_store is not None:
-            self.session_store = session_store
-            self._store_has_lock = type(session_store).lock is not SessionStore.lock
-            self._store_ready = False
+            self._use_store(session_store)
+
+    def _use_store(self, session_store: SessionStore) -> None:
+        """Take ``session_store``; it is initialised before its first event."""
+        self.session_store = session_store
+        # A store that shares nothing across processes keeps the base's no-op lock: skip it.
+        self._store_has_lock = type(session_store).lock is not SessionStore.lock
+        self._store_ready = False
 
     def on_turn(self, listener: TurnListener) -> None:
         """Call ``listener(turn)`` after every handled event (transcripts, live views)."""
