@@ -202,3 +202,43 @@ async def test_reset_session_goes_back_to_initial_state():
     await bot.handle_request(text("Hi"))
     await bot.reset_session("console:1")
     assert (await bot.read_session("console:1"))["_state"] == {"count": 0}
+
+
+async def test_context_session_hands_out_copies_so_an_action_cannot_change_the_record():
+    store = MemorySessionStore()
+
+    async def action(context):
+        user = context.session["user"]
+        user["name"] = "changed in place"
+        context.session.user["id"] = "not stored either"
+        context.session.as_dict()["extra"] = object()  # would not even be JSON
+        await context.send_text(context.session.get("user")["name"])
+
+    bot = Bot(action, session_store=store)
+    assert [str(reply) for reply in await bot.handle_request(text("Hi"))] == ["you"]
+    stored = await store.read("console:1")
+    assert stored["user"] == {"id": "1", "name": "you"} and "extra" not in stored
+    assert context_session_fields_are_plain(stored)
+
+
+def context_session_fields_are_plain(record: dict) -> bool:
+    """A stored record reads back as plain dicts and lists, whatever the runner kept."""
+    return type(record["_state"]) is dict and type(record["user"]) is dict
+
+
+async def test_sessions_read_from_the_memory_store_are_plain_independent_copies():
+    store = MemorySessionStore()
+
+    async def action(context):
+        context.set_state({"items": [*context.state["items"], context.event.text],
+                           "nested": {"seen": len(context.state["items"]) + 1}})
+
+    bot = Bot(action, initial_state={"items": [], "nested": {}}, session_store=store)
+    await bot.handle_request(text("a"))
+    first = await store.read("console:1")
+    assert type(first["_state"]["items"]) is list and type(first["_state"]["nested"]) is dict
+    first["_state"]["items"].append("not stored")
+    first["_state"]["nested"]["seen"] = 99
+    (await store.all())[0]["_state"]["items"].clear()
+    await bot.handle_request(text("b"))
+    assert (await store.read("console:1"))["_state"] == {"items": ["a", "b"], "nested": {"seen": 2}}

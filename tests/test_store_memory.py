@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import uuid
 
 import pytest
 
@@ -116,7 +117,19 @@ NON_JSON_VALUES = [
     pytest.param(object(), id="object"),
     pytest.param(dt.datetime(2024, 1, 1), id="datetime"),
     pytest.param(float("nan"), id="nan"),
+    pytest.param(uuid.UUID(int=1), id="uuid"),
 ]
+
+
+@pytest.mark.parametrize("value", NON_JSON_VALUES)
+async def test_a_non_json_value_outside_the_state_raises_naming_the_field(value):
+    store = MemorySessionStore()
+    await store.write("console:1", session("console:1", count=1))
+    bad = session("console:1", count=2)
+    bad["user"]["joined"] = value
+    with pytest.raises(StateError, match=r"\['user'\]\['joined'\]"):
+        await store.write("console:1", bad)
+    assert await store.read("console:1") == session("console:1", count=1)
 
 
 @pytest.mark.parametrize("value", NON_JSON_VALUES)

@@ -161,3 +161,25 @@ def test_importing_the_package_does_not_import_pymongo() -> None:
         capture_output=True, text=True, cwd=REPO, timeout=60,
     )
     assert result.stdout.strip() == "False", result.stderr
+
+
+async def test_bson_dates_and_ids_a_bottender_bot_stored_read_as_json(collection: Any) -> None:
+    collection.insert_one({
+        "id": "console:1", "platform": "console", "user": {"id": "1"},
+        "_state": {"count": 1, "since": dt.datetime(2024, 5, 6, 7, 8, 9, 123456),
+                   "ref": ObjectId("65f000000000000000000001")},
+        "lastActivity": 1_700_000_000_000, "createdAt": dt.datetime(2024, 1, 2),
+    })
+    store = await make(collection)
+
+    async def count(context: Any) -> None:
+        context.set_state({"count": context.state["count"] + 1})
+        await context.send_text(context.state["since"])
+
+    replies = await Bot(count, session_store=store).handle_request(HI)
+    assert [str(reply) for reply in replies] == ["2024-05-06T07:08:09.123Z"]
+    stored = await store.read("console:1")
+    assert stored["_state"] == {"count": 2, "since": "2024-05-06T07:08:09.123Z",
+                                "ref": "65f000000000000000000001"}
+    assert stored["createdAt"] == "2024-01-02T00:00:00.000Z"
+    assert [session["createdAt"] for session in await store.all()] == ["2024-01-02T00:00:00.000Z"]

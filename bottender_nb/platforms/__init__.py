@@ -14,7 +14,7 @@ PLATFORM_NAMES = ("console", "messenger", "whatsapp", "line", "slack", "telegram
 
 def get_platform(name: str | Platform) -> Platform:
     """The :class:`Platform` for ``name`` (one of :data:`PLATFORM_NAMES`)."""
-    if isinstance(name, Platform):
+    if type(name) is not str and isinstance(name, Platform):
         return name
     return _platform_named(name)
 

@@ -51,7 +51,7 @@ class Event:
 def dig(value: Any, *path: str) -> Any:
     """The value at ``path`` inside nested mappings; None where any step is missing."""
     for step in path:
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(step)
     return value

@@ -17,7 +17,8 @@ class Console(Platform):
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         message = raw_event.get("message")
-        text = message.get("text") if isinstance(message, Mapping) else None
+        is_mapping = type(message) is dict or isinstance(message, Mapping)
+        text = message.get("text") if is_mapping else None
         payload = raw_event.get("payload")
         return Event(raw=raw_event, text=text, payload=payload)
 

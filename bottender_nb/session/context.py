@@ -8,7 +8,7 @@ from typing import Any
 
 from ..errors import StateError
 from ..platforms.base import Event
-from .frozen import FrozenDict, freeze, freeze_field
+from .frozen import FrozenDict, freeze, freeze_field, thaw
 from .record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
 
 
@@ -24,33 +24,44 @@ class Reply:
 
 
 class Session:
-    """The stored session record of one conversation, in Bottender's shape."""
+    """The stored session of one conversation, in Bottender's shape; read-only.
+
+    Fields are handed out as copies: what an action changes in them is not stored (the state
+    changes through ``context.set_state``), so the record written after the event holds
+    only what the runner put there.
+    """
+
+    __slots__ = ("_record",)
 
     def __init__(self, record: dict[str, Any]) -> None:
-        self.record = record
+        self._record = record
 
     @property
     def id(self) -> str:
-        return self.record["id"]
+        return self._record["id"]
 
     @property
     def platform(self) -> str:
-        return self.record["platform"]
+        return self._record["platform"]
 
     @property
-    def user(self) -> Mapping[str, Any] | None:
-        return self.record.get("user")
+    def user(self) -> dict[str, Any] | None:
+        return self.get("user")
 
     @property
     def last_activity(self) -> int | None:
         """Epoch milliseconds of the last handled event, as Bottender stores it."""
-        return self.record.get(LAST_ACTIVITY_FIELD)
+        return self._record.get(LAST_ACTIVITY_FIELD)
 
     def __getitem__(self, field: str) -> Any:
-        return self.record[field]
+        return thaw(self._record[field])
 
     def get(self, field: str, default: Any = None) -> Any:
-        return self.record.get(field, default)
+        return thaw(self._record[field]) if field in self._record else default
+
+    def as_dict(self) -> dict[str, Any]:
+        """A copy of the whole record."""
+        return thaw(self._record)
 
     def __repr__(self) -> str:
         return f"Session(id={self.id!r})"
@@ -66,18 +77,17 @@ class Context:
         event: Event,
         session: Session | None,
         initial_state: FrozenDict,
+        state: FrozenDict | None = None,
         no_session_reason: str = "",
     ) -> None:
+        """``state`` is the session's state, frozen; empty for an event without a session."""
         self.platform = platform
         self.event = event
         self.session = session
         self.replies: list[Reply] = []
         self._initial_state = initial_state
         self._no_session_reason = no_session_reason
-        if session is None:
-            self._state = FrozenDict()
-        else:
-            self._state = freeze(session.record.get(STATE_FIELD) or {})
+        self._state = FrozenDict() if state is None else state
 
     @property
     def state(self) -> FrozenDict:
@@ -93,15 +103,18 @@ class Context:
 
     def set_state(self, mapping: Mapping[str, Any] | None = None, /, **fields: Any) -> None:
         """Shallow-merge ``mapping`` and ``fields`` into the state (nested dicts are replaced)."""
-        if mapping is not None and type(mapping) is not dict and not isinstance(mapping, Mapping):
+        if type(mapping) is dict and not fields:  # the common call: set_state({...})
+            changes = mapping
+        elif mapping is not None and not isinstance(mapping, Mapping):
             raise StateError(
                 f"set_state takes a mapping of fields, not {type(mapping).__name__} {mapping!r:.60}; "
                 "e.g. context.set_state({'count': 1}) or context.set_state(count=1)."
             )
-        changes = {**(mapping or {}), **fields}
-        self._require_session("set_state")
-        check_json_state(changes)
-        self._state = FrozenDict({**self._state, **{k: freeze_field(v, k) for k, v in changes.items()}})
+        else:
+            changes = {**(mapping or {}), **fields}
+        if self.session is None:
+            self._require_session("set_state")
+        self._state = merged_state(self._state, changes)
 
     def reset_state(self) -> None:
         """Back to a fresh copy of ``initial_state``."""
@@ -124,3 +137,19 @@ class Context:
                 f"{verb} needs a session, but this event has none ({self._no_session_reason}); "
                 "only events from which a session key can be derived carry state."
             )
+
+
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def merged_state(state: FrozenDict, changes: Mapping[str, Any]) -> FrozenDict:
+    """``state`` with ``changes`` merged in, checked and frozen; a bad value changes nothing.
+
+    Fields of plain JSON scalars, what most bots set, skip the check and the freeze.
+    """
+    for key, value in changes.items():
+        if type(value) not in _PLAIN or type(key) is not str:
+            check_json_state(changes)  # raises StateError naming the key
+            changes = {key: freeze_field(value, key) for key, value in changes.items()}
+            break
+    return FrozenDict({**state, **changes})

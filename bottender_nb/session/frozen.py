@@ -11,6 +11,7 @@ import copy
 from collections.abc import Mapping
 from typing import Any, NoReturn
 
+
 def _refuse(key: object = "key", top: str | None = None, kind: str = "dict") -> NoReturn:
     """Raise the lesson: top-level fields change through set_state; nested ones are rebuilt."""
     from ..errors import StateError
@@ -32,38 +33,43 @@ def _refuse(key: object = "key", top: str | None = None, kind: str = "dict") -> 
     raise StateError(message)
 
 
+def _top_of(value: FrozenDict | FrozenList) -> str | None:
+    """The top-level state key a frozen value sits under; None for the state itself."""
+    return getattr(value, "_top", None)
+
+
 class FrozenDict(dict):
-    """A dict that refuses every mutation with a message pointing at ``set_state``."""
+    """A dict that refuses every mutation with a message pointing at ``set_state``.
 
-    __slots__ = ("_top",)  # the top-level state key this value sits under; None for the state
+    No ``__init__`` of its own: building one costs what building a dict costs, as the
+    runner builds one per event. ``_top`` is set only on values nested under a state key.
+    """
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._top: str | None = None
+    __slots__ = ("_top",)  # the top-level state key this value sits under (unset: the state)
 
     def __setitem__(self, key: Any, value: Any) -> NoReturn:
-        _refuse(key, self._top)
+        _refuse(key, _top_of(self))
 
     def __delitem__(self, key: Any) -> NoReturn:
-        _refuse(key, self._top)
+        _refuse(key, _top_of(self))
 
     def __ior__(self, other: Any) -> NoReturn:
-        _refuse("key", self._top)
+        _refuse("key", _top_of(self))
 
     def update(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse(next(iter(kwargs), "key"), self._top)
+        _refuse(next(iter(kwargs), "key"), _top_of(self))
 
     def setdefault(self, key: Any, default: Any = None) -> NoReturn:
-        _refuse(key, self._top)
+        _refuse(key, _top_of(self))
 
     def pop(self, key: Any, *default: Any) -> NoReturn:
-        _refuse(key, self._top)
+        _refuse(key, _top_of(self))
 
     def popitem(self) -> NoReturn:
-        _refuse("key", self._top)
+        _refuse("key", _top_of(self))
 
     def clear(self) -> NoReturn:
-        _refuse("key", self._top)
+        _refuse("key", _top_of(self))
 
     def __copy__(self) -> dict[str, Any]:
         return dict(self)
@@ -83,12 +89,8 @@ class FrozenList(list):
 
     __slots__ = ("_top",)
 
-    def __init__(self, *args: Any) -> None:
-        super().__init__(*args)
-        self._top: str | None = None
-
     def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
-        _refuse("key", self._top, "list")
+        _refuse("key", _top_of(self), "list")
 
     append = extend = insert = remove = pop = clear = sort = reverse = _refuse
     __setitem__ = __delitem__ = __iadd__ = __imul__ = _refuse
@@ -111,13 +113,17 @@ def freeze(value: Any) -> Any:
     if type(value) is FrozenDict:  # frozen values are shared safely
         return value
     if type(value) is dict or isinstance(value, Mapping):
-        return FrozenDict({key: freeze_field(item, key) for key, item in value.items()})
+        return FrozenDict({
+            key: item if type(item) in _SCALARS else freeze_field(item, key)
+            for key, item in value.items()
+        })
     return value
 
 
 def freeze_field(value: Any, top: str) -> Any:
     """A read-only copy of the state field ``top``; its errors name the field."""
-    if type(value) in _SCALARS or (type(value) in (FrozenDict, FrozenList) and value._top == top):
+    kind = type(value)
+    if kind in _SCALARS or ((kind is FrozenDict or kind is FrozenList) and _top_of(value) == top):
         return value
     if type(value) is dict or isinstance(value, Mapping):
         frozen: FrozenDict | FrozenList = FrozenDict(

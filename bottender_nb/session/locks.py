@@ -16,8 +16,9 @@ class SessionLocks:
     """``async with locks.hold(session_id):`` runs events of one session one at a time, in order."""
 
     def __init__(self) -> None:
-        # session id -> the futures of the events waiting behind the running one
-        self._waiting: dict[str, deque[asyncio.Future[None]]] = {}
+        # session id -> the futures of the events waiting behind the running one (None: none
+        # yet; the queue is made only when an event has to wait)
+        self._waiting: dict[str, deque[asyncio.Future[None]] | None] = {}
 
     def hold(self, session_id: str) -> _Held:
         """A context manager that waits its turn, first come first served."""
@@ -27,7 +28,7 @@ class SessionLocks:
         """Enter an idle session at once (the hot path: no coroutine); False when it is busy."""
         if session_id in self._waiting:
             return False
-        self._waiting[session_id] = deque()
+        self._waiting[session_id] = None
         return True
 
     def __len__(self) -> int:
@@ -39,6 +40,8 @@ class SessionLocks:
         if self.try_enter(session_id):
             return
         queue = self._waiting[session_id]
+        if queue is None:
+            queue = self._waiting[session_id] = deque()
         turn = asyncio.get_running_loop().create_future()
         queue.append(turn)
         try:

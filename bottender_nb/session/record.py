@@ -28,22 +28,43 @@ LAST_ACTIVITY_FIELD = "lastActivity"
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+class CheckedRecord(dict):
+    """A record the runner assembled from parts already known to be JSON-safe.
+
+    Those parts are the stored record as a store's read returned it, the platform's
+    ``user``/``group`` fields (ids as str), the frozen state (checked by ``set_state``) and
+    ``lastActivity``. An action cannot add anything to it: ``context.session`` hands out
+    copies. So :func:`dumps` skips its walk over such a record, the largest cost of writing one.
+    """
+
+    __slots__ = ()
+
+
+# orjson would quietly write a datetime as a string and a dataclass as an object; this way
+# they raise, and the stdlib path names what is wrong.
+_STRICT = 0 if orjson is None else orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+
+
 def dumps(record: Mapping[str, Any]) -> str:
     """Compact JSON, as Bottender's stores write it; raise StateError naming a bad state key.
 
-    Everything is checked first, because orjson would quietly turn a datetime or UUID into a
-    string and NaN into null; frozen state (checked when it was set) is not walked again.
+    Everything is checked first, because orjson would quietly turn a UUID into a string and
+    NaN into null; frozen state (checked when it was set) and a :class:`CheckedRecord` are
+    not walked again.
     """
-    state = record.get(STATE_FIELD)
-    if type(state) is not FrozenDict and isinstance(state, Mapping):
-        check_json_state(state)
-    problem = _json_problem(record, "")
-    if problem is not None:
-        where, what = problem
-        raise StateError(f"The session field {where} holds {what}, which is not JSON-serialisable.")
+    if type(record) is not CheckedRecord:
+        state = record.get(STATE_FIELD)
+        if type(state) is not FrozenDict and isinstance(state, Mapping):
+            check_json_state(state)
+        problem = json_problem(record)
+        if problem is not None:
+            where, what = problem
+            raise StateError(
+                f"The session field {where} holds {what}, which is not JSON-serialisable."
+            )
     if orjson is not None:
         try:
-            return orjson.dumps(record).decode()
+            return orjson.dumps(record, option=_STRICT).decode()
         except TypeError:
             pass  # e.g. an int beyond 64 bits: the stdlib encodes it, or names what is wrong
     try:
@@ -92,7 +113,7 @@ def check_json_state(state: Mapping[str, Any]) -> None:
             raise StateError(f"State keys must be strings; got {key!r}. Use a str key.")
         if type(value) in _PLAIN:
             continue
-        problem = _json_problem(value, "")
+        problem = json_problem(value)
         if problem is not None:
             where, what = problem
             raise StateError(
@@ -102,32 +123,46 @@ def check_json_state(state: Mapping[str, Any]) -> None:
             )
 
 
-def _json_problem(value: Any, where: str) -> tuple[str, str] | None:
-    """``(path, description)`` of the first part of ``value`` JSON cannot carry exactly."""
+def json_problem(value: Any) -> tuple[str, str] | None:
+    """``(path, description)`` of the first part of ``value`` JSON cannot carry exactly.
+
+    The path (``['user']['id']``) is built only once a problem is found: this walk runs on
+    every write, and formatting a path for every nested value would double its cost.
+    """
+    problem = _problem(value)
+    if problem is None:
+        return None
+    path, what = problem
+    return "".join(reversed(path)), what
+
+
+def _problem(value: Any) -> tuple[list[str], str] | None:
     kind = type(value)
     if kind in _LEAVES:
         return None
     if kind is float or isinstance(value, float):
-        return None if math.isfinite(value) else (where, f"the float {value!r}")
+        return None if math.isfinite(value) else ([], f"the float {value!r}")
     if isinstance(value, (str, int)):  # bool is an int; str/int subclasses encode as their base
         return None
     if kind is dict or isinstance(value, Mapping):
         for key, item in value.items():
             if type(key) is not str and not isinstance(key, str):
-                return where, f"a dict with the non-str key {key!r}"
+                return [], f"a dict with the non-str key {key!r}"
             if type(item) not in _LEAVES:
-                problem = _json_problem(item, f"{where}[{key!r}]")
+                problem = _problem(item)
                 if problem is not None:
+                    problem[0].append(f"[{key!r}]")
                     return problem
         return None
     if isinstance(value, (list, tuple)):
         for index, item in enumerate(value):
             if type(item) not in _LEAVES:
-                problem = _json_problem(item, f"{where}[{index}]")
+                problem = _problem(item)
                 if problem is not None:
+                    problem[0].append(f"[{index}]")
                     return problem
         return None
-    return where, f"{type(value).__name__} {value!r:.60}"
+    return [], f"{type(value).__name__} {value!r:.60}"
 
 
 def _describe_unserialisable(record: Mapping[str, Any], exc: Exception) -> str:

@@ -17,7 +17,7 @@ from ..stores.base import Clock, SessionStore
 from .context import Context, Reply, Session
 from .frozen import FrozenDict, freeze, thaw
 from .locks import SessionLocks
-from .record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
+from .record import LAST_ACTIVITY_FIELD, STATE_FIELD, CheckedRecord, check_json_state
 from .sync import run_sync
 
 Action = Callable[..., Awaitable[Any]]
@@ -97,18 +97,20 @@ class Bot:
 
     async def handle_request(self, body: Mapping[str, Any], platform: str = "console") -> list[Reply]:
         """Handle a raw webhook body; the bot's replies, in order."""
-        turns = await self.run(body, platform)
-        return [reply for turn in turns for reply in turn.replies]
+        handler = get_platform(platform)
+        replies: list[Reply] = []
+        for raw_event in handler.split(body):
+            if not handler.is_ignored(raw_event):
+                replies += (await self._handle_event(handler, raw_event)).replies
+        return replies
 
     async def run(self, body: Mapping[str, Any], platform: str | Platform = "console") -> list[Turn]:
         """Handle every event in ``body``; one :class:`Turn` per handled event."""
         handler = get_platform(platform)
-        turns = []
-        for raw_event in handler.split(body):
-            if handler.is_ignored(raw_event):
-                continue
-            turns.append(await self._handle_event(handler, raw_event))
-        return turns
+        return [
+            await self._handle_event(handler, raw_event)
+            for raw_event in handler.split(body) if not handler.is_ignored(raw_event)
+        ]
 
     def say(
         self,
@@ -143,73 +145,68 @@ class Bot:
                     await self.session_store.write(session_id, record)
 
     async def _handle_event(self, handler: Platform, raw_event: Mapping[str, Any]) -> Turn:
-        event = handler.event(raw_event)
         key = handler.session_key(raw_event)
         if key is None:
-            context = Context(
-                platform=handler.name, event=event, session=None,
-                initial_state=self.initial_state,
-                no_session_reason=f"no session key can be derived from this {handler.name} event",
-            )
-            turn = await self._run_action(context, None, FrozenDict())
+            turn = await self._handle_without_session(handler, raw_event)
+        else:
+            session_id = f"{handler.name}:{key}"
+            locks = self._locks
+            if not locks.try_enter(session_id):  # idle sessions enter without a coroutine
+                await locks.enter(session_id)
+            try:
+                if not self._store_ready:
+                    await self._ensure_store()
+                if self._store_has_lock:
+                    async with self.session_store.lock(session_id):
+                        turn = await self._handle_in_session(handler, raw_event, session_id)
+                else:  # the store shares nothing across processes: skip its no-op lock
+                    turn = await self._handle_in_session(handler, raw_event, session_id)
+            finally:
+                locks.leave(session_id)
+        if self._listeners:
             self._notify(turn)
-            return turn
-        session_id = f"{handler.name}:{key}"
-        locks = self._locks
-        if not locks.try_enter(session_id):  # idle sessions enter without a coroutine
-            await locks.enter(session_id)
-        try:
-            if not self._store_ready:
-                await self._ensure_store()
-            if self._store_has_lock:
-                async with self.session_store.lock(session_id):
-                    turn = await self._handle_in_session(handler, raw_event, event, session_id)
-            else:  # the store shares nothing across processes: skip its no-op lock
-                turn = await self._handle_in_session(handler, raw_event, event, session_id)
-        finally:
-            locks.leave(session_id)
-        self._notify(turn)
         return turn
 
     async def _handle_in_session(
-        self, handler: Platform, raw_event: Mapping[str, Any], event: Event, session_id: str
+        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str
     ) -> Turn:
         """Read, run the action, write: the caller holds the session."""
         store = self.session_store
-        record = self._prepare(await store.read(session_id), session_id, handler, raw_event)
-        context = Context(
-            platform=handler.name, event=event, session=Session(record),
-            initial_state=self.initial_state,
-        )
-        turn = await self._run_action(context, session_id, context.state)
-        record[STATE_FIELD] = context.state
-        record[LAST_ACTIVITY_FIELD] = int(self.clock() * 1000)
-        await store.write(session_id, record)
-        return turn
-
-    def _prepare(
-        self, record: dict[str, Any] | None, session_id: str, handler: Platform,
-        raw_event: Mapping[str, Any],
-    ) -> dict[str, Any]:
-        """The stored record, or a new one from ``initial_state``; refreshed with the event's user."""
+        record = await store.read_for_event(session_id)
         if record is None:
-            record = {"id": session_id, "platform": handler.name, STATE_FIELD: thaw(self.initial_state)}
-        for field, value in handler.session_fields(raw_event).items():
-            old = record.get(field)
-            same_id = isinstance(old, dict) and isinstance(value, dict) and old.get("id") == value.get("id")
-            record[field] = {**old, **value} if same_id else value
-        return record
+            record = {"id": session_id, "platform": handler.name, STATE_FIELD: self.initial_state}
+        _refresh(record, handler.session_fields(raw_event))
+        context = Context(
+            platform=handler.name, event=handler.event(raw_event), session=Session(record),
+            initial_state=self.initial_state, state=freeze(record.get(STATE_FIELD) or {}),
+        )
+        state_before = context.state
+        await self._run_action(context)
+        now = self.clock()
+        record[STATE_FIELD] = context.state
+        record[LAST_ACTIVITY_FIELD] = int(now * 1000)
+        await store.write(session_id, CheckedRecord(record))
+        return Turn(session_id, handler.name, context.event, context.replies, state_before,
+                    context.state, now)
 
-    async def _run_action(self, context: Context, session_id: str | None, state_before: Any) -> Turn:
+    async def _handle_without_session(
+        self, handler: Platform, raw_event: Mapping[str, Any]
+    ) -> Turn:
+        context = Context(
+            platform=handler.name, event=handler.event(raw_event), session=None,
+            initial_state=self.initial_state,
+            no_session_reason=f"no session key can be derived from this {handler.name} event",
+        )
+        await self._run_action(context)
+        return Turn(None, handler.name, context.event, context.replies, context.state,
+                    context.state, self.clock())
+
+    async def _run_action(self, context: Context) -> None:
+        """Run the action, and the action it returns, and so on (Bottender's chaining)."""
         action: Any = self.action
         while callable(action):
             result = action(context, {}) if _takes_props(action) else action(context)
             action = await result if _is_awaitable(result) else result
-        return Turn(
-            session_id=session_id, platform=context.platform, event=context.event,
-            replies=context.replies, state_before=state_before, state=context.state,
-            time=self.clock(),
-        )
 
     def _notify(self, turn: Turn) -> None:
         for listener in self._listeners:
@@ -219,6 +216,19 @@ class Bot:
         if not self._store_ready:
             await self.session_store.init()
             self._store_ready = True
+
+
+def _refresh(record: dict[str, Any], fields: Mapping[str, Any]) -> None:
+    """Update the session's ``user`` (``group``, ``page`` ...) from the event, as Bottender does.
+
+    A field that still names the same id is merged, keeping what was stored about it.
+    """
+    for field, value in fields.items():
+        old = record.get(field)
+        if old == value:
+            continue
+        same_id = type(old) is dict and type(value) is dict and old.get("id") == value.get("id")
+        record[field] = {**old, **value} if same_id else value
 
 
 def _is_awaitable(value: Any) -> bool:

@@ -93,6 +93,16 @@ class SessionStore(ABC):
             return None
         return record
 
+    async def read_for_event(self, session_id: str) -> dict[str, Any] | None:
+        """The live session, for the runner to handle one event with and write back.
+
+        The runner only replaces top-level fields of what this returns, never changes a
+        nested value in place, and writes it back as a
+        :class:`~bottender_nb.session.record.CheckedRecord`. So a store that keeps records
+        in this process may return a shallow copy here instead of :meth:`read`'s deep one.
+        """
+        return await self.read(session_id)
+
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Store a copy of ``session``; a non-JSON value raises and stores nothing."""
         await self._write(session_id, copy_record(session))

@@ -8,12 +8,17 @@ instead of starting the conversation over, and a failed write raises instead of 
 ``ttl_index=True`` also lets MongoDB delete expired documents: each write stores the moment
 the session expires as a date in ``_expiresAt`` (a TTL index needs a date, and Bottender's
 ``lastActivity`` is a number), under a TTL index with ``expireAfterSeconds=0``.
+
+Documents a Bottender bot wrote may hold BSON values JSON has no word for (a ``Date`` it
+kept in its state, an ``ObjectId``); they are read as JavaScript's ``JSON.stringify`` would
+give them to that bot (ISO-8601 strings, hex strings), so every session stays JSON.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,6 +27,7 @@ from ..session.record import LAST_ACTIVITY_FIELD, copy_record
 from .base import Clock, ExpiresIn, SessionStore
 
 try:
+    from bson import Decimal128, ObjectId
     from pymongo import AsyncMongoClient
     from pymongo.errors import DuplicateKeyError, PyMongoError
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without pymongo
@@ -95,9 +101,9 @@ class MongoSessionStore(SessionStore):
         collection = await self.collection()
         try:
             document: dict[str, Any] | None = await collection.find_one({"id": session_id}, _HIDDEN)
-            return document
         except PyMongoError as exc:
             raise self._error(f"read session {session_id!r} from", exc) from exc
+        return None if document is None else _json_safe(document)
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Replace (or insert) the session's document; a non-JSON value raises, storing nothing."""
@@ -123,9 +129,10 @@ class MongoSessionStore(SessionStore):
     async def _all(self) -> list[dict[str, Any]]:
         collection = await self.collection()
         try:
-            return await collection.find({}, _HIDDEN).to_list(None)  # type: ignore[no-any-return]
+            documents = await collection.find({}, _HIDDEN).to_list(None)
         except PyMongoError as exc:
             raise self._error("list the sessions of", exc) from exc
+        return [_json_safe(document) for document in documents]
 
     def _expires_at(self, record: Mapping[str, Any]) -> dt.datetime:
         last_activity = record.get(LAST_ACTIVITY_FIELD)
@@ -140,3 +147,17 @@ class MongoSessionStore(SessionStore):
             f"Cannot {action} MongoDB collection {self.collection_name!r} at {self.url} ({exc}). "
             "Is mongod running there and reachable?"
         )
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with BSON-only types as ``JSON.stringify`` gives them to a Bottender bot."""
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_safe(item) for item in value]
+    if isinstance(value, dt.datetime):  # BSON dates are UTC; pymongo reads them naive
+        moment = value if value.tzinfo is None else value.astimezone(dt.timezone.utc)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if isinstance(value, (ObjectId, Decimal128, uuid.UUID)):
+        return str(value)
+    return value
