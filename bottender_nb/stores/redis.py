@@ -52,12 +52,16 @@ from ..session.record import dumps, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .redis_keys import ACQUIRE, NEXT, RELEASE, RENEW, WAKE, WRITE, Script, glob_escape
 from .redis_keys import is_lock_key, lock_key
+from .redis_busy_poll import BusyPoll
 from .redis_pipeline import DRIVER_ERRORS, ClusterExecutor, ConnectionExecutor, Pipeline
+from .redis_pipeline import RedisPyConnection
+from .redis_socket import RespConnection, lean_address
 
 try:
     import redis.asyncio as aioredis
     from redis.asyncio.cluster import RedisCluster
     from redis.backoff import ExponentialBackoff
+    from redis.exceptions import AuthenticationError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import RedisClusterException
     from redis.exceptions import TimeoutError as RedisTimeoutError
@@ -102,6 +106,9 @@ class RedisSessionStore(SessionStore):
     :param prefix: put before every session id in key names; ``all()`` lists only these keys.
     :param lock_timeout: seconds after which the lock of a process that stopped renewing it
         (crashed, or its loop blocked) expires.
+    :param busy_poll: seconds the event loop keeps polling, instead of sleeping, while a reply
+        is due (:mod:`.redis_busy_poll`: on a VM, waking up costs more than a local Redis's
+        reply); CPU is spent only while this process would otherwise sleep. 0 turns it off.
     :param options: passed to the ``redis.asyncio.Redis`` / ``RedisCluster`` constructor.
     """
 
@@ -109,7 +116,7 @@ class RedisSessionStore(SessionStore):
         self, host: str = "127.0.0.1", port: int = 6379, password: str | None = None, db: int = 0,
         *, url: str | None = None, client: Any = None, cluster: bool = False, prefix: str = "",
         expires_in: ExpiresIn = None, clock: Clock = time.time, lock_timeout: float = 10.0,
-        **options: Any,
+        busy_poll: float = 0.001, **options: Any,
     ) -> None:
         super().__init__(expires_in=expires_in, clock=clock)
         if lock_timeout <= 0:
@@ -135,10 +142,8 @@ class RedisSessionStore(SessionStore):
             ACQUIRE: [self._lock_ms, _PROMISE_MS], WRITE: [_LEASE_MS, self._ttl, _PROMISE_MS],
             RENEW: [self._lock_ms], RELEASE: [_PROMISE_MS],
         }
-        executor = ClusterExecutor if self._cluster else ConnectionExecutor
-        self._pipeline = Pipeline(
-            [executor(self._client, heads, self._error) for _ in range(_LANES)]
-        )
+        self.busy_poll = BusyPoll(busy_poll)
+        self._pipeline = Pipeline([self._lane(heads) for _ in range(_LANES)])
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle: list[_Lease] = []
         self._sweeper: asyncio.TimerHandle | None = None
@@ -157,6 +162,19 @@ class RedisSessionStore(SessionStore):
     def key(self, session_id: str) -> str:
         """The Redis key of a session: ``prefix + session_id``."""
         return self.prefix + session_id
+
+    @property
+    def lean(self) -> bool:
+        """True when the lanes use this package's lean connection, not redis-py's."""
+        return not self._cluster and lean_address(self._client) is not None
+
+    def _lane(self, heads: dict[Script, list[Any]]) -> Any:
+        """A pipeline lane: a lean connection where one can be made, else redis-py's."""
+        if self._cluster:
+            return ClusterExecutor(self._client, heads, self._error)
+        address = lean_address(self._client)
+        connection = RedisPyConnection(self._client) if address is None else RespConnection(address)
+        return ConnectionExecutor(self._client, heads, self._error, connection, self.busy_poll)
 
     async def init(self) -> RedisSessionStore:
         """Check that Redis answers, so a wrong address fails at start with a clear message."""
@@ -389,7 +407,12 @@ class RedisSessionStore(SessionStore):
         return self._pipeline.call(script, keys, args)
 
     def _error(self, exc: BaseException) -> StoreError:
-        if isinstance(exc, _UNREACHABLE):
+        if isinstance(exc, AuthenticationError):
+            message = (
+                f"Redis at {self.where} refused to log in ({exc}); check password= (and "
+                "username=, or the URL's user:password@) against the server's requirepass/ACL."
+            )
+        elif isinstance(exc, _UNREACHABLE):
             message = (
                 f"Cannot reach Redis at {self.where} ({exc}). Is redis-server running there, "
                 "and are host, port and password right?"

@@ -5,7 +5,7 @@ store can run. Here each lane (a connection of its own, or the cluster client) h
 one batch of script calls in flight; the calls made meanwhile form the next batch, one
 ``EVALSHA`` per script for all their sessions, so many conversations share each round trip,
 and an idle store still sends a lone call at once. The RESP is packed here, and replies are
-read straight off the connection.
+read straight off the lane's connection.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import StoreError, missing_extra
+from .redis_busy_poll import BusyPoll
 from .redis_keys import Script
 
 try:
@@ -32,7 +33,7 @@ if _timeout is None:  # pragma: no cover - Python 3.10
 _BATCH = 256  # sessions per script call: a long script would block Redis for everyone
 
 
-def _resp(command: list[Any]) -> bytes:
+def pack_command(command: list[Any]) -> bytes:
     """A command in the Redis protocol; its arguments are str, bytes (values) or int."""
     return b"*%d\r\n" % len(command) + b"".join(
         _bulk(argument) if type(argument) is bytes else _bulk_of(argument) for argument in command
@@ -172,16 +173,19 @@ class _Executor:
 
 
 class ConnectionExecutor(_Executor):
-    """One connection of the client's pool kind, all groups of a batch in one write."""
+    """One connection of its own (see :mod:`.redis_socket`), all groups of a batch in one write.
 
-    def __init__(self, client: Any, heads: dict[Script, list[Any]], error: Any) -> None:
+    A connection that was open and is found lost (a restarted server) is opened again once;
+    a server that flushed its scripts gets them as ``EVAL``.
+    """
+
+    def __init__(
+        self, client: Any, heads: dict[Script, list[Any]], error: Any, connection: Any,
+        busy_poll: BusyPoll,
+    ) -> None:
         super().__init__(client, heads, error)
-        pool = client.connection_pool
-        self._timeout = pool.connection_kwargs.get("socket_timeout")
-        # Timeouts are ours (one per round trip): redis-py's would add a task per send.
-        self._connection = pool.connection_class(
-            **{**pool.connection_kwargs, "socket_timeout": None}
-        )
+        self._connection = connection
+        self._busy_poll = busy_poll
 
     async def run(self, groups: list[list[_Call]]) -> list[Any]:
         """Each group's replies, or the exception that group got."""
@@ -201,11 +205,40 @@ class ConnectionExecutor(_Executor):
         return [self._error(reply) if isinstance(reply, RedisError) else reply for reply in replies]
 
     async def _round_trip(self, commands: list[list[Any]]) -> list[Any]:
+        self._busy_poll.begin()
+        try:
+            return await self._connection.round_trip(
+                b"".join(map(pack_command, commands)), len(commands)
+            )
+        finally:
+            self._busy_poll.end()
+
+    async def close(self) -> None:
+        await self._connection.close()
+
+
+class RedisPyConnection:
+    """A connection of the client's own pool kind (TLS and the like): what a lane falls back on."""
+
+    def __init__(self, client: Any) -> None:
+        pool = client.connection_pool
+        self._timeout = pool.connection_kwargs.get("socket_timeout")
+        # Timeouts are ours (one per round trip): redis-py's would add a task per send.
+        self._connection = pool.connection_class(
+            **{**pool.connection_kwargs, "socket_timeout": None}
+        )
+
+    @property
+    def is_connected(self) -> bool:
+        return bool(self._connection.is_connected)
+
+    async def round_trip(self, packed: bytes, count: int) -> list[Any]:
+        """Send ``count`` packed commands; their replies, an error reply as its exception."""
         connection = self._connection
         async with _timeout(self._timeout):
-            await connection.send_packed_command(b"".join(map(_resp, commands)), False)
+            await connection.send_packed_command(packed, False)
             replies = []
-            for _ in commands:
+            for _ in range(count):
                 try:
                     replies.append(await connection.read_response())
                 except ResponseError as exc:  # this command failed; the others stand
