@@ -10,11 +10,9 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -23,6 +21,7 @@ from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 from kernels import ensure_python3_kernel
+from servers import RedisServer, free_port
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CELL_TIMEOUT = 60  # seconds; a whole notebook must still finish within NOTEBOOK_BUDGET
@@ -40,45 +39,10 @@ def kernel_name() -> str:
     return ensure_python3_kernel()
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="session")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A throw-away redis-server on a free port, for notebook 5's Redis part."""
-    server = shutil.which("redis-server")
-    if server is None:
-        pytest.fail("redis-server is not installed: sudo apt-get install redis-server "
-                    "(or run scripts/test, which installs it)", pytrace=False)
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    process = subprocess.Popen(
-        [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-         "--dir", str(workdir)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    try:
-        _wait_for_port(port, process)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
-
-
-def _wait_for_port(port: int, process: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"redis-server exited with {process.returncode} before listening")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"redis-server did not listen on port {port} within 10 s")
+def redis_url(redis_server: RedisServer) -> str:
+    """Notebook 5's Redis: the run's shared redis-server (conftest), in a database of its own."""
+    return redis_server.url.rsplit("/", 1)[0] + "/5"
 
 
 @pytest.fixture
@@ -138,7 +102,7 @@ def run_notebook(kernel_name: str, workdir: Path) -> Callable[..., Executed]:
         # The kernel must find this interpreter's `bottender-nb` script for the `!` console cells.
         env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
         # Never the developer's own Redis: the test's server, or a port where nothing listens.
-        env["REDIS_URL"] = redis_url or f"redis://127.0.0.1:{_free_port()}/0"
+        env["REDIS_URL"] = redis_url or f"redis://127.0.0.1:{free_port()}/0"
         env["MPLBACKEND"] = "agg"
         client = NotebookClient(
             notebook, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
