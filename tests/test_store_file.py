@@ -399,3 +399,18 @@ async def test_idle_lock_descriptors_are_bounded(tmp_path):
     assert len(store._lock_files._idle) == 2
     await store.close()
     assert len(store._lock_files._idle) == 0
+
+
+async def test_purge_expired_removes_temp_files_of_writes_that_died(tmp_path):
+    store = FileSessionStore(tmp_path)
+    await store.write("console:1", session("console:1", 1))
+    stale = tmp_path / ".4242-deadbeef-7.tmp"  # what a writer killed mid-write leaves
+    stale.write_bytes(b'{"id":"console:1","plat')
+    hour_ago = time.time() - 3600
+    os.utime(stale, (hour_ago, hour_ago))
+    in_flight = tmp_path / ".4243-cafe0123-0.tmp"  # a write happening right now: left alone
+    in_flight.write_bytes(b"{")
+    assert await store.purge_expired() == 0
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
+        ".4243-cafe0123-0.tmp", "console:1.json"]
+    assert await store.read("console:1") == session("console:1", 1)

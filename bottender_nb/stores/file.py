@@ -27,6 +27,8 @@ LOCK_DIRNAME = ".locks"
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _OPEN_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 _READ_SIZE = 1 << 16
+_TEMP_SUFFIX = ".tmp"
+_STALE_TEMP_SECONDS = 60.0  # a temp file this old belongs to a write that died
 
 
 class FileSessionStore(SessionStore):
@@ -116,7 +118,13 @@ class FileSessionStore(SessionStore):
         return [record for record in records if record is not None]
 
     async def purge_expired(self) -> int:
-        """Delete the files of expired sessions; how many went. Unparseable files are left."""
+        """Delete the files of expired sessions; how many went. Unparseable files are left.
+
+        Also deletes the temp files of writes that never finished (a writer killed between
+        creating its temp file and renaming it), once they are a minute old: a write takes
+        milliseconds, so no live writer still owns one.
+        """
+        self._remove_stale_temp_files()
         if self.expires_in is None:
             return 0
         purged = 0
@@ -130,6 +138,23 @@ class FileSessionStore(SessionStore):
                     path.unlink(missing_ok=True)
                     purged += 1
         return purged
+
+    def _remove_stale_temp_files(self) -> None:
+        stale_before = time.time() - _STALE_TEMP_SECONDS
+        try:
+            with os.scandir(self._dir) as entries:
+                leftovers = [
+                    entry.path for entry in entries
+                    if entry.name.startswith(".") and entry.name.endswith(_TEMP_SUFFIX)
+                    and entry.is_file() and entry.stat().st_mtime < stale_before
+                ]
+        except FileNotFoundError:
+            return
+        for path in leftovers:
+            try:
+                os.unlink(path)
+            except FileNotFoundError:
+                pass
 
     def lock(self, session_id: str) -> FileLock:
         """An exclusive lock on the session shared by every process using this directory."""
@@ -156,7 +181,8 @@ class FileSessionStore(SessionStore):
 
     def _replace(self, path: str, data: bytes) -> None:
         temp = os.path.join(
-            self._dir, f".{os.getpid()}-{self._temp_token}-{next(self._temp_counter)}.tmp"
+            self._dir,
+            f".{os.getpid()}-{self._temp_token}-{next(self._temp_counter)}{_TEMP_SUFFIX}",
         )
         fd = os.open(temp, _OPEN_NEW, 0o666)
         try:
