@@ -52,10 +52,12 @@ from ..session.record import dumps, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .redis_keys import ACQUIRE, NEXT, RELEASE, RENEW, WAKE, WRITE, Script, glob_escape
 from .redis_keys import is_lock_key, lock_key
+from .redis_address import lean_address
 from .redis_busy_poll import BusyPoll
-from .redis_pipeline import DRIVER_ERRORS, ClusterExecutor, ConnectionExecutor, Pipeline
-from .redis_pipeline import RedisPyConnection
-from .redis_socket import RespConnection, lean_address
+from .redis_lanes import DRIVER_ERRORS, ClusterExecutor, ConnectionExecutor, RedisPyConnection
+from .redis_pipeline import Pipeline
+from .redis_resp import Arguments
+from .redis_socket import RespConnection
 
 try:
     import redis.asyncio as aioredis
@@ -83,10 +85,8 @@ class _Lease:
 
     session_id: str
     key: str
-    lock: str
-    next: str
-    wake: str
-    token: str
+    keys: Arguments  # key, lock, next, wake: what acquire and write take
+    token: Arguments
     text: Any  # the stored JSON (str/bytes), None when absent, _UNKNOWN when to be re-read
     valid_until: float  # time.monotonic() before which Redis cannot have expired the lock
     ttl: float = 0.0  # seconds of life the lock was last given (a lease, or lock_timeout)
@@ -146,7 +146,7 @@ class RedisSessionStore(SessionStore):
         self._pipeline = Pipeline([self._lane(heads) for _ in range(_LANES)])
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle: list[_Lease] = []
-        self._sweeper: asyncio.TimerHandle | None = None
+        self._sweeper: asyncio.Handle | None = None
         self._sweeps = 0
         self._guardian: asyncio.TimerHandle | None = None
         self._tokens = (f"{os.getpid()}.{os.urandom(6).hex()}.{n}" for n in itertools.count())
@@ -223,7 +223,7 @@ class RedisSessionStore(SessionStore):
             return
         sent = time.monotonic()
         try:
-            written = await self._call(WRITE, _keys(lease), [lease.token, text])
+            written = await self._call(WRITE, lease.keys, lease.token, text)
         except BaseException:
             lease.text = _UNKNOWN  # applied or not: the next event reads it again
             raise
@@ -274,19 +274,26 @@ class RedisSessionStore(SessionStore):
         """Hold the session against other processes (and clients) until the event is written."""
         return _RedisLock(self, session_id)
 
+    def _reuse(self, session_id: str) -> _Lease | None:
+        """The previous event's lease, if it lives long enough for this event: no round trip."""
+        lease = self._leases.get(session_id)
+        if lease is None or lease.in_use or lease.lost or (
+            time.monotonic() >= lease.valid_until - _LEASE_MS / 2000
+        ):
+            return None
+        lease.in_use = True
+        if self._guardian is None:
+            self._guard()
+        return lease
+
     async def _acquire(self, session_id: str) -> _Lease:
         lease = self._leases.get(session_id)
-        if lease is not None and not lease.in_use and not lease.lost and (
-            time.monotonic() < lease.valid_until - _LEASE_MS / 2000
-        ):
-            lease.in_use = True  # the previous event's lease: no round trip
-            self._guard()
-            return lease
         if lease is None or lease.in_use or lease.lost:
             key = self.key(session_id)
             lease = _Lease(
-                session_id, key, lock_key(key), lock_key(key, NEXT), lock_key(key, WAKE),
-                next(self._tokens), _UNKNOWN, 0.0,
+                session_id, key,
+                Arguments(key, lock_key(key), lock_key(key, NEXT), lock_key(key, WAKE)),
+                Arguments(next(self._tokens)), _UNKNOWN, 0.0,
             )
         lease.in_use = True  # a lapsed lease of ours is re-taken with its own token
         try:
@@ -307,7 +314,7 @@ class RedisSessionStore(SessionStore):
         delay = 0.0005
         while True:
             sent = time.monotonic()
-            got, value = await self._call(ACQUIRE, _keys(lease), [lease.token])
+            got, value = await self._call(ACQUIRE, lease.keys, lease.token)
             if got == 2:
                 raise CorruptSessionError(
                     f"Redis key {lease.key!r} holds a {_text(value)}, not a session's JSON "
@@ -318,7 +325,7 @@ class RedisSessionStore(SessionStore):
                 lease.valid_until, lease.ttl = sent + self.lock_timeout, self.lock_timeout
                 return
             if value:  # promised the next turn: wait to be woken (or try again soon)
-                await self._command(self._client.blpop([lease.wake], timeout=_WAKE_WAIT))
+                await self._command(self._client.blpop([lease.keys.values[3]], timeout=_WAKE_WAIT))
             else:
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.02)
@@ -331,8 +338,8 @@ class RedisSessionStore(SessionStore):
             return
         lease.idle_since = self._sweeps
         self._idle.append(lease)
-        if self._sweeper is None:
-            self._sweeper = asyncio.get_running_loop().call_later(0, self._sweep)
+        if self._sweeper is None:  # call_soon: next tick, like call_later(0) but no timer heap
+            self._sweeper = asyncio.get_running_loop().call_soon(self._sweep)
 
     def _sweep(self) -> None:
         """Release the leases left idle for a whole tick (one timer per tick, not per event)."""
@@ -350,10 +357,12 @@ class RedisSessionStore(SessionStore):
         if released:
             self._background(self._release(released))
         if self._idle:
-            self._sweeper = asyncio.get_running_loop().call_later(0, self._sweep)
+            self._sweeper = asyncio.get_running_loop().call_soon(self._sweep)
 
     async def _release(self, leases: list[_Lease]) -> None:
-        await asyncio.gather(*(self._call(RELEASE, _keys(l)[1:], [l.token]) for l in leases))
+        await asyncio.gather(*(
+            self._call(RELEASE, Arguments(*lease.keys.values[1:]), lease.token) for lease in leases
+        ))
 
     def _drop(self, lease: _Lease) -> None:
         lease.lost = True
@@ -389,7 +398,7 @@ class RedisSessionStore(SessionStore):
     async def _renew(self, lease: _Lease) -> None:
         sent = time.monotonic()
         try:
-            if await self._call(RENEW, [lease.lock], [lease.token]):
+            if await self._call(RENEW, Arguments(lease.keys.values[1]), lease.token):
                 lease.valid_until = max(lease.valid_until, sent + self.lock_timeout)
                 lease.ttl = self.lock_timeout
             else:
@@ -402,9 +411,11 @@ class RedisSessionStore(SessionStore):
         self._tasks.add(task)
         task.add_done_callback(_finished(self._tasks))
 
-    def _call(self, script: Script, keys: list[str], args: list[Any]) -> Awaitable[Any]:
+    def _call(
+        self, script: Script, keys: Arguments, args: Arguments, value: bytes | None = None
+    ) -> Awaitable[Any]:
         """Run ``script`` for one session, auto-pipelined with the calls of other sessions."""
-        return self._pipeline.call(script, keys, args)
+        return self._pipeline.call(script, keys, args, value)
 
     def _error(self, exc: BaseException) -> StoreError:
         if isinstance(exc, AuthenticationError):
@@ -440,8 +451,12 @@ class _RedisLock:
         self._session_id = session_id
 
     async def __aenter__(self) -> None:
-        self._lease = await self._store._acquire(self._session_id)
-        self._token = self._store._held.set(self._lease)
+        store = self._store
+        lease = store._reuse(self._session_id)
+        if lease is None:
+            lease = await store._acquire(self._session_id)
+        self._lease = lease
+        self._token = store._held.set(lease)
 
     async def __aexit__(self, *exc_info: object) -> None:
         self._store._held.reset(self._token)
@@ -464,10 +479,6 @@ def _make_client(
         return aioredis.Redis.from_url(url, **options)
     return aioredis.Redis(host=host, port=port, password=password, db=db, **options)
 
-
-
-def _keys(lease: _Lease) -> list[str]:
-    return [lease.key, lease.lock, lease.next, lease.wake]
 
 
 def _utf8(text: str) -> bytes:

@@ -4,13 +4,8 @@ Why not redis-py's ``Connection``: every event of a session costs a round trip, 
 through redis-py's stream reader costs ~49 us of CPU against ~35 us through an
 ``asyncio.Protocol`` that feeds a ``hiredis.Reader`` (loopback PING, shared 2-core VM). This
 speaks only what a lane needs: RESP2 commands the caller packed, replies in order. A request
-whose caller was cancelled still takes its replies, so the connection stays in step.
-
-It opens what redis-py would, from the client's ``connection_pool.connection_kwargs``: TCP or
-a unix socket, ``AUTH`` (username, password), ``SELECT`` db, ``CLIENT SETNAME``, keepalive,
-``socket_connect_timeout``, and ``socket_timeout`` per round trip. For anything else -- TLS,
-a credential provider, RESP3, a connect callback, another connection class, an option this
-module does not know -- :func:`lean_address` returns None and the lane keeps redis-py's.
+whose caller was cancelled still takes its replies, so the connection stays in step. Where
+it connects, and when it cannot be used, is :mod:`.redis_address`'s business.
 """
 
 from __future__ import annotations
@@ -18,15 +13,16 @@ from __future__ import annotations
 import asyncio
 import socket
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import missing_extra
+from .redis_address import Address
+from .redis_resp import pack_command
 
 try:
     import hiredis
-    from redis.asyncio.connection import Connection, UnixDomainSocketConnection
     from redis.exceptions import AuthenticationError, BusyLoadingError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import InvalidResponse, NoScriptError, RedisError, ResponseError
@@ -34,75 +30,14 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
-from .redis_pipeline import pack_command
-
 _timeout: Any = getattr(asyncio, "timeout", None)
 if _timeout is None:  # pragma: no cover - Python 3.10
     from async_timeout import timeout as _timeout
 
-_CLASSES = (Connection, UnixDomainSocketConnection)  # exactly these: SSLConnection is not lean
-_USED = {
-    "host", "port", "path", "username", "password", "db", "client_name", "socket_timeout",
-    "socket_connect_timeout", "socket_keepalive", "socket_keepalive_options",
-}
-# How redis-py itself decodes, retries, reports and reconnects: nothing the server sees.
-_IRRELEVANT = {
-    "socket_read_size", "encoding", "encoding_errors", "decode_responses", "retry",
-    "retry_on_error", "retry_on_timeout", "health_check_interval", "driver_info", "lib_name",
-    "lib_version", "parser_class", "encoder_class", "event_dispatcher", "legacy_responses",
-    "himport_registry", "maint_notifications_config", "maint_notifications_pool_handler",
-    "orig_host_address", "orig_socket_timeout", "orig_socket_connect_timeout",
-}
-_DEFAULTS: dict[str, tuple[Any, ...]] = {"protocol": (None, 2, "2"), "socket_type": (0,)}
 _REPLY_ERRORS = {  # error replies redis-py raises as these, by their first word
     "NOSCRIPT": NoScriptError, "LOADING": BusyLoadingError, "NOAUTH": AuthenticationError,
     "WRONGPASS": AuthenticationError,
 }
-
-
-@dataclass(frozen=True, slots=True)
-class Address:
-    """Where and how to connect: a host and port, or a unix socket ``path``."""
-
-    host: str = "127.0.0.1"
-    port: int = 6379
-    path: str | None = None
-    username: str | None = None
-    password: str | None = None
-    db: int = 0
-    client_name: str | None = None
-    connect_timeout: float | None = None
-    timeout: float | None = None  # per round trip
-    keepalive: bool = False
-    keepalive_options: Mapping[int, int | bytes] = field(default_factory=dict)
-
-    @property
-    def where(self) -> str:
-        return self.path or f"{self.host}:{self.port}"
-
-
-def lean_address(client: Any) -> Address | None:
-    """Where ``client``'s pool connects, when a lean connection can connect alike; else None."""
-    pool = getattr(client, "connection_pool", None)
-    if pool is None or pool.connection_class not in _CLASSES:
-        return None
-    options = dict(pool.connection_kwargs)
-    for name, value in options.items():
-        if name in _DEFAULTS:
-            if value not in _DEFAULTS[name]:
-                return None
-        elif name not in _USED and name not in _IRRELEVANT and value not in (None, False):
-            return None  # a credential provider, a connect callback, or something new
-    keepalive_options = options.get("socket_keepalive_options")
-    return Address(
-        host=options.get("host", "localhost"), port=int(options.get("port", 6379)),
-        path=options.get("path") if pool.connection_class is UnixDomainSocketConnection else None,
-        username=options.get("username"), password=options.get("password"),
-        db=int(options.get("db") or 0), client_name=options.get("client_name"),
-        connect_timeout=options.get("socket_connect_timeout"),
-        timeout=options.get("socket_timeout"), keepalive=bool(options.get("socket_keepalive")),
-        keepalive_options=keepalive_options if isinstance(keepalive_options, Mapping) else {},
-    )
 
 
 class RespConnection:
@@ -116,11 +51,15 @@ class RespConnection:
     def is_connected(self) -> bool:
         return self._protocol is not None and self._protocol.open
 
-    async def round_trip(self, packed: bytes, count: int) -> list[Any]:
+    def round_trip(self, packed: bytes, count: int) -> Awaitable[list[Any]]:
         """Send ``count`` packed commands; their replies, an error reply as its exception."""
         protocol = self._protocol
-        if protocol is None or not protocol.open:
-            protocol = await self._connect()
+        if protocol is not None and protocol.open:
+            return protocol.request(packed, count)  # a future: no coroutine on the hot path
+        return self._connect_and_send(packed, count)
+
+    async def _connect_and_send(self, packed: bytes, count: int) -> list[Any]:
+        protocol = await self._connect()
         return await protocol.request(packed, count)
 
     async def close(self) -> None:
