@@ -142,8 +142,12 @@ class RedisSessionStore(SessionStore):
             ACQUIRE: [self._lock_ms, _PROMISE_MS], WRITE: [_LEASE_MS, self._ttl, _PROMISE_MS],
             RENEW: [self._lock_ms], RELEASE: [_PROMISE_MS],
         }
-        self.busy_poll = BusyPoll(busy_poll)
-        self._pipeline = Pipeline([self._lane(heads) for _ in range(_LANES)])
+        self._busy_poll = BusyPoll(busy_poll)  # checks the value
+        self.busy_poll = self._busy_poll.seconds
+        self._events = 0  # events in progress under this store's locks
+        self._pipeline = Pipeline(
+            [self._lane(heads) for _ in range(_LANES)], crowded=lambda: self._events > 1
+        )
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle: list[_Lease] = []
         self._sweeper: asyncio.Handle | None = None
@@ -173,8 +177,11 @@ class RedisSessionStore(SessionStore):
         if self._cluster:
             return ClusterExecutor(self._client, heads, self._error)
         address = lean_address(self._client)
-        connection = RedisPyConnection(self._client) if address is None else RespConnection(address)
-        return ConnectionExecutor(self._client, heads, self._error, connection, self.busy_poll)
+        if address is None:
+            connection: Any = RedisPyConnection(self._client, self._busy_poll)
+        else:
+            connection = RespConnection(address, self.busy_poll)
+        return ConnectionExecutor(self._client, heads, self._error, connection)
 
     async def init(self) -> RedisSessionStore:
         """Check that Redis answers, so a wrong address fails at start with a clear message."""
@@ -452,15 +459,22 @@ class _RedisLock:
 
     async def __aenter__(self) -> None:
         store = self._store
-        lease = store._reuse(self._session_id)
-        if lease is None:
-            lease = await store._acquire(self._session_id)
+        store._events += 1
+        try:
+            lease = store._reuse(self._session_id)
+            if lease is None:
+                lease = await store._acquire(self._session_id)
+        except BaseException:
+            store._events -= 1
+            raise
         self._lease = lease
         self._token = store._held.set(lease)
 
     async def __aexit__(self, *exc_info: object) -> None:
-        self._store._held.reset(self._token)
-        self._store._done(self._lease)
+        store = self._store
+        store._events -= 1
+        store._held.reset(self._token)
+        store._done(self._lease)
 
 
 def _make_client(

@@ -76,19 +76,16 @@ class ConnectionExecutor(_Executor):
     """
 
     def __init__(
-        self, client: Any, heads: dict[Script, list[Any]], error: Any, connection: Any,
-        busy_poll: BusyPoll,
+        self, client: Any, heads: dict[Script, list[Any]], error: Any, connection: Any
     ) -> None:
         super().__init__(client, heads, error)
         self._connection = connection
-        self._busy_poll = busy_poll
 
     async def run(self, groups: list[list[Call]]) -> list[Any]:
         """Each group's replies, or the exception that group got."""
-        connection, busy_poll = self._connection, self._busy_poll
+        connection = self._connection
         fresh = not connection.is_connected
         packed = b"".join([self.pack(group) for group in groups])
-        busy_poll.begin()
         try:
             try:
                 replies = await connection.round_trip(packed, len(groups))
@@ -103,8 +100,6 @@ class ConnectionExecutor(_Executor):
                     )
         except DRIVER_ERRORS as exc:
             raise self._error(exc) from exc
-        finally:
-            busy_poll.end()
         return [self._error(reply) if isinstance(reply, RedisError) else reply for reply in replies]
 
     def pack(self, group: list[Call], name: str = "EVALSHA") -> bytes:
@@ -131,9 +126,14 @@ class ConnectionExecutor(_Executor):
 
 
 class RedisPyConnection:
-    """A connection of the client's own pool kind (TLS and the like): a lane's fallback."""
+    """A connection of the client's own pool kind (TLS and the like): a lane's fallback.
 
-    def __init__(self, client: Any) -> None:
+    Its replies come through redis-py's stream reader, so busy polling here keeps a callback
+    in the loop (:class:`.BusyPoll`) rather than polling the socket itself.
+    """
+
+    def __init__(self, client: Any, busy_poll: BusyPoll) -> None:
+        self._busy_poll = busy_poll
         pool = client.connection_pool
         self._timeout = pool.connection_kwargs.get("socket_timeout")
         # Timeouts are ours (one per round trip): redis-py's would add a task per send.
@@ -148,15 +148,19 @@ class RedisPyConnection:
     async def round_trip(self, packed: bytes, count: int) -> list[Any]:
         """Send ``count`` packed commands; their replies, an error reply as its exception."""
         connection = self._connection
-        async with _timeout(self._timeout):
-            await connection.send_packed_command(packed, False)
-            replies = []
-            for _ in range(count):
-                try:
-                    replies.append(await connection.read_response())
-                except ResponseError as exc:  # this command failed; the others stand
-                    replies.append(exc)
-            return replies
+        self._busy_poll.begin()
+        try:
+            async with _timeout(self._timeout):
+                await connection.send_packed_command(packed, False)
+                replies = []
+                for _ in range(count):
+                    try:
+                        replies.append(await connection.read_response())
+                    except ResponseError as exc:  # this command failed; the others stand
+                        replies.append(exc)
+                return replies
+        finally:
+            self._busy_poll.end()
 
     async def close(self) -> None:
         await self._connection.disconnect()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any
 
 from ..errors import StoreError
@@ -32,24 +33,33 @@ class Call:
 class Pipeline:
     """Auto-pipelining: a batch of script calls in flight per lane; calls made meanwhile wait.
 
-    A free lane sends a call straight from the caller's task (no hop through the loop); a
-    lane that comes back takes every waiting call, one ``EVALSHA`` per script. With two
-    lanes this process runs the events of one batch while Redis runs the scripts of another.
+    A lone caller sends straight from its own task (no hop through the loop). While other
+    events are in progress (``crowded()``), a call joins the batch that a free lane sends
+    on the loop's next pass: a local Redis often answers within the send itself, so a call
+    sent at once would be done before the others made theirs, and every call would cost a
+    round trip of its own. A lane that comes back takes every waiting call, one ``EVALSHA``
+    per script. With two lanes this process runs the events of one batch while Redis runs
+    the scripts of another.
     """
 
-    def __init__(self, lanes: list[Any]) -> None:
+    def __init__(self, lanes: list[Any], crowded: Callable[[], bool] = lambda: False) -> None:
         self._lanes = lanes
         self._free = list(lanes)
         self._queue: list[Call] = []
         self._tasks: set[asyncio.Task[None]] = set()
+        self._crowded = crowded
+        self._flush: asyncio.Handle | None = None
 
     async def call(
         self, script: Script, keys: Arguments, args: Arguments, value: bytes | None = None
     ) -> Any:
         """Run ``script`` for one session; its reply, or the StoreError it got."""
-        if not self._free:
-            future = asyncio.get_running_loop().create_future()
+        if not self._free or self._queue or self._crowded():
+            loop = asyncio.get_running_loop()
+            future = loop.create_future()
             self._queue.append(Call(script, keys, args, value, future))
+            if self._free and self._flush is None:
+                self._flush = loop.call_soon(self._send_queue)
             return await future
         lane = self._free.pop()
         try:
@@ -59,6 +69,11 @@ class Pipeline:
         if isinstance(outcome, BaseException):
             raise outcome
         return outcome[0]
+
+    def _send_queue(self) -> None:
+        self._flush = None
+        if self._free and self._queue:
+            self._next(self._free.pop())
 
     def _next(self, lane: Any) -> None:
         if not self._queue:

@@ -1,20 +1,28 @@
-"""A lean connection for the store's pipeline lanes: a bare asyncio protocol and hiredis.
+"""A lean connection for the store's pipeline lanes: a bare non-blocking socket and hiredis.
 
-Why not redis-py's ``Connection``: every event of a session costs a round trip, and one
-through redis-py's stream reader costs ~49 us of CPU against ~35 us through an
-``asyncio.Protocol`` that feeds a ``hiredis.Reader`` (loopback PING, shared 2-core VM). This
-speaks only what a lane needs: RESP2 commands the caller packed, replies in order. A request
-whose caller was cancelled still takes its replies, so the connection stays in step. Where
-it connects, and when it cannot be used, is :mod:`.redis_address`'s business.
+Why: every event of a session waits for one round trip, so its cost is the store's speed.
+Measured on a shared 2-core VM (loopback PING, round trips/s): an ``asyncio.Protocol`` ~5k,
+~7-9k while the loop is kept polling -- asyncio's transport reads with a 256 KiB buffer
+per ``recv`` and hands each reply over through one more loop pass; this connection, whose
+waiting task itself tries ``recv`` between yields to the loop, ~17k.
+
+**Busy polling**: while a reply is due, the waiting task tries ``recv`` and, finding nothing,
+yields with ``asyncio.sleep(0)``; other tasks keep running between its tries, and the loop
+polls its selector with timeout 0 instead of sleeping, because waking a sleeping process
+costs more on a VM than a local Redis takes to answer. After ``busy_poll`` seconds it waits
+as usual (``loop.sock_recv``: asleep until the socket is readable). It costs CPU only while
+this process would otherwise sleep, only while a reply is due, and no task of its own.
+
+Its caller reads its own replies, so a round trip that fails -- lost, timed out past
+``socket_timeout``, or its caller cancelled -- leaves the connection out of step: it is
+closed, and the next round trip opens a new one. Where it connects, and whether it can be
+used at all, is :mod:`.redis_address`'s business.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
-from collections import deque
-from collections.abc import Awaitable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import missing_extra
@@ -34,6 +42,7 @@ _timeout: Any = getattr(asyncio, "timeout", None)
 if _timeout is None:  # pragma: no cover - Python 3.10
     from async_timeout import timeout as _timeout
 
+_READ = 65536  # below malloc's mmap threshold: a fresh buffer per recv stays cheap
 _REPLY_ERRORS = {  # error replies redis-py raises as these, by their first word
     "NOSCRIPT": NoScriptError, "LOADING": BusyLoadingError, "NOAUTH": AuthenticationError,
     "WRONGPASS": AuthenticationError,
@@ -41,59 +50,105 @@ _REPLY_ERRORS = {  # error replies redis-py raises as these, by their first word
 
 
 class RespConnection:
-    """A lane's connection: opened on first use, and again once it was lost."""
+    """A lane's connection: opened on first use, and again after a failed round trip.
 
-    def __init__(self, address: Address) -> None:
+    :param busy_poll: seconds a round trip keeps polling for its reply before it sleeps.
+    """
+
+    def __init__(self, address: Address, busy_poll: float) -> None:
         self.address = address
-        self._protocol: _Protocol | None = None
+        self.busy_poll = busy_poll
+        self._sock: socket.socket | None = None
+        self._reader: Any = None
 
     @property
     def is_connected(self) -> bool:
-        return self._protocol is not None and self._protocol.open
+        return self._sock is not None
 
-    def round_trip(self, packed: bytes, count: int) -> Awaitable[list[Any]]:
+    async def round_trip(self, packed: bytes, count: int) -> list[Any]:
         """Send ``count`` packed commands; their replies, an error reply as its exception."""
-        protocol = self._protocol
-        if protocol is not None and protocol.open:
-            return protocol.request(packed, count)  # a future: no coroutine on the hot path
-        return self._connect_and_send(packed, count)
-
-    async def _connect_and_send(self, packed: bytes, count: int) -> list[Any]:
-        protocol = await self._connect()
-        return await protocol.request(packed, count)
+        if self._sock is None:
+            await self._connect()
+        try:
+            return await self._exchange(packed, count)
+        except BaseException:
+            self._drop()  # out of step with the server: a new connection next time
+            raise
 
     async def close(self) -> None:
-        if self._protocol is not None:
-            self._protocol.close()
-            self._protocol = None
+        self._drop()
 
-    async def _connect(self) -> _Protocol:
+    async def _exchange(self, packed: bytes, count: int) -> list[Any]:
+        sock, reader, loop = self._sock, self._reader, asyncio.get_running_loop()
+        assert sock is not None
+        try:
+            sent = sock.send(packed)
+            if sent < len(packed):
+                await loop.sock_sendall(sock, memoryview(packed)[sent:])
+        except BlockingIOError:
+            await loop.sock_sendall(sock, packed)
+        except OSError as exc:
+            raise self._lost(exc) from exc
+        now = loop.time()
+        poll_until = now + self.busy_poll
+        deadline = now + self.address.timeout if self.address.timeout else None
+        replies: list[Any] = []
+        while True:
+            reply = reader.gets()
+            while reply is not False:
+                replies.append(_reply(reply))
+                if len(replies) == count:
+                    return replies
+                reply = reader.gets()
+            reader.feed(await self._receive(sock, loop, poll_until, deadline))
+
+    async def _receive(
+        self, sock: socket.socket, loop: asyncio.AbstractEventLoop, poll_until: float,
+        deadline: float | None,
+    ) -> bytes:
+        """The next bytes from Redis: polled for until ``poll_until``, then waited for."""
+        try:
+            while True:
+                try:
+                    data = sock.recv(_READ)
+                    break
+                except BlockingIOError:
+                    now = loop.time()
+                    if deadline is not None and now >= deadline:
+                        raise self._timed_out() from None
+                    if now < poll_until:
+                        await asyncio.sleep(0)  # other tasks run; the loop polls, not sleeps
+                        continue
+                    async with _timeout(None if deadline is None else deadline - now):
+                        data = await loop.sock_recv(sock, _READ)
+                    break
+        except asyncio.TimeoutError as exc:  # the one from _timeout, not a socket's
+            raise self._timed_out() from exc
+        except OSError as exc:
+            raise self._lost(exc) from exc
+        if not data:
+            raise self._lost(None)
+        return data
+
+    async def _connect(self) -> None:
         address, loop = self.address, asyncio.get_running_loop()
-
-        def factory() -> _Protocol:
-            return _Protocol(address.where, address.timeout)
-
         try:
             async with _timeout(address.connect_timeout):
-                if address.path is not None:
-                    _, protocol = await loop.create_unix_connection(factory, address.path)
-                else:
-                    _, protocol = await loop.create_connection(factory, address.host, address.port)
+                sock = await _open(loop, address)
         except (OSError, asyncio.TimeoutError) as exc:
             reason = str(exc) or "timed out"
             raise RedisConnectionError(f"Error connecting to {address.where}: {reason}") from exc
+        self._sock, self._reader = sock, hiredis.Reader(
+            protocolError=InvalidResponse, replyError=ResponseError
+        )
         try:
-            if address.keepalive and address.path is None:
-                protocol.keep_alive(address.keepalive_options)
-            await self._handshake(protocol)
+            await self._handshake()
         except BaseException:
-            protocol.close()
+            self._drop()
             raise
-        self._protocol = protocol
-        return protocol
 
-    async def _handshake(self, protocol: _Protocol) -> None:
-        """Log in and select the database, in one round trip."""
+    async def _handshake(self) -> None:
+        """Log in, select the database and name the client, in one round trip."""
         address, commands = self.address, []
         if address.username or address.password:
             user = [address.username] if address.username else []
@@ -104,127 +159,63 @@ class RespConnection:
             commands.append(["CLIENT", "SETNAME", address.client_name])
         if not commands:
             return
-        replies = await protocol.request(b"".join(map(pack_command, commands)), len(commands))
+        replies = await self._exchange(b"".join(map(pack_command, commands)), len(commands))
         for command, reply in zip(commands, replies):
             if isinstance(reply, RedisError):
                 if command[0] == "AUTH":
-                    raise AuthenticationError(str(reply)) from None
-                raise RedisConnectionError(f"{command[0]} {command[1]} failed: {reply}") from None
+                    raise AuthenticationError(str(reply))
+                raise RedisConnectionError(f"{command[0]} {command[1]} failed: {reply}")
 
-
-@dataclass(slots=True)
-class _Request:
-    count: int
-    future: asyncio.Future[list[Any]]
-    deadline: float
-    replies: list[Any] = field(default_factory=list)
-
-
-class _Protocol(asyncio.Protocol):
-    """One transport: requests out, replies in, matched in order; fails them all when lost.
-
-    ``socket_timeout`` is watched by one timer per connection, re-armed for the oldest
-    request's deadline when it fires -- not one timer per round trip.
-    """
-
-    def __init__(self, where: str, timeout: float | None) -> None:
-        self._where = where
-        self._timeout = timeout
-        self._reader = hiredis.Reader(protocolError=InvalidResponse, replyError=ResponseError)
-        self._pending: deque[_Request] = deque()
-        self._loop = asyncio.get_running_loop()
-        self._transport: asyncio.Transport | None = None
-        self._lost: RedisError | None = None
-        self._watchdog: asyncio.TimerHandle | None = None
-
-    @property
-    def open(self) -> bool:
-        transport = self._transport
-        return self._lost is None and transport is not None and not transport.is_closing()
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self._transport = transport  # type: ignore[assignment]
-
-    def keep_alive(self, options: Mapping[int, int | bytes]) -> None:
-        sock = self._transport.get_extra_info("socket") if self._transport else None
+    def _drop(self) -> None:
+        sock, self._sock, self._reader = self._sock, None, None
         if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-            for option, value in options.items():
-                sock.setsockopt(socket.IPPROTO_TCP, option, value)
+            sock.close()
 
-    def request(self, packed: bytes, count: int) -> asyncio.Future[list[Any]]:
-        if not self.open:
-            raise _copy(self._lost or RedisConnectionError(f"Not connected to {self._where}"))
-        future = self._loop.create_future()
-        deadline = 0.0
-        if self._timeout:
-            deadline = self._loop.time() + self._timeout
-            if self._watchdog is None:
-                self._watchdog = self._loop.call_at(deadline, self._check_deadline)
-        self._pending.append(_Request(count, future, deadline))
-        self._transport.write(packed)  # type: ignore[union-attr]
-        return future
-
-    def data_received(self, data: bytes) -> None:
-        reader = self._reader
-        reader.feed(data)
-        try:
-            reply = reader.gets()
-            while reply is not False:
-                self._take(reply)
-                reply = reader.gets()
-        except InvalidResponse as exc:
-            self._abort(exc)
-
-    def _take(self, reply: Any) -> None:
-        if not self._pending:
-            raise InvalidResponse(f"Redis at {self._where} sent a reply nobody asked for")
-        if isinstance(reply, ResponseError):
-            kind = _REPLY_ERRORS.get(str(reply).split(" ", 1)[0])
-            reply = reply if kind is None else kind(str(reply))
-        request = self._pending[0]
-        request.replies.append(reply)
-        if len(request.replies) == request.count:
-            self._pending.popleft()
-            if not request.future.done():  # its caller may have been cancelled
-                request.future.set_result(request.replies)
-
-    def _check_deadline(self) -> None:
-        self._watchdog = None
-        if not self._pending:
-            return
-        deadline = self._pending[0].deadline
-        if self._loop.time() < deadline:
-            self._watchdog = self._loop.call_at(deadline, self._check_deadline)
-            return
-        self._abort(RedisTimeoutError(
-            f"Redis at {self._where} did not answer within socket_timeout={self._timeout}s"
-        ))
-
-    def connection_lost(self, exc: Exception | None) -> None:
+    def _lost(self, exc: BaseException | None) -> RedisConnectionError:
         reason = f": {exc}" if exc else " (closed by the server)"
-        self._fail(RedisConnectionError(f"Connection to Redis at {self._where} lost{reason}"))
+        return RedisConnectionError(f"Connection to Redis at {self.address.where} lost{reason}")
 
-    def close(self) -> None:
-        self._abort(RedisConnectionError(f"Connection to Redis at {self._where} closed"))
-
-    def _abort(self, exc: RedisError) -> None:
-        self._fail(exc)
-        if self._transport is not None:
-            self._transport.abort()
-
-    def _fail(self, exc: RedisError) -> None:
-        if self._lost is None:
-            self._lost = exc
-        if self._watchdog is not None:
-            self._watchdog.cancel()
-            self._watchdog = None
-        while self._pending:
-            future = self._pending.popleft().future
-            if not future.done():
-                future.set_exception(_copy(exc))
+    def _timed_out(self) -> RedisTimeoutError:
+        return RedisTimeoutError(
+            f"Redis at {self.address.where} did not answer within "
+            f"socket_timeout={self.address.timeout}s"
+        )
 
 
-def _copy(exc: RedisError) -> RedisError:
-    """An exception of its own for each caller, so their tracebacks do not pile up."""
-    return type(exc)(*exc.args)
+async def _open(loop: asyncio.AbstractEventLoop, address: Address) -> socket.socket:
+    """A connected non-blocking socket: the unix socket, else the first address that answers."""
+    if address.path is not None:
+        targets: list[Any] = [(socket.AF_UNIX, address.path)]
+    else:
+        infos = await loop.getaddrinfo(address.host, address.port, type=socket.SOCK_STREAM)
+        targets = [(family, target) for family, _, _, _, target in infos]
+    error: OSError = OSError(f"no address found for {address.where}")
+    for family, target in targets:
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await loop.sock_connect(sock, target)
+        except OSError as exc:
+            sock.close()
+            error = exc
+            continue
+        except BaseException:
+            sock.close()
+            raise
+        if family != socket.AF_UNIX:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if address.keepalive:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                for option, value in address.keepalive_options.items():
+                    sock.setsockopt(socket.IPPROTO_TCP, option, value)
+        return sock
+    raise error
+
+
+def _reply(reply: Any) -> Any:
+    """A reply as redis-py would give it: an error reply as the exception class it names."""
+    if isinstance(reply, ResponseError):
+        kind = _REPLY_ERRORS.get(str(reply).split(" ", 1)[0])
+        if kind is not None:
+            return kind(str(reply))
+    return reply
