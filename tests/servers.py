@@ -64,12 +64,15 @@ class RedisServer:
     """One ``redis-server`` on ``127.0.0.1:port`` in ``dirname``; ``with`` starts and stops it."""
 
     def __init__(self, dirname: Path, *, port: int | None = None, persistent: bool = False,
-                 cluster: bool = False) -> None:
+                 cluster: bool = False, password: str | None = None,
+                 extra_args: tuple[str, ...] = ()) -> None:
         self.dirname = Path(dirname)
         self.dirname.mkdir(parents=True, exist_ok=True)
         self.port = port or free_port(with_bus=cluster)
         self.persistent = persistent
         self.cluster = cluster
+        self.password = password  # requirepass; command() logs in with it
+        self.extra_args = extra_args  # more redis-server options, e.g. ("--unixsocket", path)
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -89,7 +92,9 @@ class RedisServer:
         if self.cluster:
             args += ["--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
                      "--cluster-node-timeout", "5000"]
-        return args
+        if self.password is not None:
+            args += ["--requirepass", self.password]
+        return args + list(self.extra_args)
 
     def start(self) -> RedisServer:
         self.process = subprocess.Popen(
@@ -135,6 +140,9 @@ class RedisServer:
     def command(self, *words: str) -> str:
         """Send one command; its reply as text (what the fixtures and tests need)."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=2) as connection:
+            if self.password is not None:
+                connection.sendall(_encode(("AUTH", self.password)))
+                _read_reply(connection)
             connection.sendall(_encode(words))
             return _read_reply(connection)
 
