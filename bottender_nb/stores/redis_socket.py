@@ -31,6 +31,9 @@ from .redis_resp import pack_command
 
 try:
     import hiredis
+except ImportError as exc:  # pragma: no cover - redis-py installed without its hiredis extra
+    raise missing_extra("hiredis", "redis") from exc
+try:
     from redis.exceptions import AuthenticationError, BusyLoadingError
     from redis.exceptions import ConnectionError as RedisConnectionError
     from redis.exceptions import InvalidResponse, NoScriptError, RedisError, ResponseError
