@@ -474,3 +474,35 @@ def test_a_missing_redis_package_names_the_extra() -> None:
 def test_importing_the_package_does_not_import_redis() -> None:
     result = run_python("import sys, bottender_nb; print('redis' in sys.modules)")
     assert result.stdout.strip() == "False", result.stderr
+
+
+# -- the record kept under a lease ---------------------------------------------------------------
+
+
+async def test_back_to_back_events_see_a_write_made_outside_the_lease(
+    store: RedisSessionStore,
+) -> None:
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    store._sweep = lambda: None  # type: ignore[method-assign]  # keep the lease meanwhile
+    await bot.handle_request(HI)
+    await store.write("console:1", record("console:1", count=41))  # outside any lock
+    assert store._leases["console:1"].in_use is False  # the lease is still here
+    await bot.handle_request(HI)  # on the same lease: must not use the record it kept
+    assert (await store.read("console:1"))["_state"] == {"count": 42}
+
+
+async def test_a_kept_record_still_expires(redis_server: RedisServer) -> None:
+    redis_server.command("FLUSHALL")
+    now = [1_700_000_000.0]
+    store = await RedisSessionStore(
+        port=redis_server.port, expires_in=1, clock=lambda: now[0]
+    ).init()
+    try:
+        bot = Bot(counter, initial_state={"count": 0}, session_store=store, clock=lambda: now[0])
+        await bot.handle_request(HI)
+        await bot.handle_request(HI)
+        now[0] += 120  # two minutes later, by the clock; the lease is still held
+        await bot.handle_request(HI)
+        assert (await store.read("console:1"))["_state"] == {"count": 1}
+    finally:
+        await store.close()

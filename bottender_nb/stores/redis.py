@@ -48,7 +48,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CorruptSessionError, StoreError, missing_extra
-from ..session.record import dumps, loads
+from ..session.record import CheckedRecord, dumps, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .redis_keys import ACQUIRE, NEXT, RELEASE, RENEW, WAKE, WRITE, Script, glob_escape
 from .redis_keys import is_lock_key, lock_key
@@ -94,6 +94,7 @@ class _Lease:
     lost: bool = False
     idle_since: int = 0  # the sweep count when the lease last went idle
     renewing: bool = False
+    record: CheckedRecord | None = None  # the runner's record that ``text`` was made from
 
 
 
@@ -207,6 +208,20 @@ class RedisSessionStore(SessionStore):
 
     # -- the store primitives -------------------------------------------------------------
 
+    async def read_for_event(self, session_id: str) -> dict[str, Any] | None:
+        """Under this task's lock, after a runner's write: a shallow copy of what it wrote.
+
+        The runner never changes nested values in place (see the base class), so the record
+        it wrote in the lease's previous event stands for the stored JSON: no parse.
+        """
+        lease = self._held.get()
+        if lease is None or lease.session_id != session_id or lease.record is None:
+            return await self.read(session_id)
+        record = lease.record
+        if self.expires_in is not None and self.is_expired(record):
+            return None
+        return dict(record)
+
     async def read(self, session_id: str) -> dict[str, Any] | None:
         """The live session; under this task's lock, the value the lock came with (no I/O)."""
         lease = self._held.get()
@@ -232,7 +247,7 @@ class RedisSessionStore(SessionStore):
         try:
             written = await self._call(WRITE, lease.keys, lease.token, text)
         except BaseException:
-            lease.text = _UNKNOWN  # applied or not: the next event reads it again
+            lease.text, lease.record = _UNKNOWN, None  # applied or not: read it again next time
             raise
         if written == 2:  # handed on to a waiting process: no lease
             lease.lost = True
@@ -244,6 +259,7 @@ class RedisSessionStore(SessionStore):
                 f"blocked for longer than lock_timeout={self.lock_timeout}s -- raise it."
             )
         lease.text, lease.valid_until, lease.ttl = text, sent + _LEASE_MS / 1000, _LEASE_MS / 1000
+        lease.record = session if type(session) is CheckedRecord else None
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:
         await self.write(session_id, record)
@@ -328,7 +344,7 @@ class RedisSessionStore(SessionStore):
                     "string; delete it (or choose another prefix)."
                 )
             if got:
-                lease.text, lease.lost = value, False
+                lease.text, lease.record, lease.lost = value, None, False
                 lease.valid_until, lease.ttl = sent + self.lock_timeout, self.lock_timeout
                 return
             if value:  # promised the next turn: wait to be woken (or try again soon)
@@ -379,7 +395,7 @@ class RedisSessionStore(SessionStore):
     def _forget_value(self, session_id: str) -> None:
         lease = self._leases.get(session_id)
         if lease is not None:
-            lease.text = _UNKNOWN  # written or deleted outside the lease: read it again
+            lease.text, lease.record = _UNKNOWN, None  # changed outside the lease: read again
 
     def _guard(self) -> None:
         """Make sure the locks of running events are renewed before they can expire."""
