@@ -80,6 +80,7 @@ class ConnectionExecutor(_Executor):
     ) -> None:
         super().__init__(client, heads, error)
         self._connection = connection
+        self._headers: dict[tuple[str, Script, int, int], bytes] = {}
 
     async def run(self, groups: list[list[Call]]) -> list[Any]:
         """Each group's replies, or the exception that group got."""
@@ -106,7 +107,7 @@ class ConnectionExecutor(_Executor):
         """One EVALSHA (or EVAL) for the group, from the parts its sessions encoded once."""
         script = group[0].script
         heads = self._heads.get(script, _NONE)
-        parts, keys, args = [b""], 0, len(heads)
+        parts, keys, args = [b""], 0, len(heads.values)
         for call in group:
             parts.append(call.keys.resp)
             keys += len(call.keys.values)
@@ -117,9 +118,19 @@ class ConnectionExecutor(_Executor):
             if call.value is not None:
                 parts.append(bulk(call.value))
                 args += 1
-        body = script.source if name == "EVAL" else script.sha
-        parts[0] = b"*%d\r\n%s%s%s" % (3 + keys + args, bulk_of(name), bulk_of(body), bulk_of(keys))
+        parts[0] = self._header(name, script, keys, args)
         return b"".join(parts)
+
+    def _header(self, name: str, script: Script, keys: int, args: int) -> bytes:
+        """``*N EVALSHA sha numkeys``: the same for every call of a script by one session."""
+        shape = (name, script, keys, args)
+        header = self._headers.get(shape)
+        if header is None:
+            body = script.source if name == "EVAL" else script.sha
+            header = b"*%d\r\n%s%s%s" % (3 + keys + args, bulk_of(name), bulk_of(body), bulk_of(keys))
+            if len(self._headers) < 1024:  # batch sizes vary; lone calls repeat
+                self._headers[shape] = header
+        return header
 
     async def close(self) -> None:
         await self._connection.close()
