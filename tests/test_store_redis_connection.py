@@ -292,3 +292,54 @@ async def test_nothing_listening_is_a_clear_error() -> None:
         async with store.lock("console:1"):
             pass
     await store.close()
+
+
+# -- the pipeline's batching -----------------------------------------------------------------------
+
+
+class _EchoLane:
+    """A lane that answers each call with its position in the batch, and counts batches."""
+
+    def __init__(self) -> None:
+        self.batches: list[int] = []
+
+    def group(self, calls: list[Any]) -> list[list[Any]]:
+        return [calls]
+
+    async def run(self, groups: list[list[Any]]) -> list[Any]:
+        self.batches.append(sum(map(len, groups)))
+        await asyncio.sleep(0)
+        return [list(range(len(group))) for group in groups]
+
+    async def close(self) -> None:
+        pass
+
+
+async def test_a_lone_caller_sends_at_once_and_a_crowd_shares_a_batch() -> None:
+    from bottender_nb.stores.redis_keys import WRITE
+    from bottender_nb.stores.redis_pipeline import Pipeline
+    from bottender_nb.stores.redis_resp import Arguments
+
+    crowd = [False]
+    lane = _EchoLane()
+    pipeline = Pipeline([lane], crowded=lambda: crowd[0])
+    keys, token = Arguments("k"), Arguments("t")
+    assert await pipeline.call(WRITE, keys, token, b"v") == 0
+    crowd[0] = True  # other events in progress: calls of one pass go together
+    replies = await asyncio.gather(*(pipeline.call(WRITE, keys, token, b"v") for _ in range(10)))
+    assert lane.batches == [1, 10] and sorted(replies) == list(range(10))
+
+
+async def test_close_sends_the_calls_waiting_for_the_next_pass() -> None:
+    from bottender_nb.stores.redis_keys import WRITE
+    from bottender_nb.stores.redis_pipeline import Pipeline
+    from bottender_nb.stores.redis_resp import Arguments
+
+    lane = _EchoLane()
+    pipeline = Pipeline([lane], crowded=lambda: True)
+    calls = [asyncio.ensure_future(pipeline.call(WRITE, Arguments("k"), Arguments("t")))
+             for _ in range(3)]
+    await asyncio.sleep(0)  # the calls are queued; the batch would go on the next pass
+    await pipeline.close()
+    assert lane.batches == [3]  # sent before the lanes closed, not after
+    assert sorted(await asyncio.gather(*calls)) == [0, 1, 2]

@@ -106,6 +106,9 @@ class Pipeline:
             self._next(lane)
 
     async def close(self) -> None:
+        if self._flush is not None:  # calls waiting for the next pass: send them now
+            self._flush.cancel()
+            self._send_queue()
         while self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
         for lane in self._lanes:
