@@ -62,7 +62,8 @@ def unix_server() -> Iterator[RedisServer]:
     dirname = Path(tempfile.mkdtemp(prefix="bnb-", dir="/tmp"))  # sun_path holds 107 bytes
     path = str(dirname / "redis.sock")
     try:
-        with RedisServer(dirname, extra_args=("--unixsocket", path, "--unixsocketperm", "700")) as server:
+        options = ("--unixsocket", path, "--unixsocketperm", "700")
+        with RedisServer(dirname, extra_args=options) as server:
             server.socket_path = path  # type: ignore[attr-defined]
             yield server
     finally:

@@ -19,9 +19,13 @@ be retried -- it has already sent its replies. Every step is one Lua script, one
   the next turn (``{tag}:next:<key>``; nobody else may take the lock) and blocks on
   ``{tag}:wake:<key>``; the holder's next write sees the promise, hands the lock on and wakes
   it, in the same script.
-* **Auto-pipelining** (:mod:`.redis_pipeline`) over two connections: many conversations
-  share round trips. (Batches on two connections may overtake each other; a lock call that
-  arrives before the release it follows just waits for that release to wake it.)
+* **Auto-pipelining** (:mod:`.redis_pipeline`) over two connections (:mod:`.redis_lanes`):
+  many conversations share round trips. (Batches on two connections may overtake each
+  other; a lock call that arrives before the release it follows just waits for that release
+  to wake it.) Each connection is a lean socket of this package (:mod:`.redis_socket`,
+  busy polling for ``busy_poll`` seconds while a reply is due) unless the client's options
+  need redis-py's own (TLS and the like, :mod:`.redis_address`); a cluster goes through
+  redis-py's cluster client.
 * During an event the lock expires ``lock_timeout`` seconds after it was last renewed, so a
   crashed process cannot wedge a session; a timer renews it before that while the event runs,
   so a slow action keeps its lock. A write whose lock was lost (the loop was blocked past
@@ -107,9 +111,10 @@ class RedisSessionStore(SessionStore):
     :param prefix: put before every session id in key names; ``all()`` lists only these keys.
     :param lock_timeout: seconds after which the lock of a process that stopped renewing it
         (crashed, or its loop blocked) expires.
-    :param busy_poll: seconds the event loop keeps polling, instead of sleeping, while a reply
-        is due (:mod:`.redis_busy_poll`: on a VM, waking up costs more than a local Redis's
-        reply); CPU is spent only while this process would otherwise sleep. 0 turns it off.
+    :param busy_poll: seconds a round trip keeps the event loop polling for its reply instead
+        of sleeping (:mod:`.redis_socket`: on a VM, waking up costs more than a local Redis
+        takes to answer); CPU is spent only while this process would otherwise sleep, and
+        other tasks keep running. 0 turns it off.
     :param options: passed to the ``redis.asyncio.Redis`` / ``RedisCluster`` constructor.
     """
 

@@ -1,10 +1,14 @@
-"""Busy polling: keep the event loop awake for a moment while a Redis reply is due.
+"""Busy polling for replies that asyncio reads: keep the loop awake while one is due.
 
 Why: a local Redis answers a store's script in tens of microseconds, but on a virtual machine
 waking a process that went to sleep in ``epoll_wait`` costs more than that (measured on a
 shared 2-core VM, loopback PING: ~6k round trips/s through an asyncio protocol that sleeps,
 ~11k/s when the loop keeps polling). While a reply is due, this keeps one callback in the
 loop's ready queue, so the loop polls its selector with timeout 0 instead of sleeping.
+
+Used where the reply comes through asyncio's own reading: redis-py's connection (the lanes'
+fallback) and the benchmark's floor. The lean connection (:mod:`.redis_socket`) polls its
+socket from the waiting task instead, which is faster still.
 
 What it costs: CPU, and only while this process would otherwise sleep -- other tasks and
 callbacks keep running between polls. It stops as soon as nothing is in flight, and in any

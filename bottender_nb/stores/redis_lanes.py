@@ -127,7 +127,9 @@ class ConnectionExecutor(_Executor):
         header = self._headers.get(shape)
         if header is None:
             body = script.source if name == "EVAL" else script.sha
-            header = b"*%d\r\n%s%s%s" % (3 + keys + args, bulk_of(name), bulk_of(body), bulk_of(keys))
+            header = b"*%d\r\n%s%s%s" % (
+                3 + keys + args, bulk_of(name), bulk_of(body), bulk_of(keys)
+            )
             if len(self._headers) < 1024:  # batch sizes vary; lone calls repeat
                 self._headers[shape] = header
         return header
