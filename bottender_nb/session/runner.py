@@ -147,7 +147,7 @@ class Bot:
     async def _handle_event(self, handler: Platform, raw_event: Mapping[str, Any]) -> Turn:
         key = handler.session_key(raw_event)
         if key is None:
-            turn = await self._handle_without_session(handler, raw_event)
+            turn = await self._turn(handler, raw_event, None)
         else:
             session_id = f"{handler.name}:{key}"
             locks = self._locks
@@ -158,55 +158,51 @@ class Bot:
                     await self._ensure_store()
                 if self._store_has_lock:
                     async with self.session_store.lock(session_id):
-                        turn = await self._handle_in_session(handler, raw_event, session_id)
+                        turn = await self._turn(handler, raw_event, session_id)
                 else:  # the store shares nothing across processes: skip its no-op lock
-                    turn = await self._handle_in_session(handler, raw_event, session_id)
+                    turn = await self._turn(handler, raw_event, session_id)
             finally:
                 locks.leave(session_id)
         if self._listeners:
             self._notify(turn)
         return turn
 
-    async def _handle_in_session(
-        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str
+    async def _turn(
+        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str | None
     ) -> Turn:
-        """Read, run the action, write: the caller holds the session."""
+        """Read the session, run the action (and the actions it chains to), write the session.
+
+        The caller holds the session. Without a session id the action runs with no session.
+        """
         store = self.session_store
-        record = await store.read_for_event(session_id)
-        if record is None:
-            record = {"id": session_id, "platform": handler.name, STATE_FIELD: self.initial_state}
-        _refresh(record, handler.session_fields(raw_event))
-        context = Context(
-            platform=handler.name, event=handler.event(raw_event), session=Session(record),
-            initial_state=self.initial_state, state=freeze(record.get(STATE_FIELD) or {}),
-        )
+        if session_id is None:
+            record = None
+            context = Context(
+                platform=handler.name, event=handler.event(raw_event), session=None,
+                initial_state=self.initial_state,
+                no_session_reason=f"no session key can be derived from this {handler.name} event",
+            )
+        else:
+            record = await store.read_for_event(session_id)
+            if record is None:
+                record = {"id": session_id, "platform": handler.name, STATE_FIELD: self.initial_state}
+            _refresh(record, handler.session_fields(raw_event))
+            context = Context(
+                platform=handler.name, event=handler.event(raw_event), session=Session(record),
+                initial_state=self.initial_state, state=freeze(record.get(STATE_FIELD) or {}),
+            )
         state_before = context.state
-        await self._run_action(context)
-        now = self.clock()
-        record[STATE_FIELD] = context.state
-        record[LAST_ACTIVITY_FIELD] = int(now * 1000)
-        await store.write(session_id, CheckedRecord(record))
-        return Turn(session_id, handler.name, context.event, context.replies, state_before,
-                    context.state, now)
-
-    async def _handle_without_session(
-        self, handler: Platform, raw_event: Mapping[str, Any]
-    ) -> Turn:
-        context = Context(
-            platform=handler.name, event=handler.event(raw_event), session=None,
-            initial_state=self.initial_state,
-            no_session_reason=f"no session key can be derived from this {handler.name} event",
-        )
-        await self._run_action(context)
-        return Turn(None, handler.name, context.event, context.replies, context.state,
-                    context.state, self.clock())
-
-    async def _run_action(self, context: Context) -> None:
-        """Run the action, and the action it returns, and so on (Bottender's chaining)."""
         action: Any = self.action
-        while callable(action):
+        while callable(action):  # Bottender's chaining: an action may return the next one
             result = action(context, {}) if _takes_props(action) else action(context)
             action = await result if _is_awaitable(result) else result
+        now = self.clock()
+        if record is not None:
+            record[STATE_FIELD] = context.state
+            record[LAST_ACTIVITY_FIELD] = int(now * 1000)
+            await store.write(session_id, CheckedRecord(record))  # type: ignore[arg-type]
+        return Turn(session_id, handler.name, context.event, context.replies, state_before,
+                    context.state, now)
 
     def _notify(self, turn: Turn) -> None:
         for listener in self._listeners:
