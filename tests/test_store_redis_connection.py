@@ -344,3 +344,30 @@ async def test_close_sends_the_calls_waiting_for_the_next_pass() -> None:
     await pipeline.close()
     assert lane.batches == [3]  # sent before the lanes closed, not after
     assert sorted(await asyncio.gather(*calls)) == [0, 1, 2]
+
+
+async def test_a_batch_larger_than_the_socket_buffer_is_sent_whole(
+    redis_server: RedisServer,
+) -> None:
+    redis_server.command("FLUSHALL")
+    store = await RedisSessionStore(port=redis_server.port).init()
+    try:
+        bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+        big = "x" * 200_000  # 100 sessions x 200 kB in one batch: several MB to send
+
+        async def conversation(user: int) -> None:
+            body = {"sender": {"id": str(user)}, "message": {"text": big}}
+            for _ in range(2):
+                await bot.handle_request(body, "messenger")
+
+        async def padded(context: Any) -> None:
+            await counter(context)
+            context.set_state({"padding": context.event.text})
+
+        bot.action = padded
+        await asyncio.gather(*map(conversation, range(100)))
+        records = await store.all()
+        assert sorted(r["_state"]["count"] for r in records) == [2] * 100
+        assert all(len(r["_state"]["padding"]) == 200_000 for r in records)
+    finally:
+        await store.close()

@@ -86,12 +86,12 @@ class RespConnection:
         assert sock is not None
         try:
             sent = sock.send(packed)
-            if sent < len(packed):
-                await loop.sock_sendall(sock, memoryview(packed)[sent:])
         except BlockingIOError:
-            await loop.sock_sendall(sock, packed)
+            sent = 0
         except OSError as exc:
             raise self._lost(exc) from exc
+        if sent < len(packed):  # a big batch, or a server that stopped reading
+            await self._send_rest(sock, loop, memoryview(packed)[sent:])
         now = loop.time()
         poll_until = now + self.busy_poll
         deadline = now + self.address.timeout if self.address.timeout else None
@@ -104,6 +104,17 @@ class RespConnection:
                     return replies
                 reply = reader.gets()
             reader.feed(await self._receive(sock, loop, poll_until, deadline))
+
+    async def _send_rest(
+        self, sock: socket.socket, loop: asyncio.AbstractEventLoop, rest: memoryview
+    ) -> None:
+        try:
+            async with _timeout(self.address.timeout):
+                await loop.sock_sendall(sock, rest)
+        except asyncio.TimeoutError as exc:
+            raise self._timed_out() from exc
+        except OSError as exc:
+            raise self._lost(exc) from exc
 
     async def _receive(
         self, sock: socket.socket, loop: asyncio.AbstractEventLoop, poll_until: float,
