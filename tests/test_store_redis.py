@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from redis.crc import key_slot
 
 from bottender_nb import Bot, CorruptSessionError, RedisSessionStore, StoreError
-from bottender_nb.stores.redis import glob_escape, is_lock_key, lock_key
+from bottender_nb.stores.redis_keys import glob_escape, is_lock_key, lock_key
 from servers import RedisServer, free_port
 
 HI = {"message": {"text": "hi"}}
@@ -483,7 +483,7 @@ async def test_back_to_back_events_see_a_write_made_outside_the_lease(
     store: RedisSessionStore,
 ) -> None:
     bot = Bot(counter, initial_state={"count": 0}, session_store=store)
-    store._sweep = lambda: None  # type: ignore[method-assign]  # keep the lease meanwhile
+    store._leases._sweep = lambda: None  # type: ignore[method-assign]  # keep the lease meanwhile
     await bot.handle_request(HI)
     await store.write("console:1", record("console:1", count=41))  # outside any lock
     assert store._leases["console:1"].in_use is False  # the lease is still here
