@@ -224,7 +224,7 @@ class RedisSessionStore(SessionStore):
         return self._leases.lock(session_id)
 
     async def _wait(self, key: str, timeout: float) -> None:
-        """Block on a lock's wake list on the client's own connection, so no lane waits behind it."""
+        """Block on a lock's wake list on the client's connection: no lane waits behind it."""
         await self._command(self._client.blpop([key], timeout=timeout))
 
     def _call(
