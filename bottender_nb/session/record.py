@@ -145,24 +145,24 @@ def _problem(value: Any) -> tuple[list[str], str] | None:
     if isinstance(value, (str, int)):  # bool is an int; str/int subclasses encode as their base
         return None
     if kind is dict or isinstance(value, Mapping):
-        for key, item in value.items():
+        for key in value:
             if type(key) is not str and not isinstance(key, str):
                 return [], f"a dict with the non-str key {key!r}"
-            if type(item) not in _LEAVES:
-                problem = _problem(item)
-                if problem is not None:
-                    problem[0].append(f"[{key!r}]")
-                    return problem
-        return None
+        return _first_problem(value.items(), "[{!r}]")
     if isinstance(value, (list, tuple)):
-        for index, item in enumerate(value):
-            if type(item) not in _LEAVES:
-                problem = _problem(item)
-                if problem is not None:
-                    problem[0].append(f"[{index}]")
-                    return problem
-        return None
+        return _first_problem(enumerate(value), "[{}]")
     return [], f"{type(value).__name__} {value!r:.60}"
+
+
+def _first_problem(items: Any, step: str) -> tuple[list[str], str] | None:
+    """The first problem among ``(key or index, item)`` pairs, its path one ``step`` longer."""
+    for where, item in items:
+        if type(item) not in _LEAVES:
+            problem = _problem(item)
+            if problem is not None:
+                problem[0].append(step.format(where))
+                return problem
+    return None
 
 
 def _describe_unserialisable(record: Mapping[str, Any], exc: Exception) -> str:
