@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source
+from .base import Event, Platform, Source, dig
 
 
 class Console(Platform):
@@ -16,11 +16,9 @@ class Console(Platform):
         return str(raw_event.get("_user", "1"))
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
-        message = raw_event.get("message")
-        is_mapping = type(message) is dict or isinstance(message, Mapping)
-        text = message.get("text") if is_mapping else None
-        payload = raw_event.get("payload")
-        return Event(raw=raw_event, text=text, payload=payload)
+        return Event(
+            raw=raw_event, text=dig(raw_event, "message", "text"), payload=raw_event.get("payload")
+        )
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         user_id = self.session_key(raw_event)

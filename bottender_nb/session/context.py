@@ -9,7 +9,7 @@ from typing import Any
 from ..errors import StateError
 from ..platforms.base import Event
 from .frozen import FrozenDict, freeze, freeze_field, thaw
-from .record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
+from .record import LAST_ACTIVITY_FIELD, PLAIN_JSON_TYPES, check_json_state
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,8 +112,7 @@ class Context:
             )
         else:
             changes = {**(mapping or {}), **fields}
-        if self.session is None:
-            self._require_session("set_state")
+        self._require_session("set_state")
         self._state = merged_state(self._state, changes)
 
     def reset_state(self) -> None:
@@ -139,16 +138,13 @@ class Context:
             )
 
 
-_PLAIN = frozenset({str, int, bool, type(None)})
-
-
 def merged_state(state: FrozenDict, changes: Mapping[str, Any]) -> FrozenDict:
     """``state`` with ``changes`` merged in, checked and frozen; a bad value changes nothing.
 
     Fields of plain JSON scalars, what most bots set, skip the check and the freeze.
     """
     for key, value in changes.items():
-        if type(value) not in _PLAIN or type(key) is not str:
+        if type(value) not in PLAIN_JSON_TYPES or type(key) is not str:
             check_json_state(changes)  # raises StateError naming the key
             changes = {key: freeze_field(value, key) for key, value in changes.items()}
             break

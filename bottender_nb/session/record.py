@@ -56,7 +56,7 @@ def dumps(record: Mapping[str, Any]) -> str:
         state = record.get(STATE_FIELD)
         if type(state) is not FrozenDict and isinstance(state, Mapping):
             check_json_state(state)
-        problem = json_problem(record)
+        problem = _json_problem(record)
         if problem is not None:
             where, what = problem
             raise StateError(
@@ -101,7 +101,7 @@ def copy_record(record: Mapping[str, Any]) -> dict[str, Any]:
     return parse(dumps(record))
 
 
-_PLAIN = (str, int, bool, type(None))
+PLAIN_JSON_TYPES = frozenset({str, int, bool, type(None)})  # stored as they are, no walk
 # Values that need no walk: JSON scalars, and frozen state (checked when it was set).
 _LEAVES = frozenset({str, int, bool, type(None), FrozenDict, FrozenList})
 
@@ -111,9 +111,9 @@ def check_json_state(state: Mapping[str, Any]) -> None:
     for key, value in state.items():
         if not isinstance(key, str):
             raise StateError(f"State keys must be strings; got {key!r}. Use a str key.")
-        if type(value) in _PLAIN:
+        if type(value) in PLAIN_JSON_TYPES:
             continue
-        problem = json_problem(value)
+        problem = _json_problem(value)
         if problem is not None:
             where, what = problem
             raise StateError(
@@ -123,7 +123,7 @@ def check_json_state(state: Mapping[str, Any]) -> None:
             )
 
 
-def json_problem(value: Any) -> tuple[str, str] | None:
+def _json_problem(value: Any) -> tuple[str, str] | None:
     """``(path, description)`` of the first part of ``value`` JSON cannot carry exactly.
 
     The path (``['user']['id']``) is built only once a problem is found: this walk runs on
