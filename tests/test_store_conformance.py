@@ -139,6 +139,18 @@ async def test_round_trip(backend: Backend) -> None:
     assert (await store.read("console:1"))["_state"] == {"count": 2}
 
 
+@pytest.mark.parametrize("backend", ["memory", "file", "redis", "redis-cluster"], indirect=True)
+async def test_a_lone_surrogate_round_trips(backend: Backend) -> None:
+    """UTF-8 cannot carry one; stores of JSON text escape it, as JSON.stringify does.
+
+    (Not MongoDB: BSON strings must be valid UTF-8, and pymongo refuses the write.)
+    """
+    store = await backend.make()
+    record = session("console:1", text="half a pair: \ud83d", emoji="😀")
+    await store.write("console:1", record)
+    assert await store.read("console:1") == record
+
+
 async def test_destroy(backend: Backend) -> None:
     store = await backend.make()
     await store.write("console:1", session("console:1"))

@@ -76,6 +76,11 @@ async def test_non_ascii_is_written_as_utf8_like_json_stringify(tmp_path):
     assert '"name":"Zoë 😀"'.encode() in raw
 
 
+async def test_a_lone_surrogate_is_written_escaped_like_json_stringify(tmp_path):
+    await FileSessionStore(tmp_path).write("console:1", session("console:1", text="\ud83d!"))
+    assert b'"text":"\\ud83d!"' in (tmp_path / "console:1.json").read_bytes()
+
+
 @pytest.mark.parametrize(
     "session_id",
     ["console:1", "whatsapp:whatsapp:+15551234567", "line:U4af4980629a0b1c2d3e4f5a6b7c8d9e0",

@@ -73,6 +73,19 @@ def dumps(record: Mapping[str, Any]) -> str:
         raise StateError(_describe_unserialisable(record, exc)) from exc
 
 
+def dumps_utf8(record: Mapping[str, Any]) -> bytes:
+    """:func:`dumps` as the UTF-8 bytes a file or a Redis value holds.
+
+    A lone surrogate (which UTF-8 cannot carry) is escaped as ``\\udXXX``, as JavaScript's
+    ``JSON.stringify`` writes it.
+    """
+    text = dumps(record)
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        return json.dumps(json.loads(text), separators=(",", ":")).encode()
+
+
 def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
     """Parse one stored session; ``where`` names the file or key in the error."""
     try:

@@ -9,7 +9,6 @@ session through a lock file in ``<dirname>/.locks/``, and an id is never a path.
 from __future__ import annotations
 
 import itertools
-import json
 import os
 import secrets
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from ..session.record import dumps, loads
+from ..session.record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .file_lock import FileLock, LockFiles
 from .filenames import SUFFIX, WINDOWS, session_filename
@@ -91,11 +90,7 @@ class FileSessionStore(SessionStore):
         await self._write(session_id, session)  # one encode is the copy and the check
 
     async def _write(self, session_id: str, record: Mapping[str, Any]) -> None:
-        text = dumps(record)
-        try:
-            data = text.encode()
-        except UnicodeEncodeError:  # a lone surrogate: escape it, as JavaScript's JSON does
-            data = json.dumps(json.loads(text), separators=(",", ":")).encode()
+        data = dumps_utf8(record)
         path = os.path.join(self._dir, session_filename(session_id))
         try:
             self._replace(path, data)

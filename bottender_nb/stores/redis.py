@@ -29,14 +29,13 @@ updates, as two Bottender processes already do.
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from ..errors import StoreError, missing_extra
-from ..session.record import dumps, loads
+from ..session.record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .redis_address import lean_address
 from .redis_busy_poll import BusyPoll
@@ -179,7 +178,7 @@ class RedisSessionStore(SessionStore):
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Store ``session``'s JSON; under this task's lock, only while the lock is still ours."""
-        text = _utf8(dumps(session))  # the check, the copy and the value in one encode
+        text = dumps_utf8(session)  # the check, the copy and the value in one encode
         lease = self._leases.held(session_id)
         if lease is None:
             self._leases.forget_value(session_id)
@@ -272,13 +271,6 @@ def _make_client(
     if url:
         return aioredis.Redis.from_url(url, **options)
     return aioredis.Redis(host=host, port=port, password=password, db=db, **options)
-
-
-def _utf8(text: str) -> bytes:
-    try:
-        return text.encode()
-    except UnicodeEncodeError:  # a lone surrogate: escape it, as JavaScript's JSON does
-        return json.dumps(json.loads(text), separators=(",", ":")).encode()
 
 
 def _parse(text: str | bytes | None, key: str) -> dict[str, Any] | None:
