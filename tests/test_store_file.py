@@ -19,6 +19,7 @@ from hypothesis import strategies as st
 
 from bottender_nb import Bot, CorruptSessionError, FileSessionStore
 from bottender_nb.stores.filenames import session_filename
+from filelock import lock_descriptor, unlock_descriptor
 
 HELPERS = Path(__file__).parent / "helpers"
 REPO = Path(__file__).parent.parent
@@ -376,7 +377,8 @@ async def test_a_forked_child_never_shares_its_parents_cached_lock(tmp_path):
 
     store = await FileSessionStore(tmp_path).init()
     async with store.lock("console:1"):
-        pass  # the parent now keeps an idle descriptor of this lock file
+        pass
+    await asyncio.sleep(0)  # the lease ends; the parent now keeps an idle descriptor open
     context = multiprocessing.get_context("fork")
     held, release = context.Event(), context.Event()
     child = context.Process(target=_hold_session_lock, args=(store, held, release))
@@ -395,12 +397,117 @@ async def test_a_forked_child_never_shares_its_parents_cached_lock(tmp_path):
             pass
 
 
+def lock_is_free(dirname: Path, session_id: str = "console:1") -> bool:
+    """What another process sees: can it lock the session's lock file right now?"""
+    fd = os.open(dirname / ".locks" / (session_filename(session_id)[:-5] + ".lock"), os.O_RDWR)
+    try:
+        if not lock_descriptor(fd, blocking=False):
+            return False
+        unlock_descriptor(fd)
+        return True
+    finally:
+        os.close(fd)
+
+
+async def test_back_to_back_events_keep_the_lock_until_the_loop_runs_again(tmp_path):
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)
+    assert not lock_is_free(tmp_path)  # kept for the session's next event...
+    await asyncio.sleep(0)
+    assert lock_is_free(tmp_path)  # ...and let go on the loop's next pass
+    async with store.lock("console:1"):
+        pass
+    await store.close()
+    assert lock_is_free(tmp_path)  # close() lets go at once
+
+
+async def test_back_to_back_events_do_not_read_the_file_again(tmp_path, monkeypatch):
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    loads = []
+    real_load = store._load
+    monkeypatch.setattr(store, "_load", lambda path: loads.append(path) or real_load(path))
+    for _ in range(10):
+        await bot.handle_request(HI)
+    assert len(loads) == 1  # the first event read the (missing) file; the others trusted it
+    for _ in range(10):
+        await asyncio.sleep(0)  # the lock is let go between events: each one reads the file
+        await bot.handle_request(HI)
+    assert len(loads) == 11
+    assert json.loads((tmp_path / "console:1.json").read_bytes())["_state"] == {"count": 20}
+
+
+async def test_two_stores_of_one_process_alternate_on_a_session_without_losing_counts(tmp_path):
+    first, second = FileSessionStore(tmp_path), FileSessionStore(tmp_path)  # as two processes
+    bots = [Bot(count, initial_state={"count": 0}, session_store=store) for store in (first, second)]
+    for _ in range(50):
+        for bot in bots:  # no pause between: each waits for the other's lease to end
+            await bot.handle_request(HI)
+    assert (await first.read("console:1"))["_state"] == {"count": 100}
+    assert (await second.read("console:1"))["_state"] == {"count": 100}
+
+
+async def test_a_write_outside_the_lease_is_read_by_the_next_event(tmp_path):
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)
+    await store.write("console:1", session("console:1", count=41))  # a notebook's own write
+    await bot.handle_request(HI)
+    assert (await store.read("console:1"))["_state"] == {"count": 42}
+    await store.destroy("console:1")
+    await bot.handle_request(HI)
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+
+
+async def test_say_inside_a_running_loop_lets_the_lock_go_before_it_returns(tmp_path):
+    bot = Bot(count, initial_state={"count": 0}, session_store=FileSessionStore(tmp_path))
+    bot.say("hi")  # nested in this test's running loop, as in a Jupyter cell
+    assert lock_is_free(tmp_path)
+
+
+def _try_session_lock(store: FileSessionStore, seconds: float) -> bool:
+    async def attempt() -> bool:
+        try:
+            async with asyncio.timeout(seconds):
+                async with store.lock("console:1"):
+                    return True
+        except TimeoutError:
+            return False
+
+    return asyncio.run(attempt())
+
+
+def _exit_with(function, *args) -> None:
+    os._exit(0 if function(*args) else 1)
+
+
+async def test_a_child_forked_under_a_lease_neither_uses_nor_releases_it(tmp_path):
+    import multiprocessing
+
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)  # the parent keeps the lease until its loop runs again
+    context = multiprocessing.get_context("fork")
+    child = context.Process(target=_exit_with, args=(_try_session_lock, store, 0.3))
+    child.start()
+    child.join(10)
+    assert child.exitcode == 1  # the parent's lease kept the child out
+    assert not lock_is_free(tmp_path)  # and the child's exit did not unlock it
+    await asyncio.sleep(0)
+    child = context.Process(target=_exit_with, args=(_try_session_lock, store, 5))
+    child.start()
+    child.join(10)
+    assert child.exitcode == 0
+
+
 async def test_idle_lock_descriptors_are_bounded(tmp_path):
     store = await FileSessionStore(tmp_path).init()
     store._lock_files.keep = 2
     for user in range(5):
         async with store.lock(f"console:{user}"):
             pass
+    await asyncio.sleep(0)  # the leases end
     assert len(store._lock_files._idle) == 2
     await store.close()
     assert len(store._lock_files._idle) == 0

@@ -18,6 +18,11 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     Inside a running loop (a Jupyter kernel), nest-asyncio lets the loop run it re-entrantly;
     elsewhere one loop per thread is kept, so clients bound to a loop (redis) stay usable
     across calls.
+
+    Either way, callbacks the coroutine left for the loop's next pass run before this
+    returns (a store unlocking a session it kept for back-to-back events): a plain
+    ``run_until_complete`` runs them on its last pass; a nested one stops first, so it is
+    given that pass here, not only once the cell has finished.
     """
     try:
         loop = asyncio.get_running_loop()
@@ -31,4 +36,6 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     import nest_asyncio
 
     nest_asyncio.apply(loop)
-    return loop.run_until_complete(coroutine)
+    result = loop.run_until_complete(coroutine)
+    loop.run_until_complete(asyncio.sleep(0))
+    return result

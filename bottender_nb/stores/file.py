@@ -4,6 +4,11 @@
 store is node ``jfs``) and this package read each other's files. Beyond Bottender: writes are
 atomic (a temp file, then ``os.replace``), processes sharing the directory take turns on a
 session through a lock file in ``<dirname>/.locks/``, and an id is never a path.
+
+Back-to-back events of a session (one task sending them one after another) keep its lock
+until the loop's next pass (:mod:`.file_lock`): under that lease nobody else can have written
+the file, so such an event starts from the record the previous one wrote, without locking or
+reading the file again. Only the write, the part that makes an event durable, is left.
 """
 
 from __future__ import annotations
@@ -17,9 +22,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from ..session.record import dumps_utf8, loads
+from ..session.record import CheckedRecord, dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
-from .file_lock import FileLock, LockFiles
+from .file_lock import FileLock, LockFiles, SessionLock
 from .filenames import SUFFIX, WINDOWS, session_filename
 
 LOCK_DIRNAME = ".locks"
@@ -42,6 +47,10 @@ class FileSessionStore(SessionStore):
 
     File I/O runs on the event loop: a session file is a few hundred bytes, and a hop to a
     thread would cost more than the write.
+
+    A session's lock is kept until the event loop's next pass after its event (see the module
+    docstring), so code that blocks the loop right after an event (``time.sleep``, a
+    synchronous call) keeps other processes off that session until the loop runs again.
     """
 
     def __init__(
@@ -60,6 +69,7 @@ class FileSessionStore(SessionStore):
         self._temp_token = secrets.token_hex(4)
         self._temp_counter = itertools.count()
         self._lock_files = LockFiles()
+        self._paths: dict[str, tuple[str, str]] = {}  # session id -> its file, its lock file
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._dir!r}, durable={self.durable})"
@@ -82,8 +92,22 @@ class FileSessionStore(SessionStore):
         os.makedirs(self._lock_dir, exist_ok=True)
         return self
 
+    async def read_for_event(self, session_id: str) -> dict[str, Any] | None:
+        """Under a lease kept since the runner's last write: a shallow copy of what it wrote.
+
+        The runner never changes nested values in place (see the base class), and nobody
+        else can have written the file while this process held its lock: no read, no parse.
+        """
+        lease = self._lock_files.lease(self._paths_of(session_id)[1])
+        if lease is None or lease.record is None:
+            return await self.read(session_id)
+        record = lease.record
+        if self.expires_in is not None and self.is_expired(record):
+            return None
+        return dict(record)
+
     async def _read(self, session_id: str) -> dict[str, Any] | None:
-        return self._load(os.path.join(self._dir, session_filename(session_id)))
+        return self._load(self._paths_of(session_id)[0])
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Atomically replace the session's file; a non-JSON value raises and writes nothing."""
@@ -91,16 +115,25 @@ class FileSessionStore(SessionStore):
 
     async def _write(self, session_id: str, record: Mapping[str, Any]) -> None:
         data = dumps_utf8(record)
-        path = os.path.join(self._dir, session_filename(session_id))
+        path, lock_path = self._paths_of(session_id)
+        lease = self._lock_files.lease(lock_path)
+        if lease is not None:
+            lease.record = None  # until this write is done: a failed one leaves nothing to trust
         try:
             self._replace(path, data)
         except FileNotFoundError:  # the directory is gone or was never made: make it, once
             os.makedirs(self._dir, exist_ok=True)
             self._replace(path, data)
+        if lease is not None and type(record) is CheckedRecord:  # the runner's: never changed
+            lease.record = record
 
     async def _destroy(self, session_id: str) -> None:
+        path, lock_path = self._paths_of(session_id)
+        lease = self._lock_files.lease(lock_path)
+        if lease is not None:
+            lease.record = None
         try:
-            os.unlink(os.path.join(self._dir, session_filename(session_id)))
+            os.unlink(path)
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -151,15 +184,26 @@ class FileSessionStore(SessionStore):
             except FileNotFoundError:
                 pass
 
-    def lock(self, session_id: str) -> FileLock:
+    def lock(self, session_id: str) -> SessionLock:
         """An exclusive lock on the session shared by every process using this directory."""
-        return self._lock_files.lock(self._lock_path(session_filename(session_id)[: -len(SUFFIX)]))
+        return self._lock_files.lock(self._paths_of(session_id)[1])
 
     async def close(self) -> None:
-        """Close the lock files kept open between events."""
+        """Unlock the sessions still leased and close the lock files kept open between events."""
         self._lock_files.close()
 
     # -- file primitives ------------------------------------------------------------------
+
+    def _paths_of(self, session_id: str) -> tuple[str, str]:
+        """The session's file and its lock file, worked out once per id (kept for 4096 ids)."""
+        paths = self._paths.get(session_id)
+        if paths is None:
+            name = session_filename(session_id)
+            paths = (os.path.join(self._dir, name), self._lock_path(name[: -len(SUFFIX)]))
+            if len(self._paths) >= 4096:
+                self._paths.clear()
+            self._paths[session_id] = paths
+        return paths
 
     def _lock_path(self, stem: str) -> str:
         # ".lock", not ".json": a lock file never reads as a session, and names stay < 256 bytes.
