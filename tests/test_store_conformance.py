@@ -143,7 +143,8 @@ async def test_round_trip(backend: Backend) -> None:
 async def test_a_lone_surrogate_round_trips(backend: Backend) -> None:
     """UTF-8 cannot carry one; stores of JSON text escape it, as JSON.stringify does.
 
-    (Not MongoDB: BSON strings must be valid UTF-8, and pymongo refuses the write.)
+    (Not MongoDB: BSON strings must be valid UTF-8, so that store refuses the write with a
+    StateError naming the value: see test_store_mongo.)
     """
     store = await backend.make()
     record = session("console:1", text="half a pair: \ud83d", emoji="😀")

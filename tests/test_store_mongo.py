@@ -18,7 +18,7 @@ import pytest
 from bson import ObjectId
 from pymongo.errors import AutoReconnect, ServerSelectionTimeoutError
 
-from bottender_nb import Bot, MongoSessionStore, StoreError
+from bottender_nb import Bot, MongoSessionStore, StateError, StoreError
 from servers import AsyncMongomockCollection
 
 HI = {"message": {"text": "hi"}}
@@ -183,3 +183,14 @@ async def test_bson_dates_and_ids_a_bottender_bot_stored_read_as_json(collection
                                 "ref": "65f000000000000000000001"}
     assert stored["createdAt"] == "2024-01-02T00:00:00.000Z"
     assert [session["createdAt"] for session in await store.all()] == ["2024-01-02T00:00:00.000Z"]
+
+
+async def test_a_lone_surrogate_is_refused_with_a_state_error_that_names_it(collection: Any):
+    """BSON strings are UTF-8, which cannot carry one (the JSON-text stores escape it)."""
+    store = await make(collection)
+    await store.write("console:1", record(n=1))
+    with pytest.raises(StateError, match=r"session\['_state'\]\['text'\] holds a lone surrogate"):
+        await store.write("console:1", record(n=2, text="half a pair: \ud83d"))
+    with pytest.raises(StateError, match=r"the key of session\['_state'\]\['\\ud83d'\]"):
+        await store.write("console:1", record(**{"\ud83d": 1}))
+    assert (await store.read("console:1"))["_state"] == {"n": 1}  # the stored one is unchanged

@@ -22,7 +22,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import StoreError, missing_extra
+from ..errors import StateError, StoreError, missing_extra
 from ..session.record import LAST_ACTIVITY_FIELD, copy_record
 from .base import Clock, ExpiresIn, SessionStore
 
@@ -114,6 +114,13 @@ class MongoSessionStore(SessionStore):
         if self.ttl_index:
             document[EXPIRES_AT_FIELD] = self._expires_at(record)
         collection = await self.collection()
+        where = _lone_surrogate_path(document, "session")
+        if where is not None:  # BSON strings are UTF-8, which cannot carry one: refuse it whole
+            raise StateError(
+                f"MongoDB cannot store session {session_id!r}: {where} holds a lone surrogate, "
+                "which BSON's UTF-8 strings cannot carry (the JSON-text stores escape it). "
+                "Store text whose surrogates come in pairs; the stored session is unchanged."
+            )
         try:
             await collection.replace_one({"id": session_id}, document, upsert=True)
         except PyMongoError as exc:
@@ -147,6 +154,34 @@ class MongoSessionStore(SessionStore):
             f"Cannot {action} MongoDB collection {self.collection_name!r} at {self.url} ({exc}). "
             "Is mongod running there and reachable?"
         )
+
+
+def _lone_surrogate_path(value: Any, path: str) -> str | None:
+    """Where in ``value`` the first string or key UTF-8 cannot encode is: ``session['_state']``."""
+    if isinstance(value, str):
+        return None if _encodes(value) else path
+    if isinstance(value, dict):
+        pairs: Any = value.items()
+    elif isinstance(value, list):
+        pairs = enumerate(value)
+    else:
+        return None
+    for key, item in pairs:
+        here = f"{path}[{key!r}]"
+        if isinstance(key, str) and not _encodes(key):
+            return f"the key of {here}"
+        found = _lone_surrogate_path(item, here)
+        if found is not None:
+            return found
+    return None
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _json_safe(value: Any) -> Any:
