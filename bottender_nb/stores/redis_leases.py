@@ -1,19 +1,17 @@
-"""The Redis store's session locks: leases this process holds, handed on and renewed.
+"""The Redis store's session locks: the leases this process holds, and taking the lock.
 
 A lock with expiry per session, owned by a random token (keys and scripts: :mod:`.redis_keys`):
 
-* The lock is a **lease**: after a write it is kept for ``0.25`` s, and released as soon as
-  the loop has gone round without the session's next event in this process; back-to-back
-  events reuse it and the value they just wrote, so they cost one round trip each (the
-  write). A stopped loop (console mode between lines) holds nobody up for longer than that.
+* The lock is a **lease**: after a write it is kept for ``0.25`` s at most, until the loop has
+  gone round without the session's next event here (:mod:`.redis_lease_timers`); back-to-back
+  events reuse it and the value they just wrote, so they cost one round trip each (the write).
 * A lease never starves other processes: the first one that finds the lock taken is promised
   the next turn (``{tag}:next:<key>``; nobody else may take the lock) and blocks on
   ``{tag}:wake:<key>``; the holder's next write sees the promise, hands the lock on and wakes
   it, in the same script.
-* During an event the lock expires ``lock_timeout`` seconds after it was last renewed, so a
-  crashed process cannot wedge a session; a timer renews it before that while the event runs,
-  so a slow action keeps its lock. A write whose lock was lost (the loop was blocked past
-  ``lock_timeout``) is refused with a StoreError, never applied over another process's write.
+* A write whose lock was lost (it expires ``lock_timeout`` seconds after it was last renewed,
+  and the loop was blocked past that) is refused with a StoreError, never applied over
+  another process's write.
 """
 
 from __future__ import annotations
@@ -31,6 +29,7 @@ from typing import Any
 from ..errors import CorruptSessionError, StoreError
 from ..session.record import CheckedRecord
 from .redis_keys import ACQUIRE, NEXT, RELEASE, RENEW, WAKE, WRITE, Script, lock_key
+from .redis_lease_timers import LeaseTimers
 from .redis_resp import Arguments
 
 ScriptCall = Callable[[Script, Arguments, Arguments, "bytes | None"], Awaitable[Any]]
@@ -58,7 +57,7 @@ class Lease:
     record: CheckedRecord | None = None  # the runner's record that ``text`` was made from
 
 
-class Leases:
+class Leases(LeaseTimers):
     """The leases of one store: its ``lock()``, and the lease the current task holds.
 
     :param call: runs a script for one session (the store's auto-pipelined call).
@@ -70,6 +69,7 @@ class Leases:
         self, call: ScriptCall, wait: Callable[[str, float], Awaitable[Any]],
         key: Callable[[str], str], lock_timeout: float,
     ) -> None:
+        super().__init__()
         self.lock_timeout = lock_timeout
         self.events = 0  # events in progress under these locks
         self._call, self._wait, self._key = call, wait, key
@@ -78,11 +78,6 @@ class Leases:
         self._held: contextvars.ContextVar[Lease | None] = contextvars.ContextVar(
             "bottender_nb_redis_lease", default=None
         )
-        self._tasks: set[asyncio.Task[Any]] = set()
-        self._idle: list[Lease] = []
-        self._sweeper: asyncio.Handle | None = None
-        self._sweeps = 0
-        self._guardian: asyncio.TimerHandle | None = None
         self._tokens = (f"{os.getpid()}.{os.urandom(6).hex()}.{n}" for n in itertools.count())
 
     def heads(self, ttl: int) -> dict[Script, list[Any]]:
@@ -136,12 +131,7 @@ class Leases:
 
     async def close(self) -> None:
         """Release the locks still held; those that fail to release expire by themselves."""
-        for timer in (self._sweeper, self._guardian):
-            if timer is not None:
-                timer.cancel()
-        self._sweeper = self._guardian = None
-        while self._tasks:  # releases and renewals under way
-            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._stop_timers()
         leases, self._leases, self._idle = list(self._leases.values()), {}, []
         try:
             await self._release(leases)
@@ -207,85 +197,6 @@ class Leases:
                 await asyncio.sleep(delay * (0.5 + random.random()))
                 delay = min(delay * 2, 0.02)
 
-    # -- keeping and releasing it ---------------------------------------------------------
-
-    def _done(self, lease: Lease) -> None:
-        """The event is over: keep the lease a loop tick, for the session's next event here."""
-        lease.in_use = False
-        if lease.lost:
-            self._drop(lease)
-            return
-        lease.idle_since = self._sweeps
-        self._idle.append(lease)
-        if self._sweeper is None:  # call_soon: next tick, like call_later(0) but no timer heap
-            self._sweeper = asyncio.get_running_loop().call_soon(self._sweep)
-
-    def _sweep(self) -> None:
-        """Release the leases left idle for a whole tick (one timer per tick, not per event)."""
-        self._sweeper, self._sweeps = None, self._sweeps + 1
-        idle, self._idle = self._idle, []
-        released = []
-        for lease in idle:
-            if lease.in_use or self._leases.get(lease.session_id) is not lease:
-                continue
-            if lease.idle_since == self._sweeps - 1:
-                self._idle.append(lease)  # idle since the last sweep only: one more round
-            else:
-                del self._leases[lease.session_id]
-                released.append(lease)
-        if released:
-            self._background(self._release(released))
-        if self._idle:
-            self._sweeper = asyncio.get_running_loop().call_soon(self._sweep)
-
-    async def _release(self, leases: list[Lease]) -> None:
-        await asyncio.gather(*(
-            self._call(RELEASE, Arguments(*lease.keys.values[1:]), lease.token, None)
-            for lease in leases
-        ))
-
-    def _drop(self, lease: Lease) -> None:
-        lease.lost = True
-        if self._leases.get(lease.session_id) is lease:
-            del self._leases[lease.session_id]
-
-    def _guard(self) -> None:
-        """Make sure the locks of running events are renewed before they can expire."""
-        if self._guardian is None:
-            period = min(0.05, self.lock_timeout / 4)
-            self._guardian = asyncio.get_running_loop().call_later(period, self._renew_due)
-
-    def _renew_due(self) -> None:
-        # One timer for all running events: renew a lock once less than half its life is left.
-        self._guardian = None
-        now, running, due = time.monotonic(), False, []
-        for lease in self._leases.values():
-            if lease.in_use and not lease.lost:
-                running = True
-                if lease.valid_until - now < lease.ttl / 2 and not lease.renewing:
-                    lease.renewing = True
-                    due.append(lease)
-        if due:
-            self._background(asyncio.gather(*map(self._renew, due)))
-        if running:
-            self._guard()
-
-    async def _renew(self, lease: Lease) -> None:
-        sent = time.monotonic()
-        try:
-            if await self._call(RENEW, Arguments(lease.keys.values[1]), lease.token, None):
-                lease.valid_until = max(lease.valid_until, sent + self.lock_timeout)
-                lease.ttl = self.lock_timeout
-            else:
-                lease.lost = True  # its write will be refused
-        finally:
-            lease.renewing = False
-
-    def _background(self, coroutine: Any) -> None:
-        task = asyncio.ensure_future(coroutine)
-        self._tasks.add(task)
-        task.add_done_callback(_finished(self._tasks))
-
 
 class RedisLock:
     """``async with store.lock(id)``: the session's lease, visible to this task's read/write."""
@@ -314,12 +225,3 @@ class RedisLock:
         leases.events -= 1
         leases._held.reset(self._token)
         leases._done(self._lease)
-
-
-def _finished(tasks: set[asyncio.Task[Any]]) -> Any:
-    def done(task: asyncio.Task[Any]) -> None:
-        tasks.discard(task)
-        if not task.cancelled():
-            task.exception()  # retrieved: a failed release or renewal only lets the lock expire
-
-    return done
