@@ -38,12 +38,26 @@ def html_of(pane: ChatPane) -> str:
     return "".join(block.value for block in pane.transcript_view.blocks)
 
 
+def type_and_press_enter(pane: ChatPane, text: str) -> None:
+    """What the browser sends: the value as it is typed, then a submit message on Enter."""
+    pane.text.value = text
+    pane.text._handle_custom_msg({"event": "submit"}, [])
+
+
 def test_enter_in_the_text_box_sends_and_clears_it(pane):
-    pane.text.value = "Hi"  # what the browser syncs on Enter (continuous_update=False)
-    pane.text.value = "Hi"
+    type_and_press_enter(pane, "Hi")
+    type_and_press_enter(pane, "Hi")
     assert pane.transcript == [("You", "Hi"), ("Bot", "Count: 1"), ("You", "Hi"), ("Bot", "Count: 2")]
     assert pane.text.value == ""
-    assert not pane.text.continuous_update
+
+
+def test_typing_without_enter_sends_nothing(pane):
+    pane.text.value = "Hal"  # typed, then the user clicks elsewhere: no submit message
+    pane.text.value = "Half a thought"
+    assert pane.transcript == []
+    assert pane.text.value == "Half a thought"  # kept for when they come back
+    type_and_press_enter(pane, "   ")  # Enter on blanks sends nothing either
+    assert pane.transcript == []
 
 
 def test_the_send_button_sends_what_the_box_holds(pane):

@@ -35,7 +35,10 @@ CELLS = {
     "state": "%state",
     "state_other": "%state console:9",
     "chat": "%chat",
-    "type_in_pane": f"{KIT}\npane = kit.panes[-1]\npane.text.value = 'Hi'",
+    "type_in_pane": (
+        f"{KIT}\npane = kit.panes[-1]\npane.text.value = 'Hi'\n"
+        "pane.text._handle_custom_msg({'event': 'submit'}, [])"
+    ),
     "read_pane": "print(pane.transcript[-1], pane.state_view.values, pane.state_view.changed)",
     "line_chats": (
         "%say Hi --platform line --group G1 --user U1\n"

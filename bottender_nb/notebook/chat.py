@@ -58,7 +58,7 @@ class ChatPane:
         self._tasks: set[asyncio.Task[None]] = set()
         self._session_id: str | None = None
         self.widget = self._layout()
-        self.text.observe(self._on_text, names="value")
+        self.text.on_msg(self._on_text_message)
         self.send_button.on_click(self._on_click)
         self.picker.on_change(self._on_source)
         bot.on_turn(_TurnForwarder(self))
@@ -143,13 +143,16 @@ class ChatPane:
 
     # -- widget callbacks: never block the kernel -------------------------------------------
 
-    def _on_text(self, change: dict[str, Any]) -> None:
-        line = change["new"]
-        if line.strip():
-            self.text.value = ""
-            self._submit(line)
+    def _on_text_message(self, _text: widgets.Text, content: Any, _buffers: Any) -> None:
+        # The browser sends {"event": "submit"} on Enter, after the value it typed; leaving
+        # the box sends nothing, so a click elsewhere never sends a half-typed message.
+        if isinstance(content, dict) and content.get("event") == "submit":
+            self._send_box()
 
     def _on_click(self, _button: widgets.Button) -> None:
+        self._send_box()
+
+    def _send_box(self) -> None:
         line = self.text.value
         if line.strip():
             self.text.value = ""
@@ -227,10 +230,9 @@ class _TurnForwarder:
 
 
 def _input_row() -> tuple[widgets.Text, widgets.Button]:
-    """The message box (Enter sends) and the Send button."""
+    """The message box (Enter sends; its value follows the typing) and the Send button."""
     text = widgets.Text(
         placeholder=f"Type a message and press Enter, or {', '.join(COMMANDS[:4])}",
-        continuous_update=False,  # the value arrives on Enter (or on leaving the box): one send
         layout=widgets.Layout(flex="1 1 auto"),
     )
     text.add_class("bnb-input")
