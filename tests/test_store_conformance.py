@@ -152,6 +152,21 @@ async def test_a_lone_surrogate_round_trips(backend: Backend) -> None:
     assert await store.read("console:1") == record
 
 
+@pytest.mark.parametrize("backend", ["memory", "file", "redis", "redis-cluster"], indirect=True)
+async def test_integers_beyond_64_bits_round_trip_exactly(backend: Backend) -> None:
+    """JSON carries them; a fast parser that reads them as floats would change them silently.
+
+    (Not MongoDB: BSON integers are 64-bit at most, so that store refuses them with a
+    StateError: see test_store_mongo.)
+    """
+    store = await backend.make()
+    record = session("console:1", big=2**70, low=-(2**63) - 1, top=2**64 - 1, plain=12)
+    await store.write("console:1", record)
+    stored = await store.read("console:1")
+    assert stored == record
+    assert all(type(value) is int for value in stored["_state"].values())
+
+
 async def test_destroy(backend: Backend) -> None:
     store = await backend.make()
     await store.write("console:1", session("console:1"))

@@ -194,3 +194,13 @@ async def test_a_lone_surrogate_is_refused_with_a_state_error_that_names_it(coll
     with pytest.raises(StateError, match=r"the key of session\['_state'\]\['\\ud83d'\]"):
         await store.write("console:1", record(**{"\ud83d": 1}))
     assert (await store.read("console:1"))["_state"] == {"n": 1}  # the stored one is unchanged
+
+
+async def test_an_integer_beyond_64_bits_is_refused_with_a_state_error_that_names_it(collection):
+    """BSON integers are 64-bit at most (the JSON-text stores keep bigger ones exact)."""
+    store = await make(collection)
+    await store.write("console:1", record(n=1))
+    with pytest.raises(StateError, match=r"session\['_state'\]\['big'\]\[1\] holds 9223372036854775808"):
+        await store.write("console:1", record(n=2, big=[1, 2**63]))
+    await store.write("console:1", record(n=3, low=-(2**63)))  # the 64-bit range itself is fine
+    assert (await store.read("console:1"))["_state"] == {"n": 3, "low": -(2**63)}

@@ -100,13 +100,23 @@ def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
 
 
 def parse(text: str | bytes) -> Any:
-    """JSON text -> Python, fast; raises ValueError on invalid JSON."""
+    """JSON text -> Python, fast; raises ValueError on invalid JSON.
+
+    orjson reads an integer beyond 64 bits as a float, silently: text with a run of 19 or
+    more digits (which such an integer has) goes to the stdlib, which keeps it exact.
+    """
     if orjson is not None:
-        try:
-            return orjson.loads(text)
-        except ValueError:
-            pass  # e.g. an int beyond 64 bits: let the stdlib parse it, or say what is wrong
+        data = text if type(text) is bytes else text.encode("utf-8", "surrogatepass")
+        if _LONG_NUMBER not in data.translate(_DIGITS_AS_ZERO):
+            try:
+                return orjson.loads(text)
+            except ValueError:
+                pass  # invalid JSON: let the stdlib say what is wrong
     return json.loads(text)
+
+
+_DIGITS_AS_ZERO = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))
+_LONG_NUMBER = b"0" * 19
 
 
 def copy_record(record: Mapping[str, Any]) -> dict[str, Any]:

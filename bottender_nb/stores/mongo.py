@@ -114,12 +114,11 @@ class MongoSessionStore(SessionStore):
         if self.ttl_index:
             document[EXPIRES_AT_FIELD] = self._expires_at(record)
         collection = await self.collection()
-        where = _lone_surrogate_path(document, "session")
-        if where is not None:  # BSON strings are UTF-8, which cannot carry one: refuse it whole
+        problem = _bson_problem(document, "session")
+        if problem is not None:  # refused whole, before the driver could write part of it
             raise StateError(
-                f"MongoDB cannot store session {session_id!r}: {where} holds a lone surrogate, "
-                "which BSON's UTF-8 strings cannot carry (the JSON-text stores escape it). "
-                "Store text whose surrogates come in pairs; the stored session is unchanged."
+                f"MongoDB cannot store session {session_id!r}: {problem}; the stored session "
+                "is unchanged."
             )
         try:
             await collection.replace_one({"id": session_id}, document, upsert=True)
@@ -156,10 +155,12 @@ class MongoSessionStore(SessionStore):
         )
 
 
-def _lone_surrogate_path(value: Any, path: str) -> str | None:
-    """Where in ``value`` the first string or key UTF-8 cannot encode is: ``session['_state']``."""
+def _bson_problem(value: Any, path: str) -> str | None:
+    """What in a JSON-safe ``value`` BSON cannot hold, and where: ``session['_state']['n']``."""
     if isinstance(value, str):
-        return None if _encodes(value) else path
+        return None if _encodes(value) else _LONE_SURROGATE.format(path)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return None if _INT64_MIN <= value <= _INT64_MAX else _BIG_INT.format(path, value)
     if isinstance(value, dict):
         pairs: Any = value.items()
     elif isinstance(value, list):
@@ -169,11 +170,19 @@ def _lone_surrogate_path(value: Any, path: str) -> str | None:
     for key, item in pairs:
         here = f"{path}[{key!r}]"
         if isinstance(key, str) and not _encodes(key):
-            return f"the key of {here}"
-        found = _lone_surrogate_path(item, here)
-        if found is not None:
-            return found
+            return _LONE_SURROGATE.format(f"the key of {here}")
+        problem = _bson_problem(item, here)
+        if problem is not None:
+            return problem
     return None
+
+
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+_LONE_SURROGATE = (
+    "{} holds a lone surrogate, which BSON's UTF-8 strings cannot carry (the JSON-text stores "
+    "escape it); store text whose surrogates come in pairs"
+)
+_BIG_INT = "{} holds {}, beyond BSON's 64-bit integers; store it as a string"
 
 
 def _encodes(text: str) -> bool:
