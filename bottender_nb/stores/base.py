@@ -126,6 +126,12 @@ class SessionStore(ABC):
 
     # -- derived helpers -----------------------------------------------------------------
 
+    def _event_copy(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """For :meth:`read_for_event` from a record kept in memory: a shallow copy, if live."""
+        if self.expires_in is not None and self.is_expired(record):
+            return None
+        return dict(record)
+
     def is_expired(self, record: Mapping[str, Any]) -> bool:
         """True when the record's ``lastActivity`` is older than ``expires_in``."""
         if self.expires_in is None:

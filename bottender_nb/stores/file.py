@@ -101,10 +101,7 @@ class FileSessionStore(SessionStore):
         lease = self._lock_files.lease(self._paths_of(session_id)[1])
         if lease is None or lease.record is None:
             return await self.read(session_id)
-        record = lease.record
-        if self.expires_in is not None and self.is_expired(record):
-            return None
-        return dict(record)
+        return self._event_copy(lease.record)
 
     async def _read(self, session_id: str) -> dict[str, Any] | None:
         return self._load(self._paths_of(session_id)[0])

@@ -47,9 +47,7 @@ class MemorySessionStore(SessionStore):
             snapshot = self._sessions[session_id]  # refreshes recency
         except KeyError:
             return None
-        if self.expires_in is not None and self.is_expired(snapshot):
-            return None
-        return dict(snapshot)
+        return self._event_copy(snapshot)
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Keep a checked snapshot of ``session``; a runner's CheckedRecord is kept as is."""

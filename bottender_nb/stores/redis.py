@@ -158,10 +158,7 @@ class RedisSessionStore(SessionStore):
         lease = self._leases.held(session_id)
         if lease is None or lease.record is None:
             return await self.read(session_id)
-        record = lease.record
-        if self.expires_in is not None and self.is_expired(record):
-            return None
-        return dict(record)
+        return self._event_copy(lease.record)
 
     async def read(self, session_id: str) -> dict[str, Any] | None:
         """The live session; under this task's lock, the value the lock came with (no I/O)."""
