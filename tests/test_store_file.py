@@ -465,6 +465,15 @@ async def test_say_inside_a_running_loop_lets_the_lock_go_before_it_returns(tmp_
     bot.say("hi")  # nested in this test's running loop, as in a Jupyter cell
     assert lock_is_free(tmp_path)
 
+    async def fail(context):
+        await context.send_text("about to fail")
+        raise RuntimeError("the action failed")
+
+    bot.action = fail
+    with pytest.raises(RuntimeError, match="the action failed"):
+        bot.say("hi")
+    assert lock_is_free(tmp_path)  # an action that raised lets it go as well
+
 
 def _try_session_lock(store: FileSessionStore, seconds: float) -> bool:
     async def attempt() -> bool:

@@ -36,6 +36,7 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     import nest_asyncio
 
     nest_asyncio.apply(loop)
-    result = loop.run_until_complete(coroutine)
-    loop.run_until_complete(asyncio.sleep(0))
-    return result
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        loop.run_until_complete(asyncio.sleep(0))
