@@ -321,14 +321,27 @@ async def test_a_lone_caller_sends_at_once_and_a_crowd_shares_a_batch() -> None:
     from bottender_nb.stores.redis_pipeline import Pipeline
     from bottender_nb.stores.redis_resp import Arguments
 
-    crowd = [False]
+    in_progress = [1]
     lane = _EchoLane()
-    pipeline = Pipeline([lane], crowded=lambda: crowd[0])
+    pipeline = Pipeline([lane], in_progress=lambda: in_progress[0])
     keys, token = Arguments("k"), Arguments("t")
     assert await pipeline.call(WRITE, keys, token, b"v") == 0
-    crowd[0] = True  # other events in progress: calls of one pass go together
+    in_progress[0] = 30  # other events in progress: calls of one pass go together
     replies = await asyncio.gather(*(pipeline.call(WRITE, keys, token, b"v") for _ in range(10)))
     assert lane.batches == [1, 10] and sorted(replies) == list(range(10))
+
+
+async def test_a_crowd_is_split_between_the_lanes_so_both_work_at_once() -> None:
+    from bottender_nb.stores.redis_keys import WRITE
+    from bottender_nb.stores.redis_pipeline import Pipeline
+    from bottender_nb.stores.redis_resp import Arguments
+
+    lanes = [_EchoLane(), _EchoLane()]
+    pipeline = Pipeline(lanes, in_progress=lambda: 20)
+    calls = [pipeline.call(WRITE, Arguments("k"), Arguments("t"), b"v") for _ in range(20)]
+    await asyncio.gather(*calls)
+    # Each lane took its share as soon as the share was there, not all 20 on the next pass.
+    assert sorted(lanes[0].batches + lanes[1].batches) == [10, 10]
 
 
 async def test_close_sends_the_calls_waiting_for_the_next_pass() -> None:
@@ -337,7 +350,7 @@ async def test_close_sends_the_calls_waiting_for_the_next_pass() -> None:
     from bottender_nb.stores.redis_resp import Arguments
 
     lane = _EchoLane()
-    pipeline = Pipeline([lane], crowded=lambda: True)
+    pipeline = Pipeline([lane], in_progress=lambda: 100)
     calls = [asyncio.ensure_future(pipeline.call(WRITE, Arguments("k"), Arguments("t")))
              for _ in range(3)]
     await asyncio.sleep(0)  # the calls are queued; the batch would go on the next pass

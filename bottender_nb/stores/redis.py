@@ -104,7 +104,7 @@ class RedisSessionStore(SessionStore):
         self.busy_poll = self._busy_poll.seconds
         heads = self._leases.heads(self._ttl)
         self._pipeline = Pipeline(
-            [self._lane(heads) for _ in range(_LANES)], crowded=lambda: self._leases.events > 1
+            [self._lane(heads) for _ in range(_LANES)], in_progress=lambda: self._leases.events
         )
 
     def __repr__(self) -> str:

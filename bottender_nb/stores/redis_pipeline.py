@@ -34,32 +34,39 @@ class Pipeline:
     """Auto-pipelining: a batch of script calls in flight per lane; calls made meanwhile wait.
 
     A lone caller sends straight from its own task (no hop through the loop). While other
-    events are in progress (``crowded()``), a call joins the batch that a free lane sends
-    on the loop's next pass: a local Redis often answers within the send itself, so a call
-    sent at once would be done before the others made theirs, and every call would cost a
-    round trip of its own. A lane that comes back takes every waiting call, one ``EVALSHA``
-    per script. With two lanes this process runs the events of one batch while Redis runs
-    the scripts of another.
+    events are in progress (``in_progress()``, the store's count), a call joins the batch
+    that a free lane sends on the loop's next pass: a local Redis often answers within the
+    send itself, so a call sent at once would be done before the others made theirs, and
+    every call would cost a round trip of its own. The batch goes sooner once it holds a
+    lane's share of the events in progress (half, with two lanes): else the replies of one
+    batch wake every conversation at once, their next calls all join one batch again, and
+    Redis and this process take turns instead of working at the same time. A lane that
+    comes back takes every waiting call, one ``EVALSHA`` per script.
     """
 
-    def __init__(self, lanes: list[Any], crowded: Callable[[], bool] = lambda: False) -> None:
+    def __init__(self, lanes: list[Any], in_progress: Callable[[], int] = lambda: 0) -> None:
         self._lanes = lanes
         self._free = list(lanes)
         self._queue: list[Call] = []
         self._tasks: set[asyncio.Task[None]] = set()
-        self._crowded = crowded
+        self._in_progress = in_progress
         self._flush: asyncio.Handle | None = None
 
     async def call(
         self, script: Script, keys: Arguments, args: Arguments, value: bytes | None = None
     ) -> Any:
         """Run ``script`` for one session; its reply, or the StoreError it got."""
-        if not self._free or self._queue or self._crowded():
+        in_progress = self._in_progress()
+        if not self._free or self._queue or in_progress > 1:
             loop = asyncio.get_running_loop()
             future = loop.create_future()
-            self._queue.append(Call(script, keys, args, value, future))
-            if self._free and self._flush is None:
-                self._flush = loop.call_soon(self._send_queue)
+            queue = self._queue
+            queue.append(Call(script, keys, args, value, future))
+            if self._free:
+                if len(queue) * len(self._lanes) >= in_progress:
+                    self._send_queue()  # this lane's share of the crowd: Redis starts on it now
+                elif self._flush is None:
+                    self._flush = loop.call_soon(self._send_queue)
             return await future
         lane = self._free.pop()
         try:
@@ -71,6 +78,8 @@ class Pipeline:
         return outcome[0]
 
     def _send_queue(self) -> None:
+        if self._flush is not None:
+            self._flush.cancel()
         self._flush = None
         if self._free and self._queue:
             self._next(self._free.pop())
