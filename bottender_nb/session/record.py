@@ -109,9 +109,9 @@ def parse(text: str | bytes) -> Any:
         data = text if type(text) is bytes else text.encode("utf-8", "surrogatepass")
         if _LONG_NUMBER not in data.translate(_DIGITS_AS_ZERO):
             try:
-                return orjson.loads(text)
+                return orjson.loads(data)  # the bytes just checked: no second UTF-8 encode
             except ValueError:
-                pass  # invalid JSON: let the stdlib say what is wrong
+                pass  # invalid JSON (or a lone surrogate): let the stdlib say what it is
     return json.loads(text)
 
 
