@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from bottender_nb import Bot, FileSessionStore, MemorySessionStore
-from bottender_nb.session.record import CheckedRecord, dumps
+from bottender_nb.record import CheckedRecord, dumps
 from bottender_nb.stores.base import SessionStore
 
 BODY = {"message": {"text": "hi"}}

@@ -23,7 +23,7 @@ import tempfile
 import time
 
 from bottender_nb import sessions_frame
-from bottender_nb.session.record import parse as fast_parse
+from bottender_nb.record import parse as fast_parse
 
 PLATFORMS = ("console", "messenger", "line", "telegram", "slack")
 T0_MS = 1_578_000_000_000

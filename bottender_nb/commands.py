@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .platforms import Source, get_platform
-from .session.record import STATE_FIELD
+from .record import STATE_FIELD
 from .session.runner import Bot, Turn
 
 COMMANDS = ("/state", "/session", "/payload X", "/reset", "/exit", "/quit")

@@ -304,7 +304,7 @@ def test_byte_order_marks_large_files_and_bad_bytes(tmp_path):
 def test_frozen_and_other_mappings_in_a_list():
     from types import MappingProxyType
 
-    from bottender_nb.session.frozen import freeze
+    from bottender_nb.frozen import freeze
 
     frame = sessions_frame([
         MappingProxyType({"id": "console:1", "_state": freeze({"a": {"b": 1}, "n": [1]})}),

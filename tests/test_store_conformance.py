@@ -19,7 +19,7 @@ import pytest
 from bottender_nb import (
     Bot, FileSessionStore, MemorySessionStore, MongoSessionStore, RedisSessionStore, StateError,
 )
-from bottender_nb.session.record import dumps
+from bottender_nb.record import dumps
 from bottender_nb.stores.base import SessionStore
 from servers import AsyncMongomockCollection
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..session.record import parse as fast_parse
+from ..record import parse as fast_parse
 from ..session.sync import run_sync
 from ..stores.base import SessionStore
 from .columns import SessionTable

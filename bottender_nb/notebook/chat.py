@@ -13,7 +13,7 @@ import ipywidgets as widgets
 
 from ..commands import COMMANDS, handle_line, session_id_for
 from ..platforms import Source, get_platform
-from ..session.record import STATE_FIELD
+from ..record import STATE_FIELD
 from ..session.runner import Bot, Turn
 from ..session.sync import run_sync
 from . import render

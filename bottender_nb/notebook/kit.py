@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..commands import handle_line
 from ..config import bot_options, session_store
 from ..platforms import Source
-from ..session.record import STATE_FIELD
+from ..record import STATE_FIELD
 from ..session.runner import Bot, Turn
 from ..session.sync import run_sync
 from .cells import CellError

@@ -8,8 +8,8 @@ from typing import Any
 
 from ..errors import StateError
 from ..platforms.base import Event
-from .frozen import FrozenDict, freeze, freeze_field, thaw
-from .record import LAST_ACTIVITY_FIELD, PLAIN_JSON_TYPES, check_json_state
+from ..frozen import FrozenDict, freeze, freeze_field, thaw
+from ..record import LAST_ACTIVITY_FIELD, PLAIN_JSON_TYPES, check_json_state
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,9 +15,9 @@ from ..platforms import Platform, Source, get_platform
 from ..platforms.base import Event
 from ..stores.base import Clock, SessionStore
 from .context import Context, Reply, Session
-from .frozen import FrozenDict, freeze, thaw
+from ..frozen import FrozenDict, freeze, thaw
 from .locks import SessionLocks
-from .record import LAST_ACTIVITY_FIELD, STATE_FIELD, CheckedRecord, check_json_state
+from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD, CheckedRecord, check_json_state
 from .sync import run_sync
 
 Action = Callable[..., Awaitable[Any]]

@@ -1,6 +1,6 @@
 """The one small async interface every session store implements.
 
-A store keeps session records (see :mod:`bottender_nb.session.record`) by session id.
+A store keeps session records (see :mod:`bottender_nb.record`) by session id.
 Subclasses implement five primitives on raw records; expiry, copies and the public verbs
 Bottender users know (``read / write / destroy / all``) are derived here once.
 """
@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from ..session.record import LAST_ACTIVITY_FIELD, copy_record
+from ..record import LAST_ACTIVITY_FIELD, copy_record
 
 Clock = Callable[[], float]
 """Seconds since the epoch, like :func:`time.time`; tests pass a fake one."""
@@ -98,7 +98,7 @@ class SessionStore(ABC):
 
         The runner only replaces top-level fields of what this returns, never changes a
         nested value in place, and writes it back as a
-        :class:`~bottender_nb.session.record.CheckedRecord`. So a store that keeps records
+        :class:`~bottender_nb.record.CheckedRecord`. So a store that keeps records
         in this process may return a shallow copy here instead of :meth:`read`'s deep one.
         """
         return await self.read(session_id)

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import StoreError
-from ..session.record import CheckedRecord, dumps_utf8, loads
+from ..record import CheckedRecord, dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .file_lock import FileLock, LockFiles, SessionLock
 from .filenames import SUFFIX, WINDOWS, session_filename

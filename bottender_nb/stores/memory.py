@@ -8,7 +8,7 @@ from typing import Any
 
 from cachetools import Cache, LRUCache
 
-from ..session.record import CheckedRecord, dumps, parse
+from ..record import CheckedRecord, dumps, parse
 from .base import Clock, ExpiresIn, SessionStore
 
 

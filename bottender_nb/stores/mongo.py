@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import StateError, StoreError, missing_extra
-from ..session.record import LAST_ACTIVITY_FIELD, copy_record
+from ..record import LAST_ACTIVITY_FIELD, copy_record
 from .base import Clock, ExpiresIn, SessionStore
 
 try:

@@ -35,7 +35,7 @@ from collections.abc import Awaitable, Mapping
 from typing import Any
 
 from ..errors import StoreError, missing_extra
-from ..session.record import dumps_utf8, loads
+from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .redis_address import lean_address
 from .redis_busy_poll import BusyPoll

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import CorruptSessionError, StoreError
-from ..session.record import CheckedRecord
+from ..record import CheckedRecord
 from .redis_keys import ACQUIRE, NEXT, RELEASE, RENEW, WAKE, WRITE, Script, lock_key
 from .redis_lease_timers import LeaseTimers
 from .redis_resp import Arguments

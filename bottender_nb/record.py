@@ -12,7 +12,7 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import CorruptSessionError, StateError
+from .errors import CorruptSessionError, StateError
 from .frozen import FrozenDict, FrozenList
 
 try:  # orjson is a core dependency; the stdlib is the fallback for what orjson refuses
