@@ -13,6 +13,7 @@ from .errors import (
     BottenderNbError,
     ConfigError,
     CorruptSessionError,
+    HistoryError,
     SessionIdError,
     StateError,
     StoreError,
@@ -22,7 +23,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "Bot": ".session.runner",
-    "Turn": ".session.runner",
+    "Turn": ".turns",
     "Context": ".session.context",
     "Reply": ".session.context",
     "Session": ".session.context",
@@ -42,7 +43,7 @@ _LAZY = {
 __all__ = sorted(
     [
         *_LAZY,
-        "BottenderNbError", "ConfigError", "CorruptSessionError", "SessionIdError",
+        "BottenderNbError", "ConfigError", "CorruptSessionError", "HistoryError", "SessionIdError",
         "StateError", "StoreError", "load_ipython_extension", "__version__",
     ]
 )
@@ -54,7 +55,8 @@ if TYPE_CHECKING:
     from .notebook.chat import ChatPane
     from .platforms.base import Event
     from .session.context import Context, Reply, Session
-    from .session.runner import Bot, Turn
+    from .session.runner import Bot
+    from .turns import Turn
     from .stores.base import SessionStore
     from .stores.file import FileSessionStore
     from .stores.memory import MemorySessionStore

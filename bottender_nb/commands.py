@@ -13,7 +13,8 @@ from typing import Any
 
 from .platforms import Source, get_platform
 from .record import STATE_FIELD
-from .session.runner import Bot, Turn
+from .session.runner import Bot
+from .turns import Turn
 
 COMMANDS = ("/state", "/session", "/payload X", "/reset", "/exit", "/quit")
 
@@ -64,4 +65,4 @@ async def handle_line(
     else:
         body = handler.build_body(text=line, source=source)
     turns = await bot.run(body, platform)
-    return Outcome([reply.text for turn in turns for reply in turn.replies], turns)
+    return Outcome([reply for turn in turns for reply in turn.replies], turns)

@@ -6,6 +6,7 @@
     ├── StateError (TypeError)        state misuse: a non-mapping, a non-JSON value, no session
     ├── SessionIdError (ValueError)   a webhook body whose session key cannot be derived
     ├── ConfigError (ValueError)      a Bottender-shaped config that is malformed
+    ├── HistoryError (ValueError)     a time-travel call that names a turn or session it cannot use
     ├── StoreError                    a session store failed (wraps the driver's error)
     │   └── CorruptSessionError       a stored session is not valid JSON / not a session
     └── notebook.cells.CellError      a %%action / %%bottender_config cell that cannot be used
@@ -31,6 +32,10 @@ class SessionIdError(BottenderNbError, ValueError):
 
 class ConfigError(BottenderNbError, ValueError):
     """A Bottender-shaped configuration that cannot be used."""
+
+
+class HistoryError(BottenderNbError, ValueError):
+    """A rewind or fork to a turn that is not kept, or onto a session that already exists."""
 
 
 class StoreError(BottenderNbError):

@@ -194,7 +194,7 @@ async def test_on_turn_listeners_see_each_turn_with_state_before_and_after():
         ("console:1", {"count": 0}, {"count": 1}),
         ("console:1", {"count": 1}, {"count": 2}),
     ]
-    assert [r.text for r in turns[1].replies] == ["Count: 2"]
+    assert turns[1].replies == ["Count: 2"]
 
 
 async def test_reset_session_goes_back_to_initial_state():

@@ -11,8 +11,6 @@ import pytest
 from bottender_nb import (
     Bot, FileSessionStore, MemorySessionStore, TranscriptRecorder, sessions_frame, transcripts_frame,
 )
-from bottender_nb.platforms.base import Event
-from bottender_nb.session.context import Reply
 from bottender_nb.session.runner import Turn
 
 T0 = 1_578_000_000
@@ -121,7 +119,7 @@ def _record_many(path: str, writer: int, count: int) -> None:
     for index in range(count):
         recorder.record(Turn(
             session_id=f"console:{writer}", platform="console",
-            event=Event({}, text=f"{writer}-{index}"), replies=[Reply("ok")],
+            text=f"{writer}-{index}", replies=["ok"],
             state_before={}, state=state, time=T0 + index,
         ))
 

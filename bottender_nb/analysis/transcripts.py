@@ -113,11 +113,10 @@ def turn_entries(turn: Turn) -> Iterator[dict[str, Any]]:
     """The messages of one turn: the incoming one (text, else payload), then each reply."""
     common = {"time": turn.time, "session_id": turn.session_id, "platform": turn.platform}
     state = turn.state
-    event = turn.event
-    text = event.text if event.text is not None else event.payload
+    text = turn.text if turn.text is not None else turn.payload
     yield {**common, "direction": "in", "text": text, "state": state}
     for reply in turn.replies:
-        yield {**common, "direction": "out", "text": reply.text, "state": state}
+        yield {**common, "direction": "out", "text": reply, "state": state}
 
 
 def read_transcript(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:

@@ -129,9 +129,7 @@ class ChatPane:
                                      preformatted=outcome.command is not None)
         if outcome.exit:
             self.transcript_view.add(render.NOTE, EXIT_NOTE, speaker="Note")
-        if outcome.command == "/reset":
-            await self._refresh_state(mark_changes=True)
-        return outcome.replies
+        return outcome.replies  # a /reset shows through _on_turn, as the "reset" turn it is
 
     def _speaker(self, source: Source) -> str:
         return "You" if source.user == self.first_user else f"User {source.user}"

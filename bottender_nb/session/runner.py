@@ -7,34 +7,23 @@ import inspect
 import time
 import types
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from ..platforms import Platform, Source, get_platform
 from ..platforms.base import Event
+from ..errors import ConfigError
 from ..stores.base import Clock, SessionStore
+from ..turns import Turn, changed_keys
 from .context import Context, Reply, Session
-from ..frozen import FrozenDict, freeze, thaw
+from ..frozen import FrozenDict, freeze
 from .locks import SessionLocks
 from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD, CheckedRecord, check_json_state
+from . import time_travel
 from .sync import run_sync
 
 Action = Callable[..., Awaitable[Any]]
-TurnListener = Callable[["Turn"], None]
-
-
-@dataclass(slots=True)
-class Turn:
-    """One handled event: who, what came in, what went out, and the state before and after."""
-
-    session_id: str | None
-    platform: str
-    event: Event
-    replies: list[Reply]
-    state_before: Mapping[str, Any]
-    state: Mapping[str, Any]
-    time: float
+TurnListener = Callable[[Turn], None]
 
 
 class Bot:
@@ -50,8 +39,16 @@ class Bot:
         *,
         initial_state: Mapping[str, Any] | None = None,
         session_store: SessionStore | None = None,
+        history: int = 1000,
         clock: Clock = time.time,
     ) -> None:
+        """``history``: turns kept per session (oldest dropped first); 0 keeps none."""
+        if isinstance(history, bool) or not isinstance(history, int) or history < 0:
+            raise ConfigError(
+                f"history must be the number of turns to keep per session (an int >= 0), "
+                f"not {history!r}; e.g. Bot(action, history=1000), or 0 to keep none."
+            )
+        self.keep_history = history
         if session_store is None:
             from ..stores.memory import MemorySessionStore
 
@@ -101,8 +98,20 @@ class Bot:
         replies: list[Reply] = []
         for raw_event in handler.split(body):
             if not handler.is_ignored(raw_event):
-                replies += (await self._handle_event(handler, raw_event)).replies
+                turn = await self._handle_event(handler, raw_event)
+                replies += [Reply(text, turn.session_id) for text in turn.replies]
         return replies
+
+    async def handle_event(self, raw_event: Mapping[str, Any], platform: str = "console") -> Turn | None:
+        """Handle one raw event (as a body's ``split`` gives it, or a turn's ``raw``).
+
+        None when the platform ignores the event (a bot's own Slack message, a LINE
+        webhook check). Replaying recorded turns resends them this way.
+        """
+        handler = get_platform(platform)
+        if handler.is_ignored(raw_event):
+            return None
+        return await self._handle_event(handler, raw_event)
 
     async def run(self, body: Mapping[str, Any], platform: str | Platform = "console") -> list[Turn]:
         """Handle every event in ``body``; one :class:`Turn` per handled event."""
@@ -135,14 +144,42 @@ class Bot:
             return await self.session_store.read(session_id)
 
     async def reset_session(self, session_id: str) -> None:
-        """Put the session's state back to ``initial_state``, keeping its other fields."""
+        """Put the session's state back to ``initial_state``, keeping its other fields.
+
+        Kept in the history as a turn of kind ``"reset"``.
+        """
         async with self._locks.hold(session_id):
             await self._ensure_store()
             async with self.session_store.lock(session_id):
                 record = await self.session_store.read(session_id)
                 if record is not None:
-                    record[STATE_FIELD] = thaw(self.initial_state)
-                    await self.session_store.write(session_id, record)
+                    await time_travel.record_turn(self, record, "reset", self.initial_state, None)
+
+    # -- history and time travel (SPEC §7): synchronous like say(), with async twins -------
+
+    def history(self, session_id: str) -> list[Turn]:
+        """The session's kept turns, oldest first."""
+        return run_sync(self.history_async(session_id))
+
+    def rewind(self, session_id: str, turn: int) -> Turn:
+        """The state after ``turn`` becomes the session's state, as a new ``"rewind"`` turn."""
+        return run_sync(self.rewind_async(session_id, turn))
+
+    def fork(self, session_id: str, turn: int, to: str | None = None) -> str:
+        """A new session with ``session_id``'s state and history up to ``turn``; its id."""
+        return run_sync(self.fork_async(session_id, turn, to=to))
+
+    async def history_async(self, session_id: str) -> list[Turn]:
+        """:meth:`history`, awaitable."""
+        return await time_travel.history(self, session_id)
+
+    async def rewind_async(self, session_id: str, turn: int) -> Turn:
+        """:meth:`rewind`, awaitable."""
+        return await time_travel.rewind(self, session_id, turn)
+
+    async def fork_async(self, session_id: str, turn: int, to: str | None = None) -> str:
+        """:meth:`fork`, awaitable."""
+        return await time_travel.fork(self, session_id, turn, to)
 
     async def _handle_event(self, handler: Platform, raw_event: Mapping[str, Any]) -> Turn:
         key = handler.session_key(raw_event)
@@ -197,12 +234,21 @@ class Bot:
             result = action(context, {}) if _takes_props(action) else action(context)
             action = await result if _is_awaitable(result) else result
         now = self.clock()
+        event = context.event
+        turn = Turn(
+            session_id, handler.name, now, "event", event.text, event.payload, raw_event,
+            [reply.text for reply in context.replies], state_before, context.state,
+            changed_keys(state_before, context.state),
+        )
         if record is not None:
             record[STATE_FIELD] = context.state
             record[LAST_ACTIVITY_FIELD] = int(now * 1000)
             await store.write(session_id, CheckedRecord(record))  # type: ignore[arg-type]
-        return Turn(session_id, handler.name, context.event, context.replies, state_before,
-                    context.state, now)
+            if self.keep_history and store.history is not None:
+                turn.index = await store.append_turn(
+                    session_id, turn.as_record(), keep=self.keep_history
+                )
+        return turn
 
     def _notify(self, turn: Turn) -> None:
         for listener in self._listeners:

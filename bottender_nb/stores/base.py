@@ -14,7 +14,9 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+from ..errors import StoreError
 from ..record import LAST_ACTIVITY_FIELD, copy_record
+from .history import History, TurnRecord
 
 Clock = Callable[[], float]
 """Seconds since the epoch, like :func:`time.time`; tests pass a fake one."""
@@ -54,6 +56,9 @@ class SessionStore(ABC):
         reads as absent, so the next event starts from ``initial_state``.
     :param clock: the time source for expiry, ``time.time`` by default.
     """
+
+    history: History | None = None
+    """Where this store keeps its sessions' turns (SPEC §7); None: it keeps none."""
 
     def __init__(self, *, expires_in: ExpiresIn = None, clock: Clock = time.time) -> None:
         self.expires_in = to_timedelta(expires_in)
@@ -108,8 +113,10 @@ class SessionStore(ABC):
         await self._write(session_id, copy_record(session))
 
     async def destroy(self, session_id: str) -> None:
-        """Forget the session."""
+        """Forget the session, and its history."""
         await self._destroy(session_id)
+        if self.history is not None:
+            await self.history.destroy(session_id)
 
     async def all(self) -> list[dict[str, Any]]:
         """Every live (unexpired) session."""
@@ -123,6 +130,25 @@ class SessionStore(ABC):
         nothing, and costs nothing on the hot path.
         """
         return _NO_LOCK
+
+    # -- conversation history (SPEC §7) -------------------------------------------------
+
+    def require_history(self) -> History:
+        """This store's :class:`History`; a clear error for a store that keeps none."""
+        if self.history is None:
+            raise StoreError(
+                f"{type(self).__name__} keeps no conversation history; use a store that does "
+                "(memory, file, redis, mongo) or Bot(..., history=0)."
+            )
+        return self.history
+
+    async def append_turn(self, session_id: str, turn: TurnRecord, *, keep: int) -> int:
+        """Add a turn to the session's history (the caller holds the session); its index."""
+        return await self.require_history().append(session_id, turn, keep)
+
+    async def turns(self, session_id: str) -> list[TurnRecord]:
+        """The session's kept turns, oldest first."""
+        return await self.require_history().read(session_id)
 
     # -- derived helpers -----------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from cachetools import Cache, LRUCache
 
 from ..record import CheckedRecord, dumps, parse
 from .base import Clock, ExpiresIn, SessionStore
+from .history import MemoryHistory
 
 
 class MemorySessionStore(SessionStore):
@@ -33,6 +34,7 @@ class MemorySessionStore(SessionStore):
             raise ValueError(f"max_size must be a positive int, got {max_size!r}.")
         self.max_size = max_size
         self._sessions: LRUCache[str, CheckedRecord] = LRUCache(maxsize=max_size)
+        self.history = MemoryHistory(max_sessions=max_size)
 
     async def _read(self, session_id: str) -> dict[str, Any] | None:
         try:

@@ -1,0 +1,91 @@
+"""Where a store keeps its sessions' histories: the turns of each session (SPEC §7).
+
+Each store has one :class:`History`, kept "next to" its sessions but never where a session
+loader (this package's ``all()`` or Bottender's own store) would read it as a session. The
+runner appends a turn while it holds the session, so indexes are handed out in order; an
+append costs the same at turn 10 as at turn 10,000: a history is never rewritten whole to add
+one turn.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections import deque
+from typing import Any
+
+from cachetools import LRUCache
+
+from ..errors import CorruptSessionError
+
+TurnRecord = dict[str, Any]
+"""A turn as stored: the JSON object of :meth:`bottender_nb.turns.Turn.as_record`."""
+
+
+class History(ABC):
+    """The turns of every session of one store; ``keep`` bounds each, oldest dropped first."""
+
+    @abstractmethod
+    async def append(self, session_id: str, turn: TurnRecord, keep: int) -> int:
+        """Add ``turn`` as the session's next; its index (one past the last ever given)."""
+
+    @abstractmethod
+    async def read(self, session_id: str) -> list[TurnRecord]:
+        """The session's kept turns, oldest first ([] when it has none)."""
+
+    @abstractmethod
+    async def replace(self, session_id: str, turns: list[TurnRecord]) -> None:
+        """Make ``turns`` (indexes set) the session's whole history: a fork's copy."""
+
+    @abstractmethod
+    async def destroy(self, session_id: str) -> None:
+        """Forget the session's turns."""
+
+    @abstractmethod
+    async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
+        """Every kept turn of every session, or why one cannot be read (for turns_frame)."""
+
+
+class MemoryHistory(History):
+    """Histories kept in this process, for the memory store; as many as it keeps sessions."""
+
+    def __init__(self, max_sessions: int) -> None:
+        self._sessions: LRUCache[str, _Kept] = LRUCache(maxsize=max_sessions)
+
+    async def append(self, session_id: str, turn: TurnRecord, keep: int) -> int:
+        kept = self._sessions.get(session_id)
+        if kept is None or kept.turns.maxlen != keep:
+            kept = self._sessions[session_id] = _Kept(kept, keep)
+        turn["index"] = index = kept.next_index
+        kept.next_index += 1
+        kept.turns.append(turn)
+        return index
+
+    async def read(self, session_id: str) -> list[TurnRecord]:
+        kept = self._sessions.get(session_id)
+        return [] if kept is None else [dict(turn) for turn in kept.turns]
+
+    async def replace(self, session_id: str, turns: list[TurnRecord]) -> None:
+        kept = _Kept(None, max(len(turns), 1))
+        kept.turns.extend(dict(turn) for turn in turns)
+        kept.next_index = turns[-1]["index"] + 1 if turns else 0
+        self._sessions[session_id] = kept
+
+    async def destroy(self, session_id: str) -> None:
+        self._sessions.pop(session_id, None)
+
+    async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
+        return [
+            (f"history of {session_id!r}", dict(turn))
+            for session_id, kept in list(self._sessions.items())
+            for turn in kept.turns
+        ]
+
+
+class _Kept:
+    """One session's turns and the next index; a new ``keep`` keeps the newest that fit."""
+
+    __slots__ = ("next_index", "turns")
+
+    def __init__(self, previous: _Kept | None, keep: int) -> None:
+        self.turns: deque[TurnRecord] = deque(previous.turns if previous else (), maxlen=keep)
+        self.next_index = previous.next_index if previous else 0

@@ -1,0 +1,87 @@
+"""A turn: one handled event (or a rewind, fork or reset) in a session's history (SPEC §7).
+
+Below both the runner, which makes turns, and the stores, which keep them: a store keeps a
+turn as the JSON object :meth:`Turn.as_record` gives and hands it back through
+:meth:`Turn.from_record`, which is the one check of a stored turn.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import CorruptSessionError
+
+KINDS = ("event", "rewind", "fork", "reset")
+"""What made a turn: an event the bot handled, or one of the time-travel verbs."""
+
+FIELDS = (
+    "session_id", "index", "time", "kind", "platform", "text", "payload", "raw", "replies",
+    "state_before", "state", "changed",
+)
+
+
+@dataclass(slots=True)
+class Turn:
+    """One step of a session: what came in, what went out, the state before and after.
+
+    ``index`` counts a session's turns from 0 and is never reused (None for a turn that was
+    not kept: no session, or ``history=0``). ``time`` is epoch seconds. ``changed`` names the
+    top-level state keys whose value changed.
+    """
+
+    session_id: str | None
+    platform: str
+    time: float
+    kind: str = "event"
+    text: str | None = None
+    payload: str | None = None
+    raw: Any = None
+    replies: list[str] = field(default_factory=list)
+    state_before: Mapping[str, Any] = field(default_factory=dict)
+    state: Mapping[str, Any] = field(default_factory=dict)
+    changed: list[str] = field(default_factory=list)
+    index: int | None = None
+
+    def as_record(self) -> dict[str, Any]:
+        """The JSON object a store keeps (``index`` is the store's to assign)."""
+        return {name: getattr(self, name) for name in FIELDS}
+
+    @classmethod
+    def from_record(cls, record: Any, *, where: str) -> Turn:
+        """A stored turn back; :class:`CorruptSessionError` naming ``where`` if it is not one."""
+        if not isinstance(record, Mapping):
+            raise CorruptSessionError(
+                f"{where} holds a JSON {type(record).__name__}, not a turn object; fix or delete it."
+            )
+        problem = _problem(record)
+        if problem:
+            raise CorruptSessionError(f"{where} is not a valid turn: {problem}; fix or delete it.")
+        return cls(**{name: record.get(name) for name in FIELDS if name in record})
+
+
+def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[str]:
+    """Top-level keys added, removed or given another value, in the order they appear."""
+    if before is after:
+        return []
+    keys = [key for key, value in after.items() if key not in before or before[key] != value]
+    keys += [key for key in before if key not in after]
+    return keys
+
+
+def _problem(record: Mapping[str, Any]) -> str:
+    index, time, kind = record.get("index"), record.get("time"), record.get("kind")
+    if not (type(index) is int and index >= 0):
+        return f"index {index!r} is not a non-negative int"
+    if isinstance(time, bool) or not isinstance(time, (int, float)):
+        return f"time {time!r} is not a number"
+    if kind not in KINDS:
+        return f"kind {kind!r} is not one of {', '.join(KINDS)}"
+    for name in ("state_before", "state"):
+        if not isinstance(record.get(name, {}), Mapping):
+            return f"{name} is not an object"
+    for name in ("replies", "changed"):
+        if not isinstance(record.get(name, []), list):
+            return f"{name} is not a list"
+    return ""
