@@ -8,6 +8,7 @@
     ├── ConfigError (ValueError)      a Bottender-shaped config that is malformed
     ├── StoreError                    a session store failed (wraps the driver's error)
     │   └── CorruptSessionError       a stored session is not valid JSON / not a session
+    ├── AnalyticsError (ValueError)   a turns frame, field or funnel step analytics cannot use
     └── notebook.cells.CellError      a %%action / %%bottender_config cell that cannot be used
         (ValueError)                  (the magics show every error of this tree as one line)
 
@@ -31,6 +32,10 @@ class SessionIdError(BottenderNbError, ValueError):
 
 class ConfigError(BottenderNbError, ValueError):
     """A Bottender-shaped configuration that cannot be used."""
+
+
+class AnalyticsError(BottenderNbError, ValueError):
+    """A turns frame, state field, funnel step or option that the turn analytics cannot use."""
 
 
 class StoreError(BottenderNbError):
