@@ -54,14 +54,14 @@ def plot_retention(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
         raise AnalyticsError("plot_retention takes retention(turns, period)'s result, whose index is the cohort periods.")
     unit = _PERIOD_NAMES.get(str(result.index.freqstr).split("-")[0], str(result.index.freqstr))
     rows, columns = result.shape
-    ax = ax if ax is not None else _axes((min(3.0 + 0.6 * columns, 16.0), min(1.6 + 0.4 * rows, 12.0)))
+    ax = ax if ax is not None else _axes((_between(3.0 + 0.6 * columns, 6.4, 16.0), _between(1.6 + 0.4 * rows, 3.2, 12.0)))
     sizes = result.attrs.get("cohort_sizes")
     labels = [str(cohort) for cohort in result.index]
     if sizes is not None and len(sizes) == rows:
         labels = [f"{label} ({size:,})" for label, size in zip(labels, sizes)]
     _heatmap(ax, result.to_numpy(dtype=float), labels, [str(c) for c in result.columns], "Blues", None)
     ax.set(
-        title=f"Retention: share of each cohort active, by {unit}s since its first turn",
+        title=f"Retention: share of each cohort active, per {unit}",
         xlabel=f"{unit}s since first turn", ylabel=f"cohort: {unit} of first turn (sessions)",
     )
     return ax.figure
@@ -73,7 +73,7 @@ def plot_transitions(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
     _require(result, "plot_transitions", "transitions(turns, field)", "from", "to", "count")
     counts = _matrix(result)
     rows, columns = counts.shape
-    ax = ax if ax is not None else _axes((min(3.0 + 1.0 * columns, 16.0), min(1.8 + 0.55 * rows, 12.0)))
+    ax = ax if ax is not None else _axes((_between(3.0 + 1.0 * columns, 6.4, 16.0), _between(1.8 + 0.55 * rows, 3.2, 12.0)))
     out_of = counts.sum(axis=1).to_numpy(dtype=float)
     share = counts.to_numpy(dtype=float) / np.where(out_of > 0, out_of, np.nan)[:, None]
     share[counts.to_numpy() == 0] = np.nan  # no such transition: an empty cell, not 0 %
@@ -149,6 +149,10 @@ def _annotate(ax: Axes, shares: np.ndarray, counts: np.ndarray | None) -> None:
 def _require(result: Any, plot: str, source: str, *columns: str) -> None:
     if not isinstance(result, pd.DataFrame) or any(column not in result.columns for column in columns):
         raise AnalyticsError(f"{plot} takes the DataFrame {source} returns; this is not one (needs columns {', '.join(columns)}).")
+
+
+def _between(size: float, smallest: float, largest: float) -> float:
+    return min(max(size, smallest), largest)
 
 
 def _axes(size: tuple[float, float]) -> Axes:
