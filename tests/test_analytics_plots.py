@@ -88,13 +88,13 @@ def test_plot_retention(turns, tmp_path):
 def test_plot_retention_by_week_names_weeks(turns):
     ax = plot_retention(retention(turns, "W")).axes[0]
     assert ax.get_xlabel() == "weeks since first turn"
-    assert ticks(ax.get_yticklabels()) == ["2026-01-05/2026-01-11 (6)"]
+    assert ticks(ax.get_yticklabels()) == ["week of 2026-01-05 (6)"]
 
 
 def test_plot_transitions(turns, tmp_path):
     figure = plot_transitions(transitions(turns, "step"))
     ax = figure.axes[0]
-    assert ax.get_title() == "Transitions of step: share of each row's changes"
+    assert ax.get_title() == "Transitions of step, from each row's value"
     assert ax.get_xlabel() == "to" and ax.get_ylabel() == "from"
     # values by how busy they are: asked_city (4 out, 4 in), asked_name (5 out, 2 in), done (3 in)
     assert ticks(ax.get_yticklabels()) == ["asked_city", "asked_name", "done"]

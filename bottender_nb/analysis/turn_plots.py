@@ -54,9 +54,9 @@ def plot_retention(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
         raise AnalyticsError("plot_retention takes retention(turns, period)'s result, whose index is the cohort periods.")
     unit = _PERIOD_NAMES.get(str(result.index.freqstr).split("-")[0], str(result.index.freqstr))
     rows, columns = result.shape
-    ax = ax if ax is not None else _axes((_between(3.0 + 0.6 * columns, 6.4, 16.0), _between(1.6 + 0.4 * rows, 3.2, 12.0)))
+    ax = ax if ax is not None else _axes((_between(3.0 + 0.6 * columns, 6.4, 10.0), _between(1.6 + 0.4 * rows, 3.2, 7.0)))
     sizes = result.attrs.get("cohort_sizes")
-    labels = [str(cohort) for cohort in result.index]
+    labels = [f"week of {cohort.start_time:%Y-%m-%d}" if unit == "week" else str(cohort) for cohort in result.index]
     if sizes is not None and len(sizes) == rows:
         labels = [f"{label} ({size:,})" for label, size in zip(labels, sizes)]
     _heatmap(ax, result.to_numpy(dtype=float), labels, [str(c) for c in result.columns], "Blues", None)
@@ -69,18 +69,19 @@ def plot_retention(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
 
 def plot_transitions(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
     """A from -> to heatmap of ``transitions(...)``: each cell is the share of the row's
-    transitions that went to the column's value, annotated with that share and the count."""
+    transitions that went to the column's value, annotated with that share and the count.
+    At most ``MAX_VALUES`` values per axis, the busiest first; the rest are "other"."""
     _require(result, "plot_transitions", "transitions(turns, field)", "from", "to", "count")
     counts = _matrix(result)
     rows, columns = counts.shape
-    ax = ax if ax is not None else _axes((_between(3.0 + 1.0 * columns, 6.4, 16.0), _between(1.8 + 0.55 * rows, 3.2, 12.0)))
+    ax = ax if ax is not None else _axes((_between(3.0 + 1.0 * columns, 6.4, 10.0), _between(1.8 + 0.55 * rows, 3.2, 7.0)))
     out_of = counts.sum(axis=1).to_numpy(dtype=float)
     share = counts.to_numpy(dtype=float) / np.where(out_of > 0, out_of, np.nan)[:, None]
     share[counts.to_numpy() == 0] = np.nan  # no such transition: an empty cell, not 0 %
     _heatmap(ax, share, list(counts.index), list(counts.columns), "Oranges", counts.to_numpy())
     field = result.attrs.get("field")
     ax.set(
-        title=f"Transitions of {field}: share of each row's changes" if field else "Transitions: share of each row's changes",
+        title=f"Transitions of {field}, from each row's value" if field else "Transitions, from each row's value",
         xlabel="to", ylabel="from",
     )
     return ax.figure
