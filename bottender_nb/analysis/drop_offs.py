@@ -14,29 +14,31 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalyticsError
-from .turns_contract import check_frame, field_name, in_turn_order, shares, state_column, turn_times, value_codes
+from .turns_contract import (check_frame, field_name, in_turn_order, shares, state_column, turn_times,
+                             value_codes)
 
 Idle = str | timedelta | pd.Timedelta
 Now = str | float | datetime | pd.Timestamp | None
 
 
 def drop_off(turns: pd.DataFrame, field: str, idle: Idle, now: Now = None) -> pd.DataFrame:
-    """For sessions with no turn for longer than ``idle``, how many ended at each value of ``field``.
+    """For the sessions with no turn for longer than ``idle``: how many ended at each value of ``field``.
 
     ``idle`` is a duration (``"30min"``, ``pd.Timedelta(hours=1)``, a ``timedelta``); ``now`` a
     time (a Timestamp, an ISO string, epoch seconds; naive means UTC), by default the frame's
     latest turn. Columns: the field's name (its value after the session's last turn, ``None``
     when unset), ``sessions`` and ``share`` (of the dropped-off sessions), most sessions first.
-    ``attrs`` holds ``sessions`` (all sessions) and ``dropped_off``.
+    ``attrs`` holds ``sessions`` (all sessions) and ``dropped_off``. (A field named ``sessions``
+    or ``share`` keeps its ``state.`` prefix in the column name.)
     """
     turns = check_frame(turns, "time")
     column = state_column(turns, field)
     name = field_name(column or field)
+    name = f"state.{name}" if name in ("sessions", "share") else name
     idle = _duration(idle)
     ordered = in_turn_order(turns)
     ends = ordered.ends
-    last_times = turn_times(turns)
-    last_times = (last_times if ordered.rows is None else last_times.iloc[ordered.rows])[ends]
+    last_times = ordered.take(turn_times(turns))[ends]
     moment = last_times.max() if now is None else _moment(now)
     quiet = ((moment - last_times) > idle).to_numpy(dtype=bool, na_value=False)
     if column is None:  # an empty frame: no sessions, no values
@@ -54,7 +56,7 @@ def drop_off(turns: pd.DataFrame, field: str, idle: Idle, now: Now = None) -> pd
 
 
 def _counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The codes that occur and how often, most common first (ties by first appearance)."""
+    """The codes that occur and how often, most common first (ties in code order: by value)."""
     cells = np.bincount(codes)
     found = np.flatnonzero(cells)
     order = np.argsort(-cells[found], kind="stable")

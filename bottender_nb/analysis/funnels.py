@@ -40,10 +40,15 @@ def funnel(turns: pd.DataFrame, steps: Sequence[tuple[str, Condition]]) -> pd.Da
     steps = _checked_steps(steps)
     ordered = in_turn_order(turns)
     positions = np.arange(len(ordered.codes))
-    reached_at = np.full(ordered.sessions, -1, dtype=np.int64)  # step -1: every session, at turn 0
+    reached_at = np.full(ordered.sessions, -1, dtype=np.int64)  # before step 0: every session
+    state: pd.DataFrame | None = None  # what a function step receives, built once
     counts = []
     for name, condition in steps:
-        match = _matches(ordered, name, condition)
+        if isinstance(condition, Mapping):
+            match = _mapping_matches(ordered, condition)
+        else:
+            state = _state_frame(ordered) if state is None else state
+            match = _called(name, condition, state)
         match = match & (positions >= reached_at[ordered.codes])
         reached_at = _first_position(ordered, match)
         counts.append(int(np.count_nonzero(reached_at != _NOT_REACHED)))
@@ -88,15 +93,13 @@ def _check_values(name: Any, condition: Mapping[str, Any]) -> None:
             )
 
 
-def _matches(ordered: OrderedTurns, name: Any, condition: Condition) -> np.ndarray:
-    """One boolean per turn (in turn order): does the state after it match ``condition``?"""
-    if isinstance(condition, Mapping):
-        match = np.ones(len(ordered.codes), dtype=bool)
-        for field, value in condition.items():
-            column = state_column(ordered.frame, field)
-            match &= False if column is None else _equals(ordered.column(column), value)
-        return match
-    return _called(ordered, name, condition)
+def _mapping_matches(ordered: OrderedTurns, condition: Mapping[str, Any]) -> np.ndarray:
+    """One boolean per turn (in turn order): does the state after it hold every value?"""
+    match = np.ones(len(ordered.codes), dtype=bool)
+    for field, value in condition.items():
+        column = state_column(ordered.frame, field)
+        match &= False if column is None else _equals(ordered.column(column), value)
+    return match
 
 
 def _equals(values: pd.Series, value: Any) -> np.ndarray:
@@ -109,11 +112,14 @@ def _equals(values: pd.Series, value: Any) -> np.ndarray:
     return equal.to_numpy(dtype=bool, na_value=False)
 
 
-def _called(ordered: OrderedTurns, name: Any, condition: Callable[[pd.DataFrame], Any]) -> np.ndarray:
-    frame = ordered.frame
-    columns = [STATE_PREFIX + field for field in state_fields(frame)]
-    state = pd.DataFrame({column[len(STATE_PREFIX):]: ordered.column(column) for column in columns},
-                         index=pd.RangeIndex(len(ordered.codes)))
+def _state_frame(ordered: OrderedTurns) -> pd.DataFrame:
+    """The state after every turn, in turn order, columns named without ``state.``."""
+    names = state_fields(ordered.frame)
+    return pd.DataFrame({name: ordered.column(STATE_PREFIX + name) for name in names},
+                        index=pd.RangeIndex(len(ordered.codes)))
+
+
+def _called(name: Any, condition: Callable[[pd.DataFrame], Any], state: pd.DataFrame) -> np.ndarray:
     try:
         result = condition(state)
     except (KeyError, AttributeError, TypeError, ValueError) as exc:

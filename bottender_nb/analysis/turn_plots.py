@@ -19,18 +19,19 @@ if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
 MAX_ANNOTATED = 400
-"""A heatmap writes its numbers in the cells up to this many cells; beyond, the colour bar reads."""
+"""A heatmap writes its numbers in its cells up to this many cells; beyond, the colour bar reads."""
 MAX_VALUES = 15
-"""A transitions heatmap shows at most this many values per axis (the busiest); the rest are "other"."""
+"""A transitions heatmap shows at most this many values per axis (the busiest); the rest: "other"."""
 NOT_SET = "(not set)"
-_PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "h": "hour", "Q": "quarter", "Y": "year", "min": "minute"}
+_PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "h": "hour", "Q": "quarter", "Y": "year"}
 
 
 def plot_funnel(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
     """Horizontal bars of ``funnel(...)``: sessions per step, labelled with shares of the start
     and of the step before."""
-    _require(result, "plot_funnel", "funnel(turns, steps)", "step", "sessions", "share_of_start", "share_of_previous")
-    ax = ax if ax is not None else _axes((7.0, 1.2 + 0.55 * max(len(result), 1)))
+    _require(result, "plot_funnel", "funnel(turns, steps)", "step", "sessions", "share_of_start",
+             "share_of_previous")
+    ax = _axes(ax, 7.0, 1.2 + 0.55 * len(result))
     names = [str(step) for step in result["step"]]
     ax.barh(names, result["sessions"].to_numpy(), color="tab:blue")
     ax.invert_yaxis()  # the first step on top
@@ -51,12 +52,15 @@ def plot_retention(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
     """A cohort heatmap of ``retention(...)``: one row per cohort, one column per period since."""
     _require(result, "plot_retention", "retention(turns, period)")
     if not isinstance(result.index, pd.PeriodIndex):
-        raise AnalyticsError("plot_retention takes retention(turns, period)'s result, whose index is the cohort periods.")
+        raise AnalyticsError(
+            "plot_retention takes retention(turns, period)'s result, whose index is the cohort periods."
+        )
     unit = _PERIOD_NAMES.get(str(result.index.freqstr).split("-")[0], str(result.index.freqstr))
     rows, columns = result.shape
-    ax = ax if ax is not None else _axes((_between(3.0 + 0.6 * columns, 6.4, 10.0), _between(1.6 + 0.4 * rows, 3.2, 7.0)))
+    ax = _axes(ax, 3.0 + 0.6 * columns, 1.6 + 0.4 * rows)
     sizes = result.attrs.get("cohort_sizes")
-    labels = [f"week of {cohort.start_time:%Y-%m-%d}" if unit == "week" else str(cohort) for cohort in result.index]
+    labels = [f"week of {cohort.start_time:%Y-%m-%d}" if unit == "week" else str(cohort)
+              for cohort in result.index]
     if sizes is not None and len(sizes) == rows:
         labels = [f"{label} ({size:,})" for label, size in zip(labels, sizes)]
     _heatmap(ax, result.to_numpy(dtype=float), labels, [str(c) for c in result.columns], "Blues", None)
@@ -74,16 +78,14 @@ def plot_transitions(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
     _require(result, "plot_transitions", "transitions(turns, field)", "from", "to", "count")
     counts = _matrix(result)
     rows, columns = counts.shape
-    ax = ax if ax is not None else _axes((_between(3.0 + 1.0 * columns, 6.4, 10.0), _between(1.8 + 0.55 * rows, 3.2, 7.0)))
+    ax = _axes(ax, 3.0 + 1.0 * columns, 1.8 + 0.55 * rows)
     out_of = counts.sum(axis=1).to_numpy(dtype=float)
     share = counts.to_numpy(dtype=float) / np.where(out_of > 0, out_of, np.nan)[:, None]
     share[counts.to_numpy() == 0] = np.nan  # no such transition: an empty cell, not 0 %
     _heatmap(ax, share, list(counts.index), list(counts.columns), "Oranges", counts.to_numpy())
     field = result.attrs.get("field")
-    ax.set(
-        title=f"Transitions of {field}, from each row's value" if field else "Transitions, from each row's value",
-        xlabel="to", ylabel="from",
-    )
+    title = f"Transitions of {field}, from each row's value" if field else "Transitions, from each row's value"
+    ax.set(title=title, xlabel="to", ylabel="from")
     return ax.figure
 
 
@@ -114,7 +116,7 @@ def _matrix(result: pd.DataFrame) -> pd.DataFrame:
 
 
 def _label(value: Any) -> str:
-    return NOT_SET if value is None or (not isinstance(value, (list, dict)) and pd.isna(value)) else str(value)
+    return NOT_SET if value is None or (pd.api.types.is_scalar(value) and pd.isna(value)) else str(value)
 
 
 def _heatmap(ax: Axes, shares: np.ndarray, rows: list[str], columns: list[str], colours: str,
@@ -149,16 +151,19 @@ def _annotate(ax: Axes, shares: np.ndarray, counts: np.ndarray | None) -> None:
 
 def _require(result: Any, plot: str, source: str, *columns: str) -> None:
     if not isinstance(result, pd.DataFrame) or any(column not in result.columns for column in columns):
-        raise AnalyticsError(f"{plot} takes the DataFrame {source} returns; this is not one (needs columns {', '.join(columns)}).")
+        raise AnalyticsError(
+            f"{plot} takes the DataFrame {source} returns; this is not one (needs columns {', '.join(columns)})."
+        )
 
 
-def _between(size: float, smallest: float, largest: float) -> float:
-    return min(max(size, smallest), largest)
-
-
-def _axes(size: tuple[float, float]) -> Axes:
+def _axes(ax: Axes | None, width: float, height: float) -> Axes:
+    """``ax``, or new Axes of about ``width`` x ``height`` inches (kept between a readable
+    minimum and a size that fits a notebook)."""
+    if ax is not None:
+        return ax
     try:
         import matplotlib.pyplot as plt
     except ImportError as exc:
         raise missing_extra("matplotlib", "plot") from exc
+    size = (min(max(width, 6.4), 10.0), min(max(height, 2.4), 7.0))
     return plt.subplots(figsize=size, layout="constrained")[1]

@@ -26,8 +26,7 @@ class OrderedTurns:
     """A turns frame in (session, turn) order, as positions and session codes.
 
     ``rows`` are positions into the frame (``None`` when it is already in order); ``codes``
-    number the sessions, one per row in that order, never decreasing; ``starts`` marks each
-    session's first row and ``ends`` its last.
+    number the sessions, one per row in that order, never decreasing.
     """
 
     frame: pd.DataFrame
@@ -37,18 +36,16 @@ class OrderedTurns:
 
     def column(self, name: str) -> pd.Series:
         """Column ``name`` in turn order, with a fresh 0..n-1 index."""
-        column = self.frame[name]
-        if self.rows is not None:
-            column = column.iloc[self.rows]
-        return column.reset_index(drop=True)
+        return self.take(self.frame[name])
 
-    @property
-    def starts(self) -> np.ndarray:
-        return np.r_[True, self.codes[1:] != self.codes[:-1]] if len(self.codes) else self.codes.astype(bool)
+    def take(self, values: pd.Series) -> pd.Series:
+        """``values`` (one per row of the frame) in turn order, with a fresh 0..n-1 index."""
+        return (values if self.rows is None else values.iloc[self.rows]).reset_index(drop=True)
 
     @property
     def ends(self) -> np.ndarray:
-        return np.r_[self.codes[1:] != self.codes[:-1], True] if len(self.codes) else self.codes.astype(bool)
+        """True on each session's last turn."""
+        return np.r_[self.codes[1:] != self.codes[:-1], True][: len(self.codes)]
 
 
 def check_frame(turns: Any, *columns: str) -> pd.DataFrame:
@@ -95,7 +92,9 @@ def state_column(turns: pd.DataFrame, field: Any) -> str | None:
     the frame's fields for an unknown one.
     """
     if not isinstance(field, str) or not field:
-        raise AnalyticsError(f"A state field is named by a string such as 'step' or 'profile.city', not {field!r}.")
+        raise AnalyticsError(
+            f"A state field is named by a string such as 'step' or 'profile.city', not {field!r}."
+        )
     column = field if field.startswith(STATE_PREFIX) else STATE_PREFIX + field
     if column in turns.columns:
         return column
