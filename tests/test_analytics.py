@@ -58,7 +58,8 @@ def test_a_session_that_skips_a_step_stops_there(turns):
 
 def test_one_turn_can_reach_several_steps(turns):
     # {} matches every turn: 6 sessions start; the name step is then reached at the same turn or later
-    result = funnel(turns, [("started", {}), ("name", {"step": "asked_name"}), ("named again", {"step": "asked_name"})])
+    name = {"step": "asked_name"}
+    result = funnel(turns, [("started", {}), ("name", name), ("named again", name)])
     assert result["sessions"].tolist() == [6, 6, 6]
 
 
@@ -95,11 +96,14 @@ def test_funnel_of_one_session_and_of_no_turns(turns):
     ([], "steps must be a non-empty list"),
     ([("name", {"step": "asked_name"}), "done"], r"Step 1 must be a \(name, condition\) pair, not 'done'"),
     ([("name", "asked_name")], "Step 'name''s condition must be a mapping .* or a function .*, not str"),
-    ([("city", {"town": "Paris"})], "No state field 'town' in this turns frame; its state fields: step, count, profile.city"),
-    ([("tags", {"step": ["a", "b"]})], "Step 'tags' compares 'step' with a list; .* use a function of the state"),
+    ([("city", {"town": "Paris"})],
+     "No state field 'town' in this turns frame; its state fields: step, count, profile.city"),
+    ([("tags", {"step": ["a", "b"]})],
+     "Step 'tags' compares 'step' with a list; .* use a function of the state"),
     ([("typo", lambda state: state["cuont"] > 1)],
      "Step 'typo''s condition raised KeyError: 'cuont'; .* columns: step, count, profile.city"),
-    ([("short", lambda state: [True, False])], r"Step 'short''s condition must return one boolean per turn \(16 here\)"),
+    ([("short", lambda state: [True, False])],
+     r"Step 'short''s condition must return one boolean per turn \(16 here\)"),
     ([("text", lambda state: state["step"])], "must return one boolean per turn .* not Series of str"),
 ])
 def test_bad_steps_say_what_to_pass(turns, steps, message):
@@ -225,7 +229,8 @@ def test_drop_off_at_a_given_time(turns):
 
 def test_drop_off_of_a_nested_field_with_unset_values(turns):
     # last city of a: Paris; b: unset; c: Lyon; d: unset
-    assert records(drop_off(turns, "profile.city", "1h")) == [(None, 2, 0.5), ("Lyon", 1, 0.25), ("Paris", 1, 0.25)]
+    expected = [(None, 2, 0.5), ("Lyon", 1, 0.25), ("Paris", 1, 0.25)]
+    assert records(drop_off(turns, "profile.city", "1h")) == expected
     assert drop_off(empty(), "step", "1h").empty
 
 
@@ -256,7 +261,8 @@ CALLS = {
 @pytest.mark.parametrize("name", CALLS)
 def test_a_frame_without_a_needed_column_is_named(turns, name):
     missing = "time" if name in ("retention", "drop_off") else "turn"
-    with pytest.raises(AnalyticsError, match=f"This turns frame has no '{missing}' column; pass the DataFrame turns_frame"):
+    message = f"This turns frame has no '{missing}' column; pass the DataFrame turns_frame"
+    with pytest.raises(AnalyticsError, match=message):
         CALLS[name](turns.drop(columns=missing))
     with pytest.raises(AnalyticsError, match="turns must be a pandas DataFrame, not list"):
         CALLS[name](turns.to_dict("records"))

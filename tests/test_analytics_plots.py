@@ -132,7 +132,7 @@ def test_an_axes_can_be_given(turns):
 def test_a_plot_of_the_wrong_frame_says_which_to_pass(turns):
     with pytest.raises(AnalyticsError, match=r"plot_funnel takes the DataFrame funnel\(turns, steps\) returns"):
         plot_funnel(transitions(turns, "step"))
-    with pytest.raises(AnalyticsError, match=r"plot_transitions takes the DataFrame transitions\(turns, field\)"):
+    with pytest.raises(AnalyticsError, match=r"plot_transitions takes the DataFrame transitions\(turns, field"):
         plot_transitions(turns)
     with pytest.raises(AnalyticsError, match=r"plot_retention takes retention\(turns, period\)'s result"):
         plot_retention(funnel(turns, FLOW))

@@ -152,7 +152,8 @@ def _annotate(ax: Axes, shares: np.ndarray, counts: np.ndarray | None) -> None:
 def _require(result: Any, plot: str, source: str, *columns: str) -> None:
     if not isinstance(result, pd.DataFrame) or any(column not in result.columns for column in columns):
         raise AnalyticsError(
-            f"{plot} takes the DataFrame {source} returns; this is not one (needs columns {', '.join(columns)})."
+            f"{plot} takes the DataFrame {source} returns; this is not one "
+            f"(it needs the columns {', '.join(columns)})."
         )
 
 
