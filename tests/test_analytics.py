@@ -280,3 +280,17 @@ def test_errors_belong_to_the_package_tree(turns):
     assert isinstance(caught.value, ValueError)
     assert "pd.to_datetime(turns['time'], utc=True)" in str(caught.value)
     assert "\n" not in str(caught.value)
+
+
+def test_nullable_columns_as_turns_frame_types_them(turns):
+    # state.vip: a boolean with gaps (pandas "boolean"), state.level: ints with gaps ("Int64"), as
+    # sessions_frame / turns_frame type them. vip is True on a's turns 2 and 3 and e's turn 3.
+    vip = [None, None, True, True] + [False] * 2 + [None] * 3 + [None, False, None, True] + [None] * 3
+    level = pd.array([None, 1, 2, 2] + [None] * 12, dtype="Int64")
+    typed = turns.assign(**{"state.vip": pd.array(vip, dtype="boolean"), "state.level": level})
+    assert funnel(typed, [("vip", {"vip": True}), ("level 2", {"level": 2})])["sessions"].tolist() == [2, 1]
+    # a: None -> 1 -> 2 (the NA level of every other session never changes); a tie, in value
+    # order, a missing value last
+    assert records(transitions(typed, "level")) == [(1, 2, 1, 1.0), (None, 1, 1, 1.0)]
+    # last vip of a (True), b (False), c (None), d (None) among the quiet ones
+    assert records(drop_off(typed, "vip", "1h")) == [(None, 2, 0.5), (False, 1, 0.25), (True, 1, 0.25)]

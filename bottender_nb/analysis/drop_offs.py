@@ -27,7 +27,8 @@ def drop_off(turns: pd.DataFrame, field: str, idle: Idle, now: Now = None) -> pd
     ``idle`` is a duration (``"30min"``, ``pd.Timedelta(hours=1)``, a ``timedelta``); ``now`` a
     time (a Timestamp, an ISO string, epoch seconds; naive means UTC), by default the frame's
     latest turn. Columns: the field's name (its value after the session's last turn, ``None``
-    when unset), ``sessions`` and ``share`` (of the dropped-off sessions), most sessions first.
+    when unset), ``sessions`` and ``share`` (of the dropped-off sessions), most sessions first
+    (ties in value order, unset last).
     ``attrs`` holds ``sessions`` (all sessions) and ``dropped_off``. (A field named ``sessions``
     or ``share`` keeps its ``state.`` prefix in the column name.)
     """
