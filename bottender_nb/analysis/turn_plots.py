@@ -23,7 +23,8 @@ MAX_ANNOTATED = 400
 MAX_VALUES = 15
 """A transitions heatmap shows at most this many values per axis (the busiest); the rest: "other"."""
 NOT_SET = "(not set)"
-_PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "h": "hour", "min": "minute", "Q": "quarter", "Y": "year"}
+_PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "h": "hour", "min": "minute", "Q": "quarter",
+                 "Y": "year"}
 
 
 def plot_funnel(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
