@@ -38,6 +38,14 @@ _LAZY = {
     "transcripts_frame": ".analysis.frames",
     "plot_sessions": ".analysis.plots",
     "TranscriptRecorder": ".analysis.transcripts",
+    "funnel": ".analysis.funnels",
+    "retention": ".analysis.cohorts",
+    "transitions": ".analysis.flows",
+    "drop_off": ".analysis.drop_offs",
+    "plot_funnel": ".analysis.turn_plots",
+    "plot_retention": ".analysis.turn_plots",
+    "plot_transitions": ".analysis.turn_plots",
+    "AnalyticsError": ".errors",
 }
 
 __all__ = sorted(
@@ -49,9 +57,15 @@ __all__ = sorted(
 )
 
 if TYPE_CHECKING:
+    from .analysis.cohorts import retention
+    from .analysis.drop_offs import drop_off
+    from .analysis.flows import transitions
     from .analysis.frames import sessions_frame, transcripts_frame
+    from .analysis.funnels import funnel
     from .analysis.plots import plot_sessions
     from .analysis.transcripts import TranscriptRecorder
+    from .analysis.turn_plots import plot_funnel, plot_retention, plot_transitions
+    from .errors import AnalyticsError
     from .notebook.chat import ChatPane
     from .platforms.base import Event
     from .session.context import Context, Reply, Session

@@ -9,6 +9,7 @@
     ├── HistoryError (ValueError)     a time-travel call that names a turn or session it cannot use
     ├── StoreError                    a session store failed (wraps the driver's error)
     │   └── CorruptSessionError       a stored session is not valid JSON / not a session
+    ├── AnalyticsError (ValueError)   a turns frame, field or funnel step analytics cannot use
     └── notebook.cells.CellError      a %%action / %%bottender_config cell that cannot be used
         (ValueError)                  (the magics show every error of this tree as one line)
 
@@ -36,6 +37,10 @@ class ConfigError(BottenderNbError, ValueError):
 
 class HistoryError(BottenderNbError, ValueError):
     """A rewind or fork to a turn that is not kept, or onto a session that already exists."""
+
+
+class AnalyticsError(BottenderNbError, ValueError):
+    """A turns frame, state field, funnel step or option that the turn analytics cannot use."""
 
 
 class StoreError(BottenderNbError):
