@@ -38,6 +38,8 @@ _LAZY = {
     "transcripts_frame": ".analysis.frames",
     "plot_sessions": ".analysis.plots",
     "TranscriptRecorder": ".analysis.transcripts",
+    "write_test": ".testing",
+    "replay": ".testing",
 }
 
 __all__ = sorted(
@@ -56,6 +58,7 @@ if TYPE_CHECKING:
     from .platforms.base import Event
     from .session.context import Context, Reply, Session
     from .session.runner import Bot
+    from .testing import replay, write_test
     from .turns import Turn
     from .stores.base import SessionStore
     from .stores.file import FileSessionStore
