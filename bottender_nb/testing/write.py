@@ -92,9 +92,13 @@ def test_the_recorded_chat_replays_turn_by_turn():
         assert actual.replies == recorded.replies, f"{{turn}}: the bot's replies changed"
         assert actual.state == recorded.state, f"{{turn}}: the state after it changed"
 '''
-    imports = "import json\nfrom pathlib import Path\n\nfrom bottender_nb import Bot\n" \
-              "from bottender_nb.testing import replay_pairs\n"
-    return header + "\n" + imports + _action_code(action, target) + "\n" + body
+    action_code = _action_code(action, target)
+    imports = (
+        "import json\n" + ("import sys\n" if "sys.path" in action_code else "")
+        + "from pathlib import Path\n\nfrom bottender_nb import Bot\n"
+        + "from bottender_nb.testing import replay_pairs\n"
+    )
+    return header + "\n" + imports + action_code + "\n" + body
 
 
 def _action_code(action: Callable[..., Any], target: Path) -> str:
@@ -109,8 +113,7 @@ def _action_code(action: Callable[..., Any], target: Path) -> str:
             folder = os.path.relpath(_package_root(module_file, module.__name__),
                                      target.resolve().parent)
         return (
-            "import sys\n\n"
-            "# the bot's module, found from this file wherever the two are checked out\n"
+            "\n# the bot's module, found from this file wherever the two are checked out\n"
             f"sys.path.insert(0, str(Path(__file__).parent / {Path(folder).as_posix()!r}))\n\n"
             f"from {module.__name__} import {name}  # noqa: E402\n"
         )
