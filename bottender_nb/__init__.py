@@ -46,6 +46,8 @@ _LAZY = {
     "plot_retention": ".analysis.turn_plots",
     "plot_transitions": ".analysis.turn_plots",
     "AnalyticsError": ".errors",
+    "write_test": ".testing",
+    "replay": ".testing",
 }
 
 __all__ = sorted(
@@ -70,6 +72,7 @@ if TYPE_CHECKING:
     from .platforms.base import Event
     from .session.context import Context, Reply, Session
     from .session.runner import Bot
+    from .testing import replay, write_test
     from .turns import Turn
     from .stores.base import SessionStore
     from .stores.file import FileSessionStore

@@ -208,6 +208,15 @@ def check_analysis(run: Executed, redis_url: str | None) -> None:
     assert "image/png" in run.mime_types(), "no plot shown"
 
 
+def check_testing(run: Executed, redis_url: str | None) -> None:
+    assert "1 passed" in run.text, "the recorded test does not pass on the bot it was recorded from"
+    assert "AssertionError: turn 1 (event 'mushroom'): the bot's replies changed" in run.text
+    differences = run.outputs_of("replay(bot.history")
+    assert "Great choice!" in differences and "MUSHROOM" in differences
+    assert "Three is plenty!" in run.outputs_of("%replay")
+    assert "tests" not in run.outputs_of('shutil.rmtree("tests"')
+
+
 CHECKS: dict[str, Callable[[Executed, str | None], None]] = {
     "01-counting-bot.ipynb": check_counting_bot,
     "02-state-updates-are-merged.ipynb": check_merge,
@@ -216,6 +225,7 @@ CHECKS: dict[str, Callable[[Executed, str | None], None]] = {
     "05-session-storage.ipynb": check_storage,
     "06-concurrent-messages.ipynb": check_race,
     "07-analysing-sessions.ipynb": check_analysis,
+    "09-testing-your-bot.ipynb": check_testing,
 }
 
 

@@ -54,11 +54,15 @@ def define_action(
         raise CellError(f"{name!r} cannot name an action; use a Python identifier such as App.")
     tree = ast.parse(source, filename=filename)
     defined = _defined_action(tree, name)
+    carried = source  # what write_test carries into a test file: it runs without this notebook
     if defined is None:
         defined = name or DEFAULT_ACTION_NAME
         tree = _as_action_body(tree, defined)
+        carried = ast.unparse(tree)
     exec(compile(tree, filename, "exec"), namespace)  # noqa: S102 - the user's own cell
-    return namespace[defined]
+    action = namespace[defined]
+    action.__bottender_source__ = carried
+    return action
 
 
 def _defined_action(tree: ast.Module, name: str | None) -> str | None:

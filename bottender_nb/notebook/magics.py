@@ -209,13 +209,18 @@ def _unquote(text: str | None) -> str | None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext bottender_nb``."""
+    from .testing_magics import TestingMagics
+
     ipython.register_magics(BottenderMagics)
+    ipython.register_magics(TestingMagics)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext bottender_nb``: drop the magics (and the notebook's bot with them)."""
     manager = ipython.magics_manager
     for kind in ("line", "cell"):
-        for name in ("bottender_config", "action", "say", "state", "chat", "sessions"):
+        for name in ("bottender_config", "action", "say", "state", "chat", "sessions",
+                     "record_test", "replay"):
             manager.magics[kind].pop(name, None)
     manager.registry.pop(BottenderMagics.__name__, None)
+    manager.registry.pop("TestingMagics", None)

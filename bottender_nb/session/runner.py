@@ -102,16 +102,20 @@ class Bot:
                 replies += [Reply(text, turn.session_id) for text in turn.replies]
         return replies
 
-    async def handle_event(self, raw_event: Mapping[str, Any], platform: str = "console") -> Turn | None:
+    async def handle_event(
+        self, raw_event: Mapping[str, Any], platform: str = "console", *,
+        session_id: str | None = None,
+    ) -> Turn | None:
         """Handle one raw event (as a body's ``split`` gives it, or a turn's ``raw``).
 
         None when the platform ignores the event (a bot's own Slack message, a LINE
-        webhook check). Replaying recorded turns resends them this way.
+        webhook check). Replaying recorded turns resends them this way; ``session_id`` files
+        the event under that session instead of the one its body names (a fork's turns).
         """
         handler = get_platform(platform)
         if handler.is_ignored(raw_event):
             return None
-        return await self._handle_event(handler, raw_event)
+        return await self._handle_event(handler, raw_event, session_id)
 
     async def run(self, body: Mapping[str, Any], platform: str | Platform = "console") -> list[Turn]:
         """Handle every event in ``body``; one :class:`Turn` per handled event."""
@@ -181,12 +185,14 @@ class Bot:
         """:meth:`fork`, awaitable."""
         return await time_travel.fork(self, session_id, turn, to)
 
-    async def _handle_event(self, handler: Platform, raw_event: Mapping[str, Any]) -> Turn:
-        key = handler.session_key(raw_event)
+    async def _handle_event(
+        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str | None = None
+    ) -> Turn:
+        key = handler.session_key(raw_event) if session_id is None else session_id
         if key is None:
             turn = await self._turn(handler, raw_event, None)
         else:
-            session_id = f"{handler.name}:{key}"
+            session_id = session_id or f"{handler.name}:{key}"
             locks = self._locks
             if not locks.try_enter(session_id):  # idle sessions enter without a coroutine
                 await locks.enter(session_id)

@@ -1,0 +1,11 @@
+"""Tests from chats (SPEC §8): write a pytest file from a recorded chat, or replay it now."""
+
+from __future__ import annotations
+
+from .replay import MISSING, differences, replay, replay_pairs
+from .write import TestWriteError, action_from_source, write_test
+
+__all__ = [
+    "MISSING", "TestWriteError", "action_from_source", "differences", "replay", "replay_pairs",
+    "write_test",
+]
