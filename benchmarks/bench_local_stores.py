@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable
 
 from bottender_nb import Bot, FileSessionStore, MemorySessionStore
-from bottender_nb.record import CheckedRecord, dumps
+from bottender_nb.record import dumps
 from bottender_nb.stores.base import SessionStore
 
 BODY = {"message": {"text": "hi"}}
@@ -97,9 +97,8 @@ async def file_vs_raw(
 ) -> dict[str, float]:
     """Bot events and raw writes in alternating blocks, so a noisy disk or CPU hits both alike.
 
-    Back to back (the default), events after the first keep the session's lock as a lease
-    and start from the record they wrote; with ``pause``, a loop pass between events ends
-    the lease, so each one also locks and reads the file.
+    Every event locks, reads and writes the file; ``pause`` adds a loop pass between events,
+    as when each arrives on its own.
     """
     store = await FileSessionStore(dirname, durable=durable).init()
     bot = await _counting_bot(store)
@@ -136,12 +135,12 @@ def _timed(function: Callable[[int], None], n: int) -> float:
 
 async def store_share(store: SessionStore, event_us: float, n: int = 20_000) -> dict[str, float]:
     """Microseconds per event spent in the store (the runner's read and write) vs. the rest."""
-    record = await store.read_for_event("console:1")
+    record = await store.read("console:1")
     assert record is not None
     t0 = time.perf_counter()
     for _ in range(n):
-        record = await store.read_for_event("console:1")
-        await store.write("console:1", CheckedRecord(record))  # type: ignore[arg-type]
+        record = await store.read("console:1")
+        await store.write("console:1", record)  # type: ignore[arg-type]
     store_us = (time.perf_counter() - t0) / n * 1e6
     return {"event_us": round(event_us, 2), "store_us": round(store_us, 2),
             "runner_us": round(event_us - store_us, 2)}

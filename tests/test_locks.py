@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bottender_nb.session.locks import SessionLocks
+from bottender_nb.stores.locks import SessionLocks
 
 
 async def test_waiters_run_in_arrival_order_and_nothing_is_kept_afterwards():
