@@ -460,3 +460,175 @@ async def test_purge_expired_removes_temp_files_of_writes_that_died(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
         ".4243-cafe0123-0.tmp", "console:1.json"]
     assert await store.read("console:1") == session("console:1", 1)
+
+
+# -- odd entries: refused within a bounded time, left untouched ---------------------------------
+
+
+def _plant_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _plant_dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _plant_directory(path: Path) -> None:
+    path.mkdir()
+    (path / "inside").write_text("kept")
+
+
+@pytest.mark.timeout(20)  # a read that blocks on the FIFO would hang here, failing the test
+@pytest.mark.parametrize(
+    "plant, kind",
+    [(_plant_fifo, "FIFO"), (_plant_dev_zero, "device"), (_plant_directory, "directory")],
+    ids=["fifo", "dev-zero-symlink", "directory"],
+)
+async def test_a_session_entry_that_is_not_a_regular_file_is_refused_at_once(tmp_path, plant, kind):
+    path = tmp_path / "console:1.json"
+    plant(path)
+    before = os.lstat(path)
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    started = time.monotonic()
+    with pytest.raises(CorruptSessionError, match=f"console:1.json is .*{kind}"):
+        await store.read("console:1")
+    with pytest.raises(CorruptSessionError, match="console:1.json"):
+        await bot.handle_request(HI)
+    assert time.monotonic() - started < 2
+    after = os.lstat(path)
+    assert (after.st_mode, after.st_ino, after.st_mtime_ns) == (
+        before.st_mode, before.st_ino, before.st_mtime_ns)
+    [(where, error)] = await store.entries()
+    assert where.endswith("console:1.json") and isinstance(error, CorruptSessionError)
+
+
+async def test_a_file_larger_than_any_session_is_refused_without_reading_it_all(tmp_path, monkeypatch):
+    from bottender_nb.stores import file as file_module
+
+    monkeypatch.setattr(file_module, "MAX_FILE_BYTES", 1000)
+    path = tmp_path / "console:1.json"
+    content = b'{"id":"console:1","_state":{"blob":"' + b"x" * 2000 + b'"}}'
+    path.write_bytes(content)
+    store = FileSessionStore(tmp_path)
+    with pytest.raises(CorruptSessionError, match="console:1.json is larger than 1000 bytes"):
+        await store.read("console:1")
+    assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"id":"console:1","_state":[1,2],"lastActivity":1700000000000}',
+        b'{"id":"console:1","_state":null,"lastActivity":1700000000000}',
+        b'{"id":"console:1","_state":{},"lastActivity":"2023-11-14"}',
+        b'{"id":"console:1","_state":{"count":NaN},"lastActivity":1700000000000}',
+        b'{"id":"console:1","_state":{"count":-Infinity},"lastActivity":1700000000000}',
+        b'{"id":"console:1","_state":{"big":123456789012345678901234,"x":Infinity}}',
+    ],
+    ids=["state-pair", "state-null", "last-activity-string", "nan", "minus-infinity",
+         "infinity-on-the-long-number-path"],
+)
+async def test_a_file_that_is_not_a_record_is_refused_and_never_rewritten(tmp_path, content):
+    path = tmp_path / "console:1.json"
+    path.write_bytes(content)
+    store = FileSessionStore(tmp_path)
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    for _ in range(2):
+        with pytest.raises(CorruptSessionError, match="console:1.json"):
+            await bot.handle_request(HI)
+    assert path.read_bytes() == content
+
+
+# -- disk errors: a StoreError naming the file and the cause, nothing half-written -------------
+
+
+def _failing(real, error: int, when=lambda *args: True):
+    def call(*args, **kwargs):
+        if when(*args):
+            raise OSError(error, os.strerror(error))
+        return real(*args, **kwargs)
+
+    return call
+
+
+@pytest.mark.parametrize(
+    "name, error, cause",
+    [("write", 28, "No space left on device"), ("replace", 28, "No space left on device"),
+     ("open", 30, "Read-only file system")],
+    ids=["disk-full-on-write", "disk-full-on-rename", "read-only-directory"],
+)
+async def test_a_failed_write_names_the_file_and_the_cause_and_keeps_the_old_file(
+    tmp_path, monkeypatch, name, error, cause
+):
+    """Tests run as root, where chmod stops no write: the OS error is injected instead."""
+    from bottender_nb import StoreError
+
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)
+    path = tmp_path / "console:1.json"
+    before = path.read_bytes()
+    is_temp_open = lambda target, flags, *rest: str(target).endswith(".tmp")  # noqa: E731
+    monkeypatch.setattr(os, name, _failing(getattr(os, name), error,
+                                           is_temp_open if name == "open" else lambda *a: True))
+    with pytest.raises(StoreError, match=f"console:1.json \\({cause}"):
+        await bot.handle_request(HI)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".locks", "console:1.json"]
+    await bot.handle_request(HI)
+    assert json.loads(path.read_bytes())["_state"] == {"count": 2}
+
+
+# -- cancel and fork ----------------------------------------------------------------------------
+
+
+async def test_an_event_cancelled_while_another_process_holds_the_lock_leaves_it_free(tmp_path):
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    other = FileSessionStore(tmp_path)  # another process's view of the directory
+    async with other.lock("console:1"):
+        with pytest.raises(asyncio.TimeoutError):  # cancelled while acquiring the file lock
+            await asyncio.wait_for(bot.handle_request(HI), 0.2)
+    assert lock_is_free(tmp_path)
+    started = time.monotonic()
+    await bot.handle_request(HI)
+    assert time.monotonic() - started < 1
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+
+
+def _send(bot: Bot, n: int) -> None:
+    async def events() -> None:
+        for _ in range(n):
+            await bot.handle_request(HI)
+
+    asyncio.run(events())
+
+
+@pytest.mark.timeout(120)
+def test_a_store_used_before_fork_is_shared_by_parent_and_child_without_loss(tmp_path):
+    store = FileSessionStore(tmp_path)
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    _send(bot, 1)  # used first: its state (and any cached descriptor) predates the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: 300 events, then report any error through the pipe
+        os.close(read)
+        code, message = 0, b""
+        try:
+            _send(bot, 300)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            code, message = 1, repr(exc).encode()
+        os.write(write, message)
+        os._exit(code)
+    os.close(write)
+    try:
+        _send(bot, 300)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read, "rb") as pipe:
+            child_error = pipe.read().decode()
+    assert os.waitstatus_to_exitcode(status) == 0, child_error
+    stored = json.loads((tmp_path / "console:1.json").read_bytes())
+    assert stored["_state"] == {"count": 601}
