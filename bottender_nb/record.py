@@ -39,13 +39,7 @@ def dumps(record: Mapping[str, Any]) -> str:
     Everything is checked first, because orjson would quietly turn a UUID into a string and
     NaN into null; frozen state (checked when it was set) is not walked again.
     """
-    state = record.get(STATE_FIELD)
-    if type(state) is not FrozenDict and isinstance(state, Mapping):
-        check_json_state(state)
-    problem = _json_problem(record)
-    if problem is not None:
-        where, what = problem
-        raise StateError(f"The session field {where} holds {what}, which is not JSON-serialisable.")
+    _check_record(record)
     if orjson is not None:
         try:
             return orjson.dumps(record, option=_STRICT).decode()
@@ -63,11 +57,28 @@ def dumps_utf8(record: Mapping[str, Any]) -> bytes:
     A lone surrogate (which UTF-8 cannot carry) is escaped as ``\\udXXX``, as JavaScript's
     ``JSON.stringify`` writes it.
     """
+    if orjson is not None:
+        _check_record(record)
+        try:
+            return orjson.dumps(record, option=_STRICT)  # UTF-8 already: no str in between
+        except TypeError:
+            pass  # a lone surrogate or an int beyond 64 bits: the path below
     text = dumps(record)
     try:
         return text.encode()
     except UnicodeEncodeError:
         return json.dumps(json.loads(text), separators=(",", ":")).encode()
+
+
+def _check_record(record: Mapping[str, Any]) -> None:
+    """Raise StateError naming the first value of ``record`` JSON cannot carry exactly."""
+    state = record.get(STATE_FIELD)
+    if type(state) is not FrozenDict and isinstance(state, Mapping):
+        check_json_state(state)
+    problem = _json_problem(record)
+    if problem is not None:
+        where, what = problem
+        raise StateError(f"The session field {where} holds {what}, which is not JSON-serialisable.")
 
 
 def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
