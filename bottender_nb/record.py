@@ -3,6 +3,11 @@
 A record looks like ``{"id": "console:1", "platform": "console", "user": {"id": "1"},
 "_state": {...}, "lastActivity": <epoch ms>}`` plus any other field Bottender keeps
 (``page``, ``channel``, ``group``, ``room`` ...), which read-modify-write preserves.
+
+Every store turns stored bytes (or a document) into a record through :func:`loads` /
+:func:`validate_record`, the one check at that edge: what is not a record is a
+``CorruptSessionError`` naming where it is, never reset. ``sessions_frame`` uses the same
+:func:`record_problem`, so the store and the analysis agree on what is invalid.
 """
 
 from __future__ import annotations
