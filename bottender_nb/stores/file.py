@@ -8,7 +8,7 @@ a path.
 
 Reading is bounded: a session file is opened without blocking (a FIFO named like a session
 would otherwise stop the event loop), must be a regular file (not a FIFO, a device such as a
-symlink to ``/dev/zero``, or a directory) and at most :data:`MAX_FILE_BYTES` long; anything
+symlink to ``/dev/zero``, or a directory) and of bounded size (:mod:`.file_read`); anything
 else is a :class:`~bottender_nb.errors.CorruptSessionError` naming it, and is left untouched.
 """
 
@@ -18,7 +18,6 @@ import errno
 import itertools
 import os
 import secrets
-import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -28,19 +27,11 @@ from ..errors import CorruptSessionError, StoreError
 from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .file_lock import FileLock
+from .file_read import read_session_file
 from .filenames import SUFFIX, WINDOWS, session_filename
 
 LOCK_DIRNAME = ".locks"
-MAX_FILE_BYTES = 16 * 1024 * 1024
-"""The largest session file read (16 MiB): a record is a few hundred bytes to a few hundred
-kilobytes; anything past this is refused instead of read into memory."""
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-# O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
-_OPEN_READ = (
-    os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_NOCTTY", 0)
-)
-_READ_SIZE = 1 << 16
 _TEMP_SUFFIX = ".tmp"
 _STALE_TEMP_SECONDS = 60.0  # a temp file this old belongs to a write that died
 
@@ -221,7 +212,7 @@ class FileSessionStore(SessionStore):
 
     def _load(self, path: str) -> dict[str, Any] | None:
         try:
-            data = _read_bytes(path)
+            data = read_session_file(path)
         except FileNotFoundError:
             return None
         except OSError as exc:
@@ -261,49 +252,6 @@ class FileSessionStore(SessionStore):
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _read_bytes(path: str) -> bytes:
-    """The whole of a regular file of at most MAX_FILE_BYTES; CorruptSessionError otherwise."""
-    fd = os.open(path, _OPEN_READ)
-    try:
-        info = os.fstat(fd)  # of what was opened: a symlink is judged by its target
-        if not stat.S_ISREG(info.st_mode):
-            raise CorruptSessionError(
-                f"The session file {path} is {_kind(info.st_mode)}, not a regular file; "
-                "remove it (it was left untouched)."
-            )
-        if info.st_size > MAX_FILE_BYTES:
-            raise _too_large(path)
-        chunks = [os.read(fd, _READ_SIZE)]
-        total = len(chunks[0])
-        while chunks[-1]:  # to the end, which a file still being grown may move
-            if total > MAX_FILE_BYTES:
-                raise _too_large(path)
-            chunks.append(os.read(fd, _READ_SIZE))
-            total += len(chunks[-1])
-    finally:
-        os.close(fd)
-    return b"".join(chunks)
-
-
-def _too_large(path: str) -> CorruptSessionError:
-    return CorruptSessionError(
-        f"The session file {path} is larger than {MAX_FILE_BYTES} bytes, more than any session "
-        "record; remove it (it was left untouched)."
-    )
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
 
 
 def _cause(exc: OSError) -> str:
