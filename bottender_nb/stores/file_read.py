@@ -38,8 +38,8 @@ def read_session_file(path: str) -> bytes:
             raise _too_large(path)
         chunks = [os.read(fd, _READ_SIZE)]
         total = len(chunks[0])
-        while chunks[-1]:  # to the end, which a file still being grown may move
-            if total > MAX_FILE_BYTES:
+        while len(chunks[-1]) == _READ_SIZE:  # a short read of a regular file is its end
+            if total > MAX_FILE_BYTES:  # still growing past what fstat said
                 raise _too_large(path)
             chunks.append(os.read(fd, _READ_SIZE))
             total += len(chunks[-1])
