@@ -76,7 +76,11 @@ def dumps_utf8(record: Mapping[str, Any]) -> bytes:
 
 
 def _check_record(record: Mapping[str, Any]) -> None:
-    """Raise StateError naming the first value of ``record`` JSON cannot carry exactly."""
+    """Raise StateError for what would not read back as a record: a wrongly typed field,
+    or a value JSON cannot carry exactly (named)."""
+    shape = record_problem(record if type(record) is dict else dict(record))
+    if shape is not None:
+        raise StateError(f"The session record {shape}; the stored session is unchanged.")
     state = record.get(STATE_FIELD)
     if type(state) is not FrozenDict and isinstance(state, Mapping):
         check_json_state(state)

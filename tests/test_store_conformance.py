@@ -520,3 +520,15 @@ async def test_entries_give_a_bad_entry_its_error_and_go_on(backend: Backend) ->
     [(where, error)] = bad.items()
     assert "console:2" in where and isinstance(error, CorruptSessionError)
     assert "console:2" in str(error)
+
+
+@pytest.mark.parametrize("change", NOT_A_RECORD.values(), ids=NOT_A_RECORD.keys())
+async def test_writing_what_is_not_a_record_raises_and_keeps_the_previous_one(
+    backend: Backend, change: dict[str, Any]
+) -> None:
+    store = await backend.make()
+    before = session("console:1", count=1)
+    await store.write("console:1", before)
+    with pytest.raises(StateError):
+        await store.write("console:1", {**before, **change})
+    assert await store.read("console:1") == before
