@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from bottender_nb.session.locks import SessionLocks
+from bottender_nb.stores.locks import SessionLocks
 
 
 async def test_waiters_run_in_arrival_order_and_nothing_is_kept_afterwards():
@@ -103,3 +103,18 @@ async def test_a_waiter_cancelled_while_the_holder_releases_leaves_cleanly():
     assert len(locks) == 0
     async with locks.hold("s"):
         pass
+
+
+def test_a_forked_child_starts_with_every_session_idle():
+    """A child runs none of its parent's events, so it must not wait for their turns."""
+    import os
+
+    locks = SessionLocks()
+    assert locks.try_enter("s")  # the parent is in the middle of an event of "s"
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if locks.try_enter("s") and len(locks) == 1 else 1)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert not locks.try_enter("s")  # the parent's own event still holds it
+    locks.leave("s")

@@ -99,7 +99,7 @@ async def test_1000_overlapping_events_lose_no_update_and_leave_no_locks():
     bot = Bot(count_action, initial_state={"count": 0})
     await asyncio.gather(*(bot.handle_request(text("Hi")) for _ in range(1000)))
     assert (await bot.read_session("console:1"))["_state"] == {"count": 1000}
-    assert len(bot._locks) == 0
+    assert len(bot.session_store.locks) == 0
 
 
 async def test_sessions_of_different_users_run_concurrently():
@@ -242,3 +242,38 @@ async def test_sessions_read_from_the_memory_store_are_plain_independent_copies(
     (await store.all())[0]["_state"]["items"].clear()
     await bot.handle_request(text("b"))
     assert (await store.read("console:1"))["_state"] == {"items": ["a", "b"], "nested": {"seen": 2}}
+
+
+class ClosableStore(MemorySessionStore):
+    """A store that shows whether it was closed (as a redis or mongo store drops its client)."""
+
+    closed = False
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def test_reconfigure_closes_the_store_it_replaces():
+    old, new = ClosableStore(), ClosableStore()
+    bot = Bot(count_action, initial_state={"count": 0}, session_store=old)
+    assert bot.say("hi") == ["Count: 1"]
+    bot.reconfigure(session_store=new)
+    assert old.closed and not new.closed
+    assert bot.say("hi") == ["Count: 1"]  # the new store starts empty
+    bot.reconfigure(session_store=new)  # the same store again: kept open
+    assert not new.closed
+
+
+async def test_reconfigure_inside_a_running_loop_closes_the_replaced_store():
+    old = ClosableStore()
+    bot = Bot(count_action, session_store=old)
+    bot.reconfigure(session_store=MemorySessionStore())  # as %%bottender_config does in Jupyter
+    assert old.closed
+
+
+async def test_two_bots_sharing_the_default_kind_of_store_take_turns_on_a_session():
+    store = MemorySessionStore()
+    bots = [Bot(count_action, initial_state={"count": 0}, session_store=store) for _ in range(2)]
+    await asyncio.gather(*(bots[n % 2].handle_request(text("Hi")) for n in range(200)))
+    assert (await store.read("console:1"))["_state"] == {"count": 200}
+    assert len(store.locks) == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ from typing import Any
 import pytest
 
 from bottender_nb import (
-    Bot, FileSessionStore, MemorySessionStore, MongoSessionStore, RedisSessionStore, StateError,
+    Bot, CorruptSessionError, FileSessionStore, MemorySessionStore, MongoSessionStore, StateError,
 )
 from bottender_nb.record import dumps
 from bottender_nb.stores.base import SessionStore
@@ -53,6 +54,8 @@ class Backend:
         self.tmp_path = tmp_path
         self.stores: list[SessionStore] = []
         self.raw: Any = None
+        if kind.startswith("redis"):
+            from bottender_nb import RedisSessionStore  # its own failure fails only its backends
         if kind == "redis":
             self.server = request.getfixturevalue("redis_server")
             self.server.command("FLUSHALL")
@@ -75,6 +78,8 @@ class Backend:
         elif self.kind == "mongo":
             store = MongoSessionStore(collection=AsyncMongomockCollection(self.raw), **options)
         else:
+            from bottender_nb import RedisSessionStore
+
             store = RedisSessionStore(
                 port=self.server.port, cluster=self.kind == "redis-cluster", **options
             )
@@ -333,3 +338,197 @@ async def test_reads_what_bottender_wrote(backend: Backend) -> None:
     await bot.handle_request({"sender": {"id": "42"}, "message": {"text": "hi"}}, "messenger")
     updated = await store.read("messenger:42")
     assert updated["_state"] == {"count": 8} and updated["page"] == {"id": "page-1"}
+
+
+# -- ordering, blocking, cancelling (SPEC §3: the guarantees every store keeps) ---------------
+
+
+async def test_two_bots_sharing_a_store_lose_no_update(backend: Backend) -> None:
+    """In a notebook two bots share the default store; their events of one session take turns."""
+    store = await backend.make()
+    bots = [Bot(counter, initial_state={"count": 0}, session_store=store) for _ in range(2)]
+    await asyncio.gather(*(bots[n % 2].handle_request(HI) for n in range(200)))
+    assert (await store.read("console:1"))["_state"] == {"count": 200}
+
+
+async def test_two_bots_sharing_a_store_handle_a_session_in_arrival_order(backend: Backend) -> None:
+    seen: list[str] = []
+
+    async def record_text(context: Any) -> None:
+        await asyncio.sleep(0)
+        seen.append(context.event.text)
+
+    store = await backend.make()
+    bots = [Bot(record_text, session_store=store) for _ in range(2)]
+    texts = [str(n) for n in range(40)]
+    await asyncio.gather(
+        *(bots[n % 2].handle_request({"message": {"text": text}}) for n, text in enumerate(texts))
+    )
+    assert seen == texts
+
+
+@pytest.mark.parametrize("seconds", [0.5, 2])
+async def test_a_blocking_action_in_back_to_back_events_loses_nothing(
+    backend: Backend, seconds: float
+) -> None:
+    """A synchronous call (requests.get, an SDK) blocks the loop inside the second event."""
+
+    async def action(context: Any) -> None:
+        if context.state["count"] == 1:
+            time.sleep(seconds)
+        context.set_state({"count": context.state["count"] + 1})
+
+    store = await backend.make()
+    bot = Bot(action, initial_state={"count": 0}, session_store=store)
+    await asyncio.gather(bot.handle_request(HI), bot.handle_request(HI))
+    await bot.handle_request(HI)
+    assert (await store.read("console:1"))["_state"] == {"count": 3}
+
+
+async def _next_event_is_prompt(bot: Bot, store: SessionStore, expected: int) -> None:
+    """The process that failed or cancelled an event goes on at once, not after a lock timeout."""
+    started = time.monotonic()
+    await asyncio.wait_for(bot.handle_request(HI), 5)
+    assert time.monotonic() - started < 1.0
+    assert (await store.read("console:1"))["_state"] == {"count": expected}
+
+
+async def test_a_failed_event_releases_its_session(backend: Backend) -> None:
+    async def action(context: Any) -> None:
+        if context.event.text == "fail":
+            raise RuntimeError("the action failed")
+        context.set_state({"count": context.state["count"] + 1})
+
+    store = await backend.make()
+    bot = Bot(action, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)
+    with pytest.raises(RuntimeError, match="the action failed"):
+        await bot.handle_request({"message": {"text": "fail"}})
+    await _next_event_is_prompt(bot, store, 2)
+
+
+async def test_an_event_cancelled_inside_its_action_releases_its_session(backend: Backend) -> None:
+    async def action(context: Any) -> None:
+        if context.event.text == "slow":
+            await asyncio.sleep(30)
+        context.set_state({"count": context.state["count"] + 1})
+
+    store = await backend.make()
+    bot = Bot(action, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)
+    with pytest.raises(asyncio.TimeoutError):
+        await asyncio.wait_for(bot.handle_request({"message": {"text": "slow"}}), 0.2)
+    await _next_event_is_prompt(bot, store, 2)
+
+
+async def test_an_event_cancelled_while_waiting_for_its_session_leaves_no_trace(
+    backend: Backend,
+) -> None:
+    release = asyncio.Event()
+
+    async def action(context: Any) -> None:
+        if context.event.text == "hold":
+            await release.wait()
+        context.set_state({"count": context.state["count"] + 1})
+
+    store = await backend.make()
+    bot = Bot(action, initial_state={"count": 0}, session_store=store)
+    holder = asyncio.create_task(bot.handle_request({"message": {"text": "hold"}}))
+    await asyncio.sleep(0.05)
+    with pytest.raises(asyncio.TimeoutError):  # queued behind the holder, then cancelled
+        await asyncio.wait_for(bot.handle_request(HI), 0.2)
+    release.set()
+    await holder
+    await _next_event_is_prompt(bot, store, 2)  # the cancelled event never ran
+
+
+# -- invalid records (SPEC §3: a CorruptSessionError naming them, never reset) ----------------
+
+NOT_A_RECORD = {
+    "_state a list": {"_state": []},
+    "_state a pair": {"_state": [1, 2]},
+    "_state null": {"_state": None},
+    "_state false": {"_state": False},
+    "_state a string": {"_state": "abc"},
+    "lastActivity a string": {"lastActivity": "yesterday"},
+    "lastActivity null": {"lastActivity": None},
+    "lastActivity true": {"lastActivity": True},
+    "NaN in the state": {"_state": {"count": float("nan")}},
+    "Infinity as lastActivity": {"lastActivity": float("inf")},
+}
+
+
+@pytest.mark.parametrize("backend", PERSISTENT, indirect=True)
+@pytest.mark.parametrize("change", NOT_A_RECORD.values(), ids=NOT_A_RECORD.keys())
+async def test_an_invalid_record_is_an_error_naming_it_and_is_left_untouched(
+    backend: Backend, change: dict[str, Any]
+) -> None:
+    await backend.raw_put("console:1", {**session("console:1", count=1), **change})
+    stored = await backend.raw_get("console:1")
+    store = await backend.make()
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    with pytest.raises(CorruptSessionError, match="console:1"):
+        await store.read("console:1")
+    for _ in range(2):  # never reset and written back: the next event meets the same error
+        with pytest.raises(CorruptSessionError, match="console:1"):
+            await asyncio.wait_for(bot.handle_request(HI), 5)
+    with pytest.raises(CorruptSessionError, match="console:1"):
+        await store.all()
+    assert await backend.raw_get("console:1") == stored or _same_nan_document(
+        await backend.raw_get("console:1"), stored)
+
+
+def _same_nan_document(now: Any, before: Any) -> bool:
+    """NaN != NaN, so compare a document holding one through its JSON text."""
+    return json.dumps(now, default=str) == json.dumps(before, default=str)
+
+
+@pytest.mark.parametrize("backend", PERSISTENT, indirect=True)
+async def test_a_record_without_state_starts_from_initial_state(backend: Backend) -> None:
+    """Bottender writes one when a request maps to no event; its Context reads initialState."""
+    written = session("console:1")
+    del written["_state"]
+    written["page"] = {"id": "page-1"}
+    await backend.raw_put("console:1", written)
+    store = await backend.make()
+    bot = Bot(counter, initial_state={"count": 10}, session_store=store)
+    await bot.handle_request(HI)
+    stored = await store.read("console:1")
+    assert stored["_state"] == {"count": 11} and stored["page"] == {"id": "page-1"}
+
+
+async def test_entries_list_every_stored_session_expired_or_not(backend: Backend) -> None:
+    clock = FakeClock()
+    store = await backend.make(expires_in=1, clock=clock)
+    await store.write("console:1", session("console:1", count=1))
+    await store.write("console:2", session("console:2", last_activity=0, count=2))  # expired
+    entries = await store.entries()
+    assert sorted(record["_state"]["count"] for _, record in entries) == [1, 2]
+    assert all("console:" in where for where, _ in entries)
+
+
+@pytest.mark.parametrize("backend", ["file", "mongo"], indirect=True)
+async def test_entries_give_a_bad_entry_its_error_and_go_on(backend: Backend) -> None:
+    await backend.raw_put("console:1", session("console:1", count=1))
+    await backend.raw_put("console:2", {**session("console:2"), "_state": [1, 2]})
+    store = await backend.make()
+    entries = dict(await store.entries())
+    assert len(entries) == 2
+    good = [value for value in entries.values() if isinstance(value, dict)]
+    bad = {where: value for where, value in entries.items() if not isinstance(value, dict)}
+    assert good == [session("console:1", count=1)]
+    [(where, error)] = bad.items()
+    assert "console:2" in where and isinstance(error, CorruptSessionError)
+    assert "console:2" in str(error)
+
+
+@pytest.mark.parametrize("change", NOT_A_RECORD.values(), ids=NOT_A_RECORD.keys())
+async def test_writing_what_is_not_a_record_raises_and_keeps_the_previous_one(
+    backend: Backend, change: dict[str, Any]
+) -> None:
+    store = await backend.make()
+    before = session("console:1", count=1)
+    await store.write("console:1", before)
+    with pytest.raises(StateError):
+        await store.write("console:1", {**before, **change})
+    assert await store.read("console:1") == before

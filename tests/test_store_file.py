@@ -196,6 +196,9 @@ async def test_all_ignores_files_that_are_not_sessions(tmp_path):
     (tmp_path / ".123-abc-0.tmp").write_text('{"half')  # a temp file a killed process left
     (tmp_path / "sub.json").mkdir()
     assert [record["id"] for record in await store.all()] == ["console:1"]
+    entries = await store.entries()  # what a loader reports: the odd entry too, as an error
+    assert [(Path(where).name, type(value)) for where, value in entries] == [
+        ("console:1.json", dict), ("sub.json", CorruptSessionError)]
 
 
 async def test_destroy_deletes_the_file(tmp_path):
@@ -371,14 +374,12 @@ def _hold_session_lock(store: FileSessionStore, held, release) -> None:
     asyncio.run(hold())
 
 
-async def test_a_forked_child_never_shares_its_parents_cached_lock(tmp_path):
-    """Idle lock descriptors are kept open; a forked child must not lock through them."""
+async def test_a_forked_child_takes_turns_with_its_parent_on_a_session_lock(tmp_path):
     import multiprocessing
 
     store = await FileSessionStore(tmp_path).init()
     async with store.lock("console:1"):
         pass
-    await asyncio.sleep(0)  # the lease ends; the parent now keeps an idle descriptor open
     context = multiprocessing.get_context("fork")
     held, release = context.Event(), context.Event()
     child = context.Process(target=_hold_session_lock, args=(store, held, release))
@@ -409,46 +410,17 @@ def lock_is_free(dirname: Path, session_id: str = "console:1") -> bool:
         os.close(fd)
 
 
-async def test_back_to_back_events_keep_the_lock_until_the_loop_runs_again(tmp_path):
-    store = await FileSessionStore(tmp_path).init()
-    bot = Bot(count, initial_state={"count": 0}, session_store=store)
-    await bot.handle_request(HI)
-    assert not lock_is_free(tmp_path)  # kept for the session's next event...
-    await asyncio.sleep(0)
-    assert lock_is_free(tmp_path)  # ...and let go on the loop's next pass
-    async with store.lock("console:1"):
-        pass
-    await store.close()
-    assert lock_is_free(tmp_path)  # close() lets go at once
-
-
-async def test_back_to_back_events_do_not_read_the_file_again(tmp_path, monkeypatch):
-    store = await FileSessionStore(tmp_path).init()
-    bot = Bot(count, initial_state={"count": 0}, session_store=store)
-    loads = []
-    real_load = store._load
-    monkeypatch.setattr(store, "_load", lambda path: loads.append(path) or real_load(path))
-    for _ in range(10):
-        await bot.handle_request(HI)
-    assert len(loads) == 1  # the first event read the (missing) file; the others trusted it
-    for _ in range(10):
-        await asyncio.sleep(0)  # the lock is let go between events: each one reads the file
-        await bot.handle_request(HI)
-    assert len(loads) == 11
-    assert json.loads((tmp_path / "console:1.json").read_bytes())["_state"] == {"count": 20}
-
-
 async def test_two_stores_of_one_process_alternate_on_a_session_without_losing_counts(tmp_path):
     first, second = FileSessionStore(tmp_path), FileSessionStore(tmp_path)  # as two processes
     bots = [Bot(count, initial_state={"count": 0}, session_store=store) for store in (first, second)]
     for _ in range(50):
-        for bot in bots:  # no pause between: each waits for the other's lease to end
+        for bot in bots:
             await bot.handle_request(HI)
     assert (await first.read("console:1"))["_state"] == {"count": 100}
     assert (await second.read("console:1"))["_state"] == {"count": 100}
 
 
-async def test_a_write_outside_the_lease_is_read_by_the_next_event(tmp_path):
+async def test_a_write_between_events_is_read_by_the_next_event(tmp_path):
     store = await FileSessionStore(tmp_path).init()
     bot = Bot(count, initial_state={"count": 0}, session_store=store)
     await bot.handle_request(HI)
@@ -475,53 +447,6 @@ async def test_say_inside_a_running_loop_lets_the_lock_go_before_it_returns(tmp_
     assert lock_is_free(tmp_path)  # an action that raised lets it go as well
 
 
-def _try_session_lock(store: FileSessionStore, seconds: float) -> bool:
-    async def attempt() -> bool:
-        try:
-            async with asyncio.timeout(seconds):
-                async with store.lock("console:1"):
-                    return True
-        except TimeoutError:
-            return False
-
-    return asyncio.run(attempt())
-
-
-def _exit_with(function, *args) -> None:
-    os._exit(0 if function(*args) else 1)
-
-
-async def test_a_child_forked_under_a_lease_neither_uses_nor_releases_it(tmp_path):
-    import multiprocessing
-
-    store = await FileSessionStore(tmp_path).init()
-    bot = Bot(count, initial_state={"count": 0}, session_store=store)
-    await bot.handle_request(HI)  # the parent keeps the lease until its loop runs again
-    context = multiprocessing.get_context("fork")
-    child = context.Process(target=_exit_with, args=(_try_session_lock, store, 0.3))
-    child.start()
-    child.join(10)
-    assert child.exitcode == 1  # the parent's lease kept the child out
-    assert not lock_is_free(tmp_path)  # and the child's exit did not unlock it
-    await asyncio.sleep(0)
-    child = context.Process(target=_exit_with, args=(_try_session_lock, store, 5))
-    child.start()
-    child.join(10)
-    assert child.exitcode == 0
-
-
-async def test_idle_lock_descriptors_are_bounded(tmp_path):
-    store = await FileSessionStore(tmp_path).init()
-    store._lock_files.keep = 2
-    for user in range(5):
-        async with store.lock(f"console:{user}"):
-            pass
-    await asyncio.sleep(0)  # the leases end
-    assert len(store._lock_files._idle) == 2
-    await store.close()
-    assert len(store._lock_files._idle) == 0
-
-
 async def test_purge_expired_removes_temp_files_of_writes_that_died(tmp_path):
     store = FileSessionStore(tmp_path)
     await store.write("console:1", session("console:1", 1))
@@ -535,3 +460,175 @@ async def test_purge_expired_removes_temp_files_of_writes_that_died(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.is_file()) == [
         ".4243-cafe0123-0.tmp", "console:1.json"]
     assert await store.read("console:1") == session("console:1", 1)
+
+
+# -- odd entries: refused within a bounded time, left untouched ---------------------------------
+
+
+def _plant_fifo(path: Path) -> None:
+    os.mkfifo(path)
+
+
+def _plant_dev_zero(path: Path) -> None:
+    path.symlink_to("/dev/zero")
+
+
+def _plant_directory(path: Path) -> None:
+    path.mkdir()
+    (path / "inside").write_text("kept")
+
+
+@pytest.mark.timeout(20)  # a read that blocks on the FIFO would hang here, failing the test
+@pytest.mark.parametrize(
+    "plant, kind",
+    [(_plant_fifo, "FIFO"), (_plant_dev_zero, "device"), (_plant_directory, "directory")],
+    ids=["fifo", "dev-zero-symlink", "directory"],
+)
+async def test_a_session_entry_that_is_not_a_regular_file_is_refused_at_once(tmp_path, plant, kind):
+    path = tmp_path / "console:1.json"
+    plant(path)
+    before = os.lstat(path)
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    started = time.monotonic()
+    with pytest.raises(CorruptSessionError, match=f"console:1.json is .*{kind}"):
+        await store.read("console:1")
+    with pytest.raises(CorruptSessionError, match="console:1.json"):
+        await bot.handle_request(HI)
+    assert time.monotonic() - started < 2
+    after = os.lstat(path)
+    assert (after.st_mode, after.st_ino, after.st_mtime_ns) == (
+        before.st_mode, before.st_ino, before.st_mtime_ns)
+    [(where, error)] = await store.entries()
+    assert where.endswith("console:1.json") and isinstance(error, CorruptSessionError)
+
+
+async def test_a_file_larger_than_any_session_is_refused_without_reading_it_all(tmp_path, monkeypatch):
+    from bottender_nb.stores import file_read as file_module
+
+    monkeypatch.setattr(file_module, "MAX_FILE_BYTES", 1000)
+    path = tmp_path / "console:1.json"
+    content = b'{"id":"console:1","_state":{"blob":"' + b"x" * 2000 + b'"}}'
+    path.write_bytes(content)
+    store = FileSessionStore(tmp_path)
+    with pytest.raises(CorruptSessionError, match="console:1.json is larger than 1000 bytes"):
+        await store.read("console:1")
+    assert path.read_bytes() == content
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        b'{"id":"console:1","_state":[1,2],"lastActivity":1700000000000}',
+        b'{"id":"console:1","_state":null,"lastActivity":1700000000000}',
+        b'{"id":"console:1","_state":{},"lastActivity":"2023-11-14"}',
+        b'{"id":"console:1","_state":{"count":NaN},"lastActivity":1700000000000}',
+        b'{"id":"console:1","_state":{"count":-Infinity},"lastActivity":1700000000000}',
+        b'{"id":"console:1","_state":{"big":123456789012345678901234,"x":Infinity}}',
+    ],
+    ids=["state-pair", "state-null", "last-activity-string", "nan", "minus-infinity",
+         "infinity-on-the-long-number-path"],
+)
+async def test_a_file_that_is_not_a_record_is_refused_and_never_rewritten(tmp_path, content):
+    path = tmp_path / "console:1.json"
+    path.write_bytes(content)
+    store = FileSessionStore(tmp_path)
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    for _ in range(2):
+        with pytest.raises(CorruptSessionError, match="console:1.json"):
+            await bot.handle_request(HI)
+    assert path.read_bytes() == content
+
+
+# -- disk errors: a StoreError naming the file and the cause, nothing half-written -------------
+
+
+def _failing(real, error: int, when=lambda *args: True):
+    def call(*args, **kwargs):
+        if when(*args):
+            raise OSError(error, os.strerror(error))
+        return real(*args, **kwargs)
+
+    return call
+
+
+@pytest.mark.parametrize(
+    "name, error, cause",
+    [("write", 28, "No space left on device"), ("replace", 28, "No space left on device"),
+     ("open", 30, "Read-only file system")],
+    ids=["disk-full-on-write", "disk-full-on-rename", "read-only-directory"],
+)
+async def test_a_failed_write_names_the_file_and_the_cause_and_keeps_the_old_file(
+    tmp_path, monkeypatch, name, error, cause
+):
+    """Tests run as root, where chmod stops no write: the OS error is injected instead."""
+    from bottender_nb import StoreError
+
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)
+    path = tmp_path / "console:1.json"
+    before = path.read_bytes()
+    is_temp_open = lambda target, flags, *rest: str(target).endswith(".tmp")  # noqa: E731
+    monkeypatch.setattr(os, name, _failing(getattr(os, name), error,
+                                           is_temp_open if name == "open" else lambda *a: True))
+    with pytest.raises(StoreError, match=f"console:1.json \\({cause}"):
+        await bot.handle_request(HI)
+    monkeypatch.undo()
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == [".locks", "console:1.json"]
+    await bot.handle_request(HI)
+    assert json.loads(path.read_bytes())["_state"] == {"count": 2}
+
+
+# -- cancel and fork ----------------------------------------------------------------------------
+
+
+async def test_an_event_cancelled_while_another_process_holds_the_lock_leaves_it_free(tmp_path):
+    store = await FileSessionStore(tmp_path).init()
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    other = FileSessionStore(tmp_path)  # another process's view of the directory
+    async with other.lock("console:1"):
+        with pytest.raises(asyncio.TimeoutError):  # cancelled while acquiring the file lock
+            await asyncio.wait_for(bot.handle_request(HI), 0.2)
+    assert lock_is_free(tmp_path)
+    started = time.monotonic()
+    await bot.handle_request(HI)
+    assert time.monotonic() - started < 1
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+
+
+def _send(bot: Bot, n: int) -> None:
+    async def events() -> None:
+        for _ in range(n):
+            await bot.handle_request(HI)
+
+    asyncio.run(events())
+
+
+@pytest.mark.timeout(120)
+def test_a_store_used_before_fork_is_shared_by_parent_and_child_without_loss(tmp_path):
+    store = FileSessionStore(tmp_path)
+    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    _send(bot, 1)  # used first: its state (and any cached descriptor) predates the fork
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: 300 events, then report any error through the pipe
+        os.close(read)
+        code, message = 0, b""
+        try:
+            _send(bot, 300)
+        except BaseException as exc:  # noqa: BLE001 - reported to the parent
+            code, message = 1, repr(exc).encode()
+        os.write(write, message)
+        os._exit(code)
+    os.close(write)
+    try:
+        _send(bot, 300)
+    finally:
+        _, status = os.waitpid(pid, 0)
+        with os.fdopen(read, "rb") as pipe:
+            child_error = pipe.read().decode()
+    assert os.waitstatus_to_exitcode(status) == 0, child_error
+    stored = json.loads((tmp_path / "console:1.json").read_bytes())
+    assert stored["_state"] == {"count": 601}

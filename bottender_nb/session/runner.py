@@ -17,8 +17,7 @@ from ..stores.base import Clock, SessionStore
 from ..turns import Turn, changed_keys
 from .context import Context, Reply, Session
 from ..frozen import FrozenDict, freeze
-from .locks import SessionLocks
-from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD, CheckedRecord, check_json_state
+from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
 from . import time_travel
 from .sync import run_sync
 
@@ -29,8 +28,9 @@ TurnListener = Callable[[Turn], None]
 class Bot:
     """Runs ``action`` for every event, with Bottender's session semantics.
 
-    Events of one session run one at a time, in the order they arrived, in this process;
-    the store's ``lock`` extends that to other processes sharing a file or redis store.
+    Events of one session run one at a time, in the order they arrived, in this process
+    (through the store's ``locks``, so Bots sharing a store take turns too); the store's
+    ``lock`` extends that to other processes sharing a file or redis store.
     """
 
     def __init__(
@@ -57,7 +57,6 @@ class Bot:
         self.action = action
         self.initial_state: FrozenDict = freeze(initial_state or {})
         self.clock = clock
-        self._locks = SessionLocks()
         self._use_store(session_store)
         self._listeners: list[TurnListener] = []
 
@@ -74,12 +73,18 @@ class Bot:
         initial_state: Mapping[str, Any] | None = None,
         session_store: SessionStore | None = None,
     ) -> None:
-        """Swap the initial state and/or the store in place (open chat panes keep this bot)."""
+        """Swap the initial state and/or the store in place (open chat panes keep this bot).
+
+        The store replaced is closed (its connections, its lock files), unless it is the
+        same store again.
+        """
         if initial_state is not None:
             check_json_state(initial_state)
             self.initial_state = freeze(initial_state)
-        if session_store is not None:
+        if session_store is not None and session_store is not self.session_store:
+            replaced = self.session_store
             self._use_store(session_store)
+            run_sync(replaced.close())
 
     def _use_store(self, session_store: SessionStore) -> None:
         """Take ``session_store``; it is initialised before its first event."""
@@ -143,7 +148,7 @@ class Bot:
 
     async def read_session(self, session_id: str) -> dict[str, Any] | None:
         """The stored session (None when absent or expired), read in turn with its events."""
-        async with self._locks.hold(session_id):
+        async with self.session_store.locks.hold(session_id):
             await self._ensure_store()
             return await self.session_store.read(session_id)
 
@@ -152,7 +157,7 @@ class Bot:
 
         Kept in the history as a turn of kind ``"reset"``.
         """
-        async with self._locks.hold(session_id):
+        async with self.session_store.locks.hold(session_id):
             await self._ensure_store()
             async with self.session_store.lock(session_id):
                 record = await self.session_store.read(session_id)
@@ -193,7 +198,7 @@ class Bot:
             turn = await self._turn(handler, raw_event, None)
         else:
             session_id = session_id or f"{handler.name}:{key}"
-            locks = self._locks
+            locks = self.session_store.locks
             if not locks.try_enter(session_id):  # idle sessions enter without a coroutine
                 await locks.enter(session_id)
             try:
@@ -226,13 +231,17 @@ class Bot:
                 no_session_reason=f"no session key can be derived from this {handler.name} event",
             )
         else:
-            record = await store.read_for_event(session_id)
+            record = await store.read(session_id)
             if record is None:
-                record = {"id": session_id, "platform": handler.name, STATE_FIELD: self.initial_state}
+                record = {"id": session_id, "platform": handler.name}
             _refresh(record, handler.session_fields(raw_event))
+            # A record without _state (Bottender writes one when a request maps to no
+            # event) starts from the initial state, as Bottender's Context does.
+            state = record.get(STATE_FIELD)
             context = Context(
                 platform=handler.name, event=handler.event(raw_event), session=Session(record),
-                initial_state=self.initial_state, state=freeze(record.get(STATE_FIELD) or {}),
+                initial_state=self.initial_state,
+                state=self.initial_state if state is None else freeze(state),
             )
         state_before = context.state
         action: Any = self.action
@@ -249,7 +258,7 @@ class Bot:
         if record is not None:
             record[STATE_FIELD] = context.state
             record[LAST_ACTIVITY_FIELD] = int(now * 1000)
-            await store.write(session_id, CheckedRecord(record))  # type: ignore[arg-type]
+            await store.write(session_id, record)
             if self.keep_history and store.history is not None:
                 turn.index = await store.append_turn(
                     session_id, turn.as_record(), keep=self.keep_history

@@ -84,7 +84,7 @@ async def record_turn(
 async def _holding(bot: Bot, session_id: str) -> AsyncIterator[None]:
     """Hold the session as an event does: in this process, then in the store."""
     async with AsyncExitStack() as stack:
-        await stack.enter_async_context(bot._locks.hold(session_id))
+        await stack.enter_async_context(bot.session_store.locks.hold(session_id))
         await bot._ensure_store()
         await stack.enter_async_context(bot.session_store.lock(session_id))
         yield

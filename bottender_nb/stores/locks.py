@@ -1,6 +1,7 @@
 """Per-session ordering inside one process: a FIFO turnstile per busy session.
 
-A session has an entry only while some event of it is running or waiting, so a bot that sees
+Each store owns one (``store.locks``), so every ``Bot`` sharing that store takes its turn on a
+session. A session has an entry only while some event of it is running or waiting, so a bot that sees
 millions of conversations keeps nothing per idle conversation, and an event that finds its
 session idle pays for one dict insert: no lock object, no future.
 """
@@ -8,8 +9,12 @@ session idle pays for one dict insert: no lock object, no future.
 from __future__ import annotations
 
 import asyncio
+import os
+import weakref
 from collections import deque
 from types import TracebackType
+
+_ALL: weakref.WeakSet[SessionLocks] = weakref.WeakSet()
 
 
 class SessionLocks:
@@ -19,6 +24,7 @@ class SessionLocks:
         # session id -> the futures of the events waiting behind the running one (None: none
         # yet; the queue is made only when an event has to wait)
         self._waiting: dict[str, deque[asyncio.Future[None]] | None] = {}
+        _ALL.add(self)
 
     def hold(self, session_id: str) -> _Held:
         """A context manager that waits its turn, first come first served."""
@@ -78,3 +84,13 @@ class _Held:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self._locks.leave(self._session_id)
+
+
+def _forget_in_child() -> None:
+    """A forked child runs none of its parent's events: it starts with every session idle."""
+    for locks in list(_ALL):
+        locks._waiting = {}
+
+
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork
+    os.register_at_fork(after_in_child=_forget_in_child)
