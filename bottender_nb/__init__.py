@@ -10,6 +10,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    BodyError,
     BottenderNbError,
     ConfigError,
     CorruptSessionError,
@@ -42,7 +43,7 @@ _LAZY = {
 __all__ = sorted(
     [
         *_LAZY,
-        "BottenderNbError", "ConfigError", "CorruptSessionError", "SessionIdError",
+        "BodyError", "BottenderNbError", "ConfigError", "CorruptSessionError", "SessionIdError",
         "StateError", "StoreError", "load_ipython_extension", "__version__",
     ]
 )

@@ -4,7 +4,10 @@
 
     BottenderNbError                  every error of this package
     ├── StateError (TypeError)        state misuse: a non-mapping, a non-JSON value, no session
-    ├── SessionIdError (ValueError)   a webhook body whose session key cannot be derived
+    ├── BodyError (ValueError)        a malformed webhook body: not an object, a wrong-typed
+    │   │                             field, too deeply nested JSON inside it
+    │   └── SessionIdError            a body whose session key cannot be derived (an unknown
+    │                                 LINE source type, an id that is a list, an object, a bool)
     ├── ConfigError (ValueError)      a Bottender-shaped config that is malformed
     ├── StoreError                    a session store failed (wraps the driver's error)
     │   └── CorruptSessionError       a stored session is not valid JSON / not a session
@@ -25,7 +28,11 @@ class StateError(BottenderNbError, TypeError):
     """Session state was misused: written directly, with a non-mapping or a non-JSON value."""
 
 
-class SessionIdError(BottenderNbError, ValueError):
+class BodyError(BottenderNbError, ValueError):
+    """A malformed webhook body; the message names the field and what it holds."""
+
+
+class SessionIdError(BodyError):
     """A webhook body from which the platform's session key cannot be derived."""
 
 
