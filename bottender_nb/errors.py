@@ -4,8 +4,8 @@
 
     BottenderNbError                  every error of this package
     ├── StateError (TypeError)        state misuse: a non-mapping, a non-JSON value, no session
-    ├── BodyError (ValueError)        a malformed webhook body: not an object, a wrong-typed
-    │   │                             field, too deeply nested JSON inside it
+    ├── BodyError (ValueError)        a malformed webhook body: not an object, a field of the
+    │   │                             wrong type, JSON nested too deeply inside it
     │   └── SessionIdError            a body whose session key cannot be derived (an unknown
     │                                 LINE source type, an id that is a list, an object, a bool)
     ├── ConfigError (ValueError)      a Bottender-shaped config that is malformed
@@ -18,6 +18,9 @@ Messages are sentences that name the bad value and say what to do instead.
 """
 
 from __future__ import annotations
+
+import reprlib
+from typing import Any
 
 
 class BottenderNbError(Exception):
@@ -53,3 +56,13 @@ def missing_extra(package: str, extra: str) -> ImportError:
     return ImportError(
         f"{package} is not installed; install it with: pip install \"bottender-nb[{extra}]\""
     )
+
+
+def show(value: Any) -> str:
+    """A short, safe repr for an error message: bounded in length and depth, so a list of a
+    million items or JSON nested 10,000 deep still makes a one-line message."""
+    return f"{type(value).__name__} {_REPR.repr(value)}"
+
+
+_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 40, 40, 3, 3

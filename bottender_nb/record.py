@@ -56,7 +56,7 @@ def dumps(record: Mapping[str, Any]) -> str:
         state = record.get(STATE_FIELD)
         if type(state) is not FrozenDict and isinstance(state, Mapping):
             check_json_state(state)
-        problem = _json_problem(record)
+        problem = _json_problem(record, MAX_DEPTH + 2)  # record -> _state -> key -> ...
         if problem is not None:
             where, what = problem
             raise StateError(

@@ -205,9 +205,9 @@ async def test_state_nested_too_deep_names_the_key_and_the_limit(depth):
         context.set_state({"deep": _nested(depth)})
 
     store = MemorySessionStore()
-    with pytest.raises(StateError, match=r"State key 'deep' is nested deeper than 512 levels;") as raised:
+    with pytest.raises(StateError, match=r"State key 'deep' is nested deeper than 512 levels;") as e:
         await run_once(action, store=store)
-    assert "\n" not in str(raised.value)
+    assert "\n" not in str(e.value)
     assert await store.read("console:1") is None  # nothing half-written
 
 

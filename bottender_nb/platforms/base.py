@@ -6,12 +6,11 @@ defines one :class:`Platform` subclass; :mod:`bottender_nb.platforms` keeps the 
 
 from __future__ import annotations
 
-import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from ..errors import BodyError, SessionIdError
+from ..errors import BodyError, SessionIdError, show
 
 
 class Event:
@@ -67,15 +66,6 @@ def dig(value: Any, *path: str) -> Any:
 # The one check at the body -> event edge: every field a session key or a session field is
 # built from goes through ``key_at`` / ``as_key`` (ids) or ``objects`` (event lists), so a
 # malformed body fails there with a BodyError / SessionIdError naming the field.
-
-def show(value: Any) -> str:
-    """A short, safe repr for an error message (bounded length and depth)."""
-    return f"{type(value).__name__} {_REPR.repr(value)}"
-
-
-_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
-_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 40, 40, 3, 3
-
 
 def key_at(platform: str, raw: Any, *path: str) -> str | None:
     """:func:`as_key` of the id at ``path``; None where a step is missing or null.

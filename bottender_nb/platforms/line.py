@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import SessionIdError
-from .base import Event, Platform, Source, as_key, objects, show
+from ..errors import SessionIdError, show
+from .base import Event, Platform, Source, as_key, objects
 
 DESTINATION = "U" + "b" * 32  # the bot's own user id, as LINE names it in ``destination``
 VERIFY_REPLY_TOKENS = frozenset({"0" * 32, "f" * 32})
@@ -24,8 +24,10 @@ def _source(raw_event: Mapping[str, Any]) -> Mapping[str, Any]:
     """The event's ``source``, or an error naming what LINE would never send."""
     source = raw_event.get("source")
     kind = source.get("type") if isinstance(source, Mapping) else None
-    if not isinstance(source, Mapping) or not isinstance(kind, str) or kind not in _SOURCE_ID_FIELDS:
-        what = f"source type {kind!r}" if isinstance(source, Mapping) else f"source {show(source)}"
+    if not isinstance(kind, str) or kind not in _SOURCE_ID_FIELDS:
+        what = f"source {show(source)}"
+        if isinstance(source, Mapping):
+            what = f"source type {show(kind)}"
         raise SessionIdError(
             f"LINE event {what} is not one of user, group, room, so no session "
             "key can be derived; pass a LINE webhook body (its events carry such a source)."
