@@ -64,5 +64,12 @@ def show(value: Any) -> str:
     return f"{type(value).__name__} {_REPR.repr(value)}"
 
 
-_REPR = reprlib.Repr()  # keyword arguments only from Python 3.12
+class _ShortRepr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 200:  # repr() of an int past 4,300 digits is a ValueError
+            return f"<an int of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+
+_REPR = _ShortRepr()  # keyword arguments only from Python 3.12
 _REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 40, 40, 3, 3

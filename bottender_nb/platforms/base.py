@@ -85,12 +85,15 @@ def key_at(platform: str, raw: Any, *path: str) -> str | None:
     return as_key(value, platform, ".".join(path))
 
 
+_LONGEST_ID = 10**64  # numeric ids beyond 64 digits are refused, not stringified
+
+
 def as_key(value: Any, platform: str = "", field: str = "id") -> str | None:
     """An id as a str: a str as is, an int (or integral float) as its digits, as Bottender's
     ``String(id)``; None for a missing, null or empty one, never "None" or "".
 
-    Anything else (a bool, a fractional float, an object, a list) is a SessionIdError naming
-    ``field``: nothing is ever filed under ``telegram:{'a': 1}``.
+    Anything else (a bool, a fractional float, an object, a list, a number of more than 64
+    digits) is a SessionIdError naming ``field``: nothing is filed under ``telegram:{'a': 1}``.
     """
     kind = type(value)
     if kind is str:
@@ -98,10 +101,11 @@ def as_key(value: Any, platform: str = "", field: str = "id") -> str | None:
     if value is None:
         return None
     if kind is int or (isinstance(value, int) and not isinstance(value, bool)):
+        if abs(value) < _LONGEST_ID:  # str() of a 5,000-digit int is a ValueError
+            return str(int(value))
+    elif isinstance(value, float) and value.is_integer() and abs(value) < _LONGEST_ID:
         return str(int(value))
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, str):
+    elif isinstance(value, str):
         return str(value) or None
     raise SessionIdError(
         f"{platform + ' ' if platform else ''}body field {field} is a {show(value)}; "

@@ -35,7 +35,7 @@ def to_timedelta(expires_in: ExpiresIn) -> dt.timedelta | None:
         except (ValueError, OverflowError):  # NaN, inf, or more than a timedelta holds
             delta = None
         if delta is None:
-            raise ConfigError(f"expires_in is {expires_in!r}; it must be a finite number of "
+            raise ConfigError(f"expires_in is {show(expires_in)}; it must be a finite number of "
                               "minutes (or a datetime.timedelta), e.g. expires_in=30.")
     else:
         raise ConfigError(
@@ -43,7 +43,7 @@ def to_timedelta(expires_in: ExpiresIn) -> dt.timedelta | None:
             f"{show(expires_in)}; e.g. expires_in=30."
         )
     if delta < dt.timedelta(0):
-        raise ConfigError(f"expires_in must not be negative, got {expires_in!r}; use 0 or None "
+        raise ConfigError(f"expires_in must not be negative, got {show(expires_in)}; use 0 or None "
                           "for sessions that never expire.")
     return delta or None
 
