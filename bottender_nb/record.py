@@ -181,17 +181,23 @@ def _json_problem(value: Any, max_depth: int = MAX_DEPTH) -> tuple[str, str] | N
     stack = [_children(value)]
     while stack:
         for where, item in stack[-1][1]:
-            if type(item) in _LEAVES:
+            kind = type(item)
+            if kind in _LEAVES:
                 continue
-            what = _problem(item)
-            if what is None:
-                continue
+            if kind is list:  # the common containers skip _problem's checks
+                what = _CONTAINER
+            elif kind is dict and all(type(key) is str for key in item):
+                what = _CONTAINER
+            else:
+                what = _problem(item)
+                if what is None:
+                    continue
             keys.append(where)
             if what is not _CONTAINER:
                 return _path(stack, keys), what
             if len(stack) >= max_depth:
                 return _path(stack, keys), f"nesting deeper than {max_depth} levels"
-            stack.append(_children(item))
+            stack.append(("[{!r}]", iter(item.items())) if kind is dict else _children(item))
             break
         else:
             stack.pop()
