@@ -14,6 +14,7 @@ from .errors import (
     BottenderNbError,
     ConfigError,
     CorruptSessionError,
+    PlatformError,
     SessionIdError,
     StateError,
     StoreError,
@@ -43,7 +44,8 @@ _LAZY = {
 __all__ = sorted(
     [
         *_LAZY,
-        "BodyError", "BottenderNbError", "ConfigError", "CorruptSessionError", "SessionIdError",
+        "BodyError", "BottenderNbError", "ConfigError", "CorruptSessionError", "PlatformError",
+        "SessionIdError",
         "StateError", "StoreError", "load_ipython_extension", "__version__",
     ]
 )

@@ -4,6 +4,7 @@
 
     BottenderNbError                  every error of this package
     ├── StateError (TypeError)        state misuse: a non-mapping, a non-JSON value, no session
+    ├── PlatformError (ValueError)    a platform name that is not one of PLATFORM_NAMES
     ├── BodyError (ValueError)        a malformed webhook body: not an object, a field of the
     │   │                             wrong type, JSON nested too deeply inside it
     │   └── SessionIdError            a body whose session key cannot be derived (an unknown
@@ -29,6 +30,10 @@ class BottenderNbError(Exception):
 
 class StateError(BottenderNbError, TypeError):
     """Session state was misused: written directly, with a non-mapping or a non-JSON value."""
+
+
+class PlatformError(BottenderNbError, ValueError):
+    """A platform name bottender_nb does not know; the message lists the ones it does."""
 
 
 class BodyError(BottenderNbError, ValueError):

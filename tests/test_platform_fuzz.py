@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bottender_nb import Bot, BottenderNbError, MemorySessionStore
+from bottender_nb import Bot, BottenderNbError, MemorySessionStore, PlatformError
 from bottender_nb.platforms import PLATFORM_NAMES
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -259,3 +259,9 @@ def test_integer_ids_are_stringified_as_bottender_does(
 )
 def test_an_event_without_a_key_runs_without_a_session(platform: str, body: Any) -> None:
     assert asyncio.run(_handle(body, platform)) == [None]
+
+
+@pytest.mark.parametrize("name", ["telegarm", ["console"], None])
+def test_an_unknown_platform_names_the_known_ones(name: Any) -> None:
+    with pytest.raises(PlatformError, match="use one of: console, messenger"):
+        asyncio.run(_handle({"message": {"text": "hi"}}, name, catch=False))
