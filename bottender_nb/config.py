@@ -174,7 +174,8 @@ def bot_options(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     try:
         check_json_state(initial_state)
     except BottenderNbError as exc:
-        raise ConfigError(f"initialState cannot be used: {exc}") from exc
+        reason = str(exc).removesuffix(" The session keeps its previous state.")
+        raise ConfigError(f"initialState cannot be used: {reason}") from exc
     return {"initial_state": initial_state, "session_store": session_store(loaded.get("session"))}
 
 

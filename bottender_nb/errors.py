@@ -10,6 +10,9 @@
     │   └── SessionIdError            a body whose session key cannot be derived (an unknown
     │                                 LINE source type, an id that is a list, an object, a bool)
     ├── ConfigError (ValueError)      a Bottender-shaped config that is malformed
+    ├── SourceError (TypeError)       sessions_frame given something that is not a source
+    │   └── MissingSourceError        ... a directory that does not exist
+    │       (FileNotFoundError)
     ├── StoreError                    a session store failed (wraps the driver's error)
     │   └── CorruptSessionError       a stored session is not valid JSON / not a session
     └── notebook.cells.CellError      a %%action / %%bottender_config cell that cannot be used
@@ -46,6 +49,14 @@ class SessionIdError(BodyError):
 
 class ConfigError(BottenderNbError, ValueError):
     """A Bottender-shaped configuration that cannot be used."""
+
+
+class SourceError(BottenderNbError, TypeError):
+    """What ``sessions_frame`` was given is not a directory, a store or a list of sessions."""
+
+
+class MissingSourceError(SourceError, FileNotFoundError):
+    """``sessions_frame`` was given a directory that does not exist."""
 
 
 class StoreError(BottenderNbError):

@@ -266,10 +266,13 @@ def test_empty_sources_keep_the_fixed_columns(tmp_path):
 
 
 def test_bad_sources_raise_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a directory of session files"):
+    from bottender_nb.errors import BottenderNbError
+
+    with pytest.raises(FileNotFoundError, match="not a directory of session files") as missing:
         sessions_frame(tmp_path / "nope")
-    with pytest.raises(TypeError, match="directory name, a session store or a list"):
+    with pytest.raises(TypeError, match="directory name, a session store or a list") as wrong:
         sessions_frame(42)
+    assert isinstance(missing.value, BottenderNbError) and isinstance(wrong.value, BottenderNbError)
 
 
 def test_progress_bar_for_large_loads_only(tmp_path, capsys, monkeypatch):

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import MissingSourceError, SourceError
 from ..stores.base import Clock, ExpiresIn, SessionStore, to_timedelta
 from . import sources
 from .columns import SessionTable, to_column
@@ -73,7 +74,7 @@ def sessions_frame(
 
 def _load_directory(dirname: str, table: SessionTable, progress: bool | None) -> str:
     if not os.path.isdir(dirname):
-        raise FileNotFoundError(
+        raise MissingSourceError(
             f"{dirname!r} is not a directory of session files; pass the store's dirname "
             "(Bottender's default is \".sessions\"), a session store, or a list of sessions."
         )
@@ -93,7 +94,7 @@ def _load_store(store: Any, table: SessionTable, progress: bool | None) -> str:
 
 def _load_list(items: Any, table: SessionTable, progress: bool | None) -> str:
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
-        raise TypeError(
+        raise SourceError(
             "sessions_frame needs a directory name, a session store or a list of session "
             f"dicts, not {type(items).__name__}."
         )
