@@ -320,7 +320,9 @@ def test_frozen_and_other_mappings_in_a_list():
 # --- issue 13: bad entries and values are reported, the rest loaded ---
 
 
-@pytest.mark.parametrize("last_activity", ["1e30", str(2**63), "-1e30", "1e400"])
+@pytest.mark.parametrize(
+    "last_activity", ["1e30", str(2**63), "-1e30", "1e400", '"yesterday"', "true", "[1]"]
+)
 def test_a_last_activity_out_of_range_is_reported_and_its_row_kept(tmp_path, last_activity):
     write_raw(tmp_path, "console:1.json", '{"id":"console:1","_state":{"n":1},"lastActivity":'
               + last_activity + "}")

@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import show
+
 STATE_PREFIX = "state."
 _NONE = type(None)
 _NUMBERS = frozenset({int, float})
@@ -53,18 +55,19 @@ class SessionTable:
         self.platforms.append(record.get("platform") or session_id.partition(":")[0])
         user = record.get("user")
         self.user_ids.append(user.get("id") if type(user) is dict else None)
-        last_activity = record.get("lastActivity")
-        if type(last_activity) not in _NUMBERS:
-            last_activity = None
-        elif not -_MAX_MS <= last_activity <= _MAX_MS:  # also NaN and the infinities
-            self.errors.append((where, (
-                f"has a \"lastActivity\" of {last_activity!r:.40}, not a date pandas can hold "
-                "(epoch milliseconds within years 1677-2262); its row is kept with "
-                "last_activity NaT: fix the value to keep it")))
-            self.emptied += 1
-            last_activity = None
-        self.last_activity.append(last_activity)
+        self.last_activity.append(self._epoch_ms(record.get("lastActivity"), where))
         self.states.append(record.get("_state") or _EMPTY)
+
+    def _epoch_ms(self, value: Any, where: str) -> Any:
+        """``lastActivity`` as a number pandas can date; else None, and the row reported."""
+        if value is None or (type(value) in _NUMBERS and -_MAX_MS <= value <= _MAX_MS):
+            return value  # (NaN and the infinities fail the comparison)
+        self.errors.append((where, (
+            f"has a \"lastActivity\" of {show(value)}, not a date pandas can hold (epoch "
+            "milliseconds within the years 1677-2262); its row is kept with last_activity NaT: "
+            "fix the value to keep it")))
+        self.emptied += 1
+        return None
 
     def frame(self, expired: np.ndarray | None = None) -> pd.DataFrame:
         """The DataFrame: fixed columns, then ``state.*`` in the order fields were first seen."""
