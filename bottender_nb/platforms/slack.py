@@ -109,10 +109,10 @@ class Slack(Platform):
         if modal_channel:
             return modal_channel
         item = raw.get("item")
-        item_channel = as_key(item.get("channel"), self.name, "item.channel") if isinstance(
-            item, Mapping) else None
-        if item_channel:
-            return item_channel
+        if isinstance(item, Mapping):
+            item_channel = as_key(item.get("channel"), self.name, "item.channel")
+            if item_channel:
+                return item_channel
         if channel is not None and not isinstance(channel, Mapping):
             return as_key(channel, self.name, "channel") or _user_id(raw)
         return _user_id(raw)
