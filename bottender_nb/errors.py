@@ -9,7 +9,7 @@
     │   │                             wrong type, JSON nested too deeply inside it
     │   └── SessionIdError            a body whose session key cannot be derived (an unknown
     │                                 LINE source type, an id that is a list, an object, a bool)
-    ├── ConfigError (ValueError)      a Bottender-shaped config that is malformed
+    ├── ConfigError (ValueError)      a malformed Bottender-shaped config or store argument
     ├── SourceError (TypeError)       sessions_frame given something that is not a source
     │   └── MissingSourceError        ... a directory that does not exist
     │       (FileNotFoundError)
