@@ -10,10 +10,12 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    BodyError,
     BottenderNbError,
     ConfigError,
     CorruptSessionError,
     HistoryError,
+    PlatformError,
     SessionIdError,
     StateError,
     StoreError,
@@ -53,7 +55,8 @@ _LAZY = {
 __all__ = sorted(
     [
         *_LAZY,
-        "BottenderNbError", "ConfigError", "CorruptSessionError", "HistoryError", "SessionIdError",
+        "BodyError", "BottenderNbError", "ConfigError", "CorruptSessionError", "HistoryError",
+        "PlatformError", "SessionIdError",
         "StateError", "StoreError", "load_ipython_extension", "__version__",
     ]
 )

@@ -4,8 +4,15 @@
 
     BottenderNbError                  every error of this package
     ├── StateError (TypeError)        state misuse: a non-mapping, a non-JSON value, no session
-    ├── SessionIdError (ValueError)   a webhook body whose session key cannot be derived
-    ├── ConfigError (ValueError)      a Bottender-shaped config that is malformed
+    ├── PlatformError (ValueError)    a platform name that is not one of PLATFORM_NAMES
+    ├── BodyError (ValueError)        a malformed webhook body: not an object, a field of the
+    │   │                             wrong type, JSON nested too deeply inside it
+    │   └── SessionIdError            a body whose session key cannot be derived (an unknown
+    │                                 LINE source type, an id that is a list, an object, a bool)
+    ├── ConfigError (ValueError)      a malformed Bottender-shaped config or store argument
+    ├── SourceError (TypeError)       sessions_frame given something that is not a source
+    │   └── MissingSourceError        ... a directory that does not exist
+    │       (FileNotFoundError)
     ├── HistoryError (ValueError)     a time-travel call that names a turn or session it cannot use
     ├── StoreError                    a session store failed (wraps the driver's error)
     │   └── CorruptSessionError       a stored session is not valid JSON / not a session
@@ -18,6 +25,9 @@ Messages are sentences that name the bad value and say what to do instead.
 
 from __future__ import annotations
 
+import reprlib
+from typing import Any
+
 
 class BottenderNbError(Exception):
     """Root of every error raised by bottender_nb."""
@@ -27,7 +37,15 @@ class StateError(BottenderNbError, TypeError):
     """Session state was misused: written directly, with a non-mapping or a non-JSON value."""
 
 
-class SessionIdError(BottenderNbError, ValueError):
+class PlatformError(BottenderNbError, ValueError):
+    """A platform name bottender_nb does not know; the message lists the ones it does."""
+
+
+class BodyError(BottenderNbError, ValueError):
+    """A malformed webhook body; the message names the field and what it holds."""
+
+
+class SessionIdError(BodyError):
     """A webhook body from which the platform's session key cannot be derived."""
 
 
@@ -43,6 +61,14 @@ class AnalyticsError(BottenderNbError, ValueError):
     """A turns frame, state field, funnel step or option that the turn analytics cannot use."""
 
 
+class SourceError(BottenderNbError, TypeError):
+    """What ``sessions_frame`` was given is not a directory, a store or a list of sessions."""
+
+
+class MissingSourceError(SourceError, FileNotFoundError):
+    """``sessions_frame`` was given a directory that does not exist."""
+
+
 class StoreError(BottenderNbError):
     """A session store failed; the driver's error is chained as ``__cause__``."""
 
@@ -56,3 +82,20 @@ def missing_extra(package: str, extra: str) -> ImportError:
     return ImportError(
         f"{package} is not installed; install it with: pip install \"bottender-nb[{extra}]\""
     )
+
+
+def show(value: Any) -> str:
+    """A short, safe repr for an error message: bounded in length and depth, so a list of a
+    million items or JSON nested 10,000 deep still makes a one-line message."""
+    return f"{type(value).__name__} {_REPR.repr(value)}"
+
+
+class _ShortRepr(reprlib.Repr):
+    def repr_int(self, x: int, level: int) -> str:
+        if x.bit_length() > 200:  # repr() of an int past 4,300 digits is a ValueError
+            return f"<an int of {x.bit_length()} bits>"
+        return super().repr_int(x, level)
+
+
+_REPR = _ShortRepr()  # keyword arguments only from Python 3.12
+_REPR.maxlevel, _REPR.maxstring, _REPR.maxother, _REPR.maxlist, _REPR.maxdict = 2, 40, 40, 3, 3

@@ -125,22 +125,49 @@ def freeze_field(value: Any, top: str) -> Any:
     kind = type(value)
     if kind in _SCALARS or ((kind is FrozenDict or kind is FrozenList) and _top_of(value) == top):
         return value
-    if type(value) is dict or isinstance(value, Mapping):
-        frozen: FrozenDict | FrozenList = FrozenDict(
-            {key: freeze_field(item, top) for key, item in value.items()}
-        )
-    elif isinstance(value, (list, tuple)):
-        frozen = FrozenList(freeze_field(item, top) for item in value)
-    else:
-        return value
-    frozen._top = top
-    return frozen
+    return _copy_tree(value, frozen_top=top)
 
 
 def thaw(value: Any) -> Any:
     """A deep, plain (mutable) copy of a frozen value."""
-    if isinstance(value, Mapping):
-        return {key: thaw(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [thaw(item) for item in value]
-    return copy.copy(value)
+    return _copy_tree(value)
+
+
+def _copy_tree(value: Any, frozen_top: str | None = None) -> Any:
+    """A deep copy of nested mappings and lists (tuples become lists).
+
+    With ``frozen_top``, into frozen containers of that state field (frozen values already of
+    that field are shared); else into plain ones, other values through ``copy.copy``. An
+    explicit stack rather than recursion, so state nested any depth (a stored file can hold
+    what V8 wrote) is copied, not a RecursionError.
+    """
+    frozen = frozen_top is not None
+    root: list[Any] = [None]
+    stack: list[tuple[Any, Any, Any]] = [(value, root, 0)]  # (source, target, slot in target)
+    while stack:
+        source, target, slot = stack.pop()
+        kind = type(source)
+        if frozen and (kind is FrozenDict or kind is FrozenList) and source._top == frozen_top:
+            made = source
+        elif kind is dict or kind is FrozenDict or isinstance(source, Mapping):
+            made = FrozenDict() if frozen else {}
+            for key, item in source.items():
+                if type(item) in _SCALARS:
+                    dict.__setitem__(made, key, item)
+                else:
+                    dict.__setitem__(made, key, None)  # keeps the key's place; filled below
+                    stack.append((item, made, key))
+        elif kind is list or kind is FrozenList or isinstance(source, (list, tuple)):
+            made = FrozenList(source) if frozen else list(source)
+            for index, item in enumerate(source):
+                if type(item) not in _SCALARS:
+                    stack.append((item, made, index))
+        else:
+            made = source if frozen else copy.copy(source)
+        if frozen and made is not source:
+            made._top = frozen_top
+        if type(target) is dict or type(target) is FrozenDict:
+            dict.__setitem__(target, slot, made)
+        else:
+            list.__setitem__(target, slot, made)
+    return root[0]

@@ -54,6 +54,11 @@ def dumps(record: Mapping[str, Any]) -> str:
         return _ENCODER.encode(record)
     except (TypeError, ValueError) as exc:
         raise StateError(_describe_unserialisable(record, exc)) from exc
+    except RecursionError:  # only a stored record read deeper than set_state allows
+        raise CorruptSessionError(
+            f"The session {record.get('id')!r} is nested too deeply for Python's JSON encoder "
+            f"(state may nest {MAX_DEPTH} levels); fix or delete its stored record."
+        ) from None
 
 
 def dumps_utf8(record: Mapping[str, Any]) -> bytes:
@@ -84,7 +89,7 @@ def _check_record(record: Mapping[str, Any]) -> None:
     state = record.get(STATE_FIELD)
     if type(state) is not FrozenDict and isinstance(state, Mapping):
         check_json_state(state)
-    problem = _json_problem(record)
+    problem = _json_problem(record, MAX_DEPTH + 2)  # record -> _state -> key -> ...
     if problem is not None:
         where, what = problem
         raise StateError(f"The session field {where} holds {what}, which is not JSON-serialisable.")
@@ -161,7 +166,11 @@ def parse(text: str | bytes) -> Any:
                 return orjson.loads(data)  # the bytes just checked: no second UTF-8 encode
             except ValueError:
                 pass  # invalid JSON (or a lone surrogate): let the stdlib say what it is
-    return json.loads(text, parse_constant=refuse_constant)
+    try:
+        return json.loads(text, parse_constant=refuse_constant)
+    except RecursionError:
+        raise ValueError(f"JSON nested more deeply than Python can read; state may nest "
+                         f"{MAX_DEPTH} levels") from None
 
 
 def refuse_constant(token: str) -> Any:
@@ -193,6 +202,12 @@ def check_json_state(state: Mapping[str, Any]) -> None:
         problem = _json_problem(value)
         if problem is not None:
             where, what = problem
+            if what.startswith("nesting deeper"):
+                raise StateError(
+                    f"State key {key!r} is nested deeper than {MAX_DEPTH} levels; "
+                    f"keep state within {MAX_DEPTH} levels, e.g. a list of items instead of "
+                    "ever deeper dicts. The session keeps its previous state."
+                )
             raise StateError(
                 f"State key {key!r}{where} holds {what}, which is not JSON-serialisable; "
                 "store plain dicts (with str keys), lists, str, int, finite float, bool or "
@@ -200,46 +215,86 @@ def check_json_state(state: Mapping[str, Any]) -> None:
             )
 
 
-def _json_problem(value: Any) -> tuple[str, str] | None:
+# How deep state may nest. The walks here and in frozen.py are iterative and go any depth,
+# but the stdlib JSON encoder (which writes what orjson's 254 levels cannot) recurses, with
+# room for about 990 levels less the caller's stack; 512 keeps that room in a notebook.
+MAX_DEPTH = 512
+
+
+def _json_problem(value: Any, max_depth: int = MAX_DEPTH) -> tuple[str, str] | None:
     """``(path, description)`` of the first part of ``value`` JSON cannot carry exactly.
 
-    The path (``['user']['id']``) is built only once a problem is found: this walk runs on
-    every write, and formatting a path for every nested value would double its cost.
+    An explicit stack, not recursion, so a value nested thousands deep is reported (as
+    deeper than ``max_depth``), not a RecursionError. The path (``['user']['id']``) is built
+    only once a problem is found: this walk runs on every write.
     """
-    problem = _problem(value)
-    if problem is None:
-        return None
-    path, what = problem
-    return "".join(reversed(path)), what
+    what = _problem(value)
+    if what is not _CONTAINER:
+        return None if what is None else ("", what)
+    keys: list[Any] = []  # the key or index taken at each level of ``stack``
+    stack = [_children(value)]
+    while stack:
+        for where, item in stack[-1][1]:
+            kind = type(item)
+            if kind in _LEAVES:
+                continue
+            if kind is list:  # the common containers skip _problem's checks
+                what = _CONTAINER
+            elif kind is dict and all(type(key) is str for key in item):
+                what = _CONTAINER
+            else:
+                what = _problem(item)
+                if what is None:
+                    continue
+            keys.append(where)
+            if what is not _CONTAINER:
+                return _path(stack, keys), what
+            if len(stack) >= max_depth:
+                return _path(stack, keys), f"nesting deeper than {max_depth} levels"
+            stack.append(("[{!r}]", iter(item.items())) if kind is dict else _children(item))
+            break
+        else:
+            stack.pop()
+            if keys:
+                keys.pop()
+    return None
 
 
-def _problem(value: Any) -> tuple[list[str], str] | None:
+_CONTAINER = "container"  # _problem's answer for a dict or list whose items must be walked
+
+
+def _problem(value: Any) -> str | None:
+    """What JSON cannot carry about ``value`` itself; _CONTAINER for a dict/list to walk."""
     kind = type(value)
     if kind in _LEAVES:
         return None
     if kind is float or isinstance(value, float):
-        return None if math.isfinite(value) else ([], f"the float {value!r}")
+        return None if math.isfinite(value) else f"the float {value!r}"
     if isinstance(value, (str, int)):  # bool is an int; str/int subclasses encode as their base
         return None
     if kind is dict or isinstance(value, Mapping):
         for key in value:
             if type(key) is not str and not isinstance(key, str):
-                return [], f"a dict with the non-str key {key!r}"
-        return _first_problem(value.items(), "[{!r}]")
+                return f"a dict with the non-str key {key!r:.60}"
+        return _CONTAINER
     if isinstance(value, (list, tuple)):
-        return _first_problem(enumerate(value), "[{}]")
-    return [], f"{type(value).__name__} {value!r:.60}"
+        return _CONTAINER
+    return f"{type(value).__name__} {value!r:.60}"
 
 
-def _first_problem(items: Any, step: str) -> tuple[list[str], str] | None:
-    """The first problem among ``(key or index, item)`` pairs, its path one ``step`` longer."""
-    for where, item in items:
-        if type(item) not in _LEAVES:
-            problem = _problem(item)
-            if problem is not None:
-                problem[0].append(step.format(where))
-                return problem
-    return None
+def _children(value: Any) -> tuple[str, Any]:
+    """``(step format, iterator of (key or index, item))`` of a dict or list."""
+    if isinstance(value, Mapping):
+        return "[{!r}]", iter(value.items())
+    return "[{}]", iter(enumerate(value))
+
+
+def _path(stack: list[tuple[str, Any]], keys: list[Any]) -> str:
+    """``['user']['id']``; a very deep path shows its first steps and its depth."""
+    steps = [fmt.format(key) for (fmt, _), key in zip(stack, keys[:8])]
+    if len(keys) > 8:
+        steps.append(f"...({len(keys)} levels)")
+    return "".join(steps)
 
 
 def _describe_unserialisable(record: Mapping[str, Any], exc: Exception) -> str:

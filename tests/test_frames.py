@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import os
@@ -10,7 +11,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bottender_nb import Bot, FileSessionStore, MemorySessionStore, sessions_frame
+from bottender_nb import (
+    Bot, CorruptSessionError, FileSessionStore, MemorySessionStore, sessions_frame,
+)
 from bottender_nb.analysis import sources
 
 T0 = 1_578_000_000  # 2020-01-02T21:20:00Z, epoch seconds
@@ -266,10 +269,13 @@ def test_empty_sources_keep_the_fixed_columns(tmp_path):
 
 
 def test_bad_sources_raise_clear_errors(tmp_path):
-    with pytest.raises(FileNotFoundError, match="not a directory of session files"):
+    from bottender_nb.errors import BottenderNbError
+
+    with pytest.raises(FileNotFoundError, match="not a directory of session files") as missing:
         sessions_frame(tmp_path / "nope")
-    with pytest.raises(TypeError, match="directory name, a session store or a list"):
+    with pytest.raises(TypeError, match="directory name, a session store or a list") as wrong:
         sessions_frame(42)
+    assert isinstance(missing.value, BottenderNbError) and isinstance(wrong.value, BottenderNbError)
 
 
 def test_progress_bar_for_large_loads_only(tmp_path, capsys, monkeypatch):
@@ -312,3 +318,109 @@ def test_frozen_and_other_mappings_in_a_list():
     ])
     assert frame["state.a.b"].tolist() == [1, 2]
     assert frame["state.n"][0] == [1]
+
+
+# --- issue 13: bad entries and values are reported, the rest loaded ---
+
+
+@pytest.mark.parametrize("last_activity", ["1e30", str(2**63), "-1e30", "1e400"])
+def test_a_last_activity_out_of_range_is_reported_and_its_row_kept(tmp_path, last_activity):
+    write_raw(tmp_path, "console:1.json", '{"id":"console:1","_state":{"n":1},"lastActivity":'
+              + last_activity + "}")
+    write_raw(tmp_path, "console:2.json", compact(
+        {"id": "console:2", "_state": {"n": 2}, "lastActivity": T0 * 1000}))
+    with pytest.warns(UserWarning, match=r"skipped 0 .* left 1 value\(s\) .* empty"):
+        frame = by_id(sessions_frame(tmp_path, expires_in=30, clock=FakeClock(T0)))
+    assert frame["state.n"].tolist() == [1, 2]
+    assert pd.isna(frame.loc["console:1", "last_activity"])
+    assert frame.loc["console:2", "last_activity"] == pd.Timestamp(T0, unit="s", tz="UTC")
+    assert frame["expired"].tolist() == [False, False]  # unknown age never counts as expired
+    [(where, why)] = frame.attrs["errors"]
+    assert where.endswith("console:1.json") and "lastActivity" in why and "kept" in why
+
+
+@pytest.mark.parametrize("last_activity", ['"yesterday"', "true", "[1]"])
+def test_a_last_activity_that_is_no_number_is_an_invalid_session_as_the_store_says(
+    tmp_path, last_activity
+):
+    write_raw(tmp_path, "console:1.json", '{"id":"console:1","_state":{"n":1},"lastActivity":'
+              + last_activity + "}")
+    write_raw(tmp_path, "console:2.json", compact(
+        {"id": "console:2", "_state": {"n": 2}, "lastActivity": T0 * 1000}))
+    with pytest.warns(UserWarning, match=r"skipped 1 entries that are not valid sessions"):
+        frame = sessions_frame(tmp_path, expires_in=30, clock=FakeClock(T0))
+    assert frame["id"].tolist() == ["console:2"]
+    [(where, why)] = frame.attrs["errors"]
+    assert where.endswith("console:1.json") and "lastActivity" in why
+    with pytest.raises(CorruptSessionError, match="lastActivity"):
+        asyncio.run(FileSessionStore(tmp_path).read("console:1"))
+
+
+def test_colliding_flattened_names_are_kept_apart():
+    frame = sessions_frame([
+        {"id": "console:1", "_state": {"a.b": 1, "a": {"b": 2}}},
+        {"id": "console:2", "_state": {"a": {"b": 3}, "x.y": "dotted, no collision"}},
+        {"id": "console:3", "_state": {"p.q": {"r": 4}, "p": {"q.r": 5},
+                                       "s\\.t": 6, "s.t": 7, "s": {"t": 8}}},
+    ])
+    assert frame["state.a.b"].tolist()[:2] == [2, 3]
+    assert frame["state.a\\.b"].tolist()[0] == 1 and frame["state.a\\.b"].isna().tolist()[1:] == [True, True]
+    assert frame["state.x.y"].tolist()[1] == "dotted, no collision"
+    assert frame["state.p\\.q.r"].tolist()[2] == 4 and frame["state.p.q\\.r"].tolist()[2] == 5
+    third = frame.filter(like="state.").iloc[2].dropna()
+    assert sorted(third.tolist()) == [4, 5, 6, 7, 8]  # nothing lost, even with backslashes
+    assert frame["state.s.t"].tolist()[2] == 8
+    assert frame["state.s\\.t"].tolist()[2] == 7  # the key "s.t"
+    assert frame["state.s\\\\\\.t"].tolist()[2] == 6  # the key "s\\.t": backslash escaped too
+    assert frame.attrs["errors"] == []
+
+
+def test_state_nested_deeper_than_the_flattening_stays_one_column_of_dicts(tmp_path):
+    deep: object = 1
+    for _ in range(600):
+        deep = {"a": deep}
+    write_raw(tmp_path, "console:1.json", compact({"id": "console:1", "_state": {"deep": deep}}))
+    frame = sessions_frame(tmp_path)
+    from bottender_nb.analysis.columns import FLATTEN_DEPTH
+
+    [name] = [column for column in frame.columns if column.startswith("state.")]
+    assert name == "state." + ".".join(["deep"] + ["a"] * (FLATTEN_DEPTH - 1))
+    assert isinstance(frame[name].iloc[0], dict)
+
+
+class EntriesStore(MemorySessionStore):
+    """A store with ``entries()``: each session or the error reading it (SessionStore's API)."""
+
+    async def entries(self):
+        from bottender_nb import CorruptSessionError
+
+        good = [(record["id"], record) for record in await self._all()]
+        return [*good, ("bad:key", CorruptSessionError("bad:key is not valid JSON; fix it."))]
+
+
+def test_a_store_with_entries_reports_a_bad_one_and_loads_the_rest():
+    store = EntriesStore()
+    for n in range(99):
+        Bot(lambda context: context.set_state({"n": n}), session_store=store).say(
+            "hi", platform="console", user=f"u{n}")
+    with pytest.warns(UserWarning, match="skipped 1"):
+        frame = sessions_frame(store)
+    assert len(frame) == 99
+    assert frame.attrs["errors"] == [("bad:key", "bad:key is not valid JSON; fix it.")]
+
+
+def test_a_redis_store_with_one_bad_key_among_100_is_reported_not_raised(redis_server):
+    from bottender_nb import RedisSessionStore
+
+    redis_server.command("FLUSHALL")
+    store = RedisSessionStore(port=redis_server.port)
+    for n in range(99):
+        Bot(lambda context: context.set_state({"n": 1}), session_store=store).say(
+            "hi", user=f"u{n}")
+    redis_server.command("SET", "console:bad", "{not json")
+    with pytest.warns(UserWarning, match="sessions_frame skipped 1"):
+        frame = sessions_frame(store)
+    [(where, why)] = frame.attrs["errors"]
+    assert "console:bad" in where + why
+    # A store with entries() (SessionStore's, when present) loads every good key as well.
+    assert len(frame) == (99 if hasattr(store, "entries") else 0)

@@ -111,7 +111,7 @@ def test_slack_user_id_is_the_last_resort() -> None:
 
 
 def test_slack_malformed_payload_names_the_problem() -> None:
-    with pytest.raises(errors.SessionIdError, match="not JSON"):
+    with pytest.raises(errors.BodyError, match="not JSON"):
         get_platform("slack").session_key({"payload": "{not json"})
 
 

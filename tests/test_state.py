@@ -161,3 +161,115 @@ async def test_expired_session_starts_again_from_initial_state():
     assert [r.text for r in await bot.handle_request(TEXT)] == ["Count: 2"]
     now[0] += 31 * 60
     assert [r.text for r in await bot.handle_request(TEXT)] == ["Count: 1"]
+
+
+# --- deep state: a clear error or a working session, never a RecursionError ---
+
+
+def _nested(depth: int, kind: str = "dict"):
+    value: object = 1
+    for _ in range(depth):
+        value = {"a": value} if kind == "dict" else [value]
+    return value
+
+
+def _nested_json(depth: int) -> str:
+    return '{"a":' * depth + "1" + "}" * depth
+
+
+@pytest.mark.parametrize("kind", ["dict", "list"])
+async def test_state_nested_up_to_the_limit_is_stored_and_read_back(tmp_path, kind):
+    from bottender_nb import FileSessionStore
+    from bottender_nb.record import MAX_DEPTH
+
+    deep = _nested(MAX_DEPTH - 1, kind)
+
+    async def action(context):
+        if "deep" not in context.state:
+            context.set_state({"deep": deep})
+        else:
+            context.set_state({"turns": context.state.get("turns", 0) + 1})
+
+    bot = Bot(action, session_store=FileSessionStore(tmp_path))
+    await bot.handle_request(TEXT)
+    await bot.handle_request(TEXT)
+    stored = json.loads((tmp_path / "console:1.json").read_text())
+    assert stored["_state"]["turns"] == 1
+    assert stored["_state"]["deep"] == deep
+
+
+@pytest.mark.parametrize("depth", [600, 5_000, 100_000])
+async def test_state_nested_too_deep_names_the_key_and_the_limit(depth):
+    async def action(context):
+        context.set_state({"count": 1})
+        context.set_state({"deep": _nested(depth)})
+
+    store = MemorySessionStore()
+    with pytest.raises(StateError, match=r"State key 'deep' is nested deeper than 512 levels;") as e:
+        await run_once(action, store=store)
+    assert "\n" not in str(e.value)
+    assert await store.read("console:1") is None  # nothing half-written
+
+
+async def test_initial_state_nested_too_deep_is_refused_when_the_bot_is_built():
+    with pytest.raises(StateError, match="'deep' is nested deeper than 512"):
+        Bot(lambda context: None, initial_state={"deep": _nested(2_000, "list")})
+
+
+@pytest.mark.parametrize("depth", [600, 1_000])
+async def test_a_stored_file_nested_deep_reads_or_is_a_corrupt_session(tmp_path, depth):
+    from bottender_nb import CorruptSessionError, FileSessionStore
+
+    path = tmp_path / "console:1.json"
+    path.write_text('{"id":"console:1","platform":"console","_state":{"deep":'
+                    + _nested_json(depth) + "}}")
+
+    async def action(context):
+        context.set_state({"seen": True})
+        await context.send_text("ok")
+
+    bot = Bot(action, session_store=FileSessionStore(tmp_path))
+    try:
+        replies = await bot.handle_request(TEXT)
+    except CorruptSessionError as exc:
+        assert "console:1" in str(exc) and "fix or delete" in str(exc)
+        assert depth > 600  # 600 levels must simply work
+    else:
+        assert [str(r) for r in replies] == ["ok"]
+        assert json.loads(path.read_text())["_state"]["seen"] is True
+
+
+@pytest.mark.parametrize("depth", [1_100, 50_000])
+async def test_a_stored_file_deeper_than_any_parser_is_a_corrupt_session_naming_it(
+    tmp_path, depth
+):
+    from bottender_nb import CorruptSessionError, FileSessionStore
+
+    path = tmp_path / "console:1.json"
+    text = '{"id":"console:1","platform":"console","_state":{"deep":' + _nested_json(depth) + "}}"
+    path.write_text(text)
+
+    async def action(context):
+        context.set_state({"seen": True})
+
+    with pytest.raises(CorruptSessionError, match=r"console:1\.json .*fix or delete"):
+        await Bot(action, session_store=FileSessionStore(tmp_path)).handle_request(TEXT)
+    assert path.read_text() == text  # never reset or rewritten
+
+
+def test_freeze_and_thaw_copy_any_depth():
+    from bottender_nb.frozen import FrozenDict, freeze, thaw
+
+    deep = _nested(50_000)
+    frozen = freeze({"deep": deep})
+    inner = frozen["deep"]
+    for _ in range(49_999):
+        inner = inner["a"]
+    assert type(inner) is FrozenDict and inner == {"a": 1}
+    with pytest.raises(StateError, match=r"context.state\['deep'\]"):
+        inner["b"] = 2
+    plain = thaw(frozen)["deep"]
+    for _ in range(50_000):
+        assert type(plain) is dict
+        plain = plain["a"]
+    assert plain == 1

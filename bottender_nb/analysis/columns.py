@@ -15,12 +15,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import show
 from ..record import record_problem
 
 STATE_PREFIX = "state."
 _NONE = type(None)
 _NUMBERS = frozenset({int, float})
 _EMPTY: dict[str, Any] = {}  # a row without state; never mutated
+# Epoch milliseconds that a datetime64[ns] holds (pandas' Timestamp.min/max, to the ms).
+_MAX_MS = min(-pd.Timestamp.min.value, pd.Timestamp.max.value) // 1_000_000 - 1
+FLATTEN_DEPTH = 32
+"""State nested deeper than this stays one column of dicts instead of ever more columns."""
 
 
 class SessionTable:
@@ -33,6 +38,7 @@ class SessionTable:
         self.last_activity: list[Any] = []
         self.states: list[dict[str, Any]] = []
         self.errors: list[tuple[str, str]] = []
+        self.emptied = 0  # of ``errors``: rows kept, with a value that did not fit left empty
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -50,9 +56,19 @@ class SessionTable:
         self.platforms.append(record.get("platform") or session_id.partition(":")[0])
         user = record.get("user")
         self.user_ids.append(user.get("id") if type(user) is dict else None)
-        last_activity = record.get("lastActivity")
-        self.last_activity.append(last_activity if type(last_activity) in _NUMBERS else None)
+        self.last_activity.append(self._epoch_ms(record.get("lastActivity"), where))
         self.states.append(record.get("_state") or _EMPTY)
+
+    def _epoch_ms(self, value: Any, where: str) -> Any:
+        """``lastActivity`` as a number pandas can date; else None, and the row reported."""
+        if value is None or (type(value) in _NUMBERS and -_MAX_MS <= value <= _MAX_MS):
+            return value  # (NaN and the infinities fail the comparison)
+        self.errors.append((where, (
+            f"has a \"lastActivity\" of {show(value)}, not a date pandas can hold (epoch "
+            "milliseconds within the years 1677-2262); its row is kept with last_activity NaT: "
+            "fix the value to keep it")))
+        self.emptied += 1
+        return None
 
     def frame(self, expired: np.ndarray | None = None) -> pd.DataFrame:
         """The DataFrame: fixed columns, then ``state.*`` in the order fields were first seen."""
@@ -81,28 +97,49 @@ def flatten_columns(rows: list[dict[str, Any]], prefix: str) -> dict[str, list[A
     Column by column, so the per-row work is one ``dict.get`` per field (in a comprehension),
     not a Python-level walk of every row. A field holding a non-empty dict in some rows becomes
     its sub-columns; its other values (numbers, ``{}``, ...) stay in the field's own column.
+
+    Two fields whose names would be the same column, such as the key ``"a.b"`` and the key
+    ``"b"`` inside ``"a"``, are kept apart: in such a pair, a key holding a dot has it
+    escaped as ``\\.`` (a backslash, in any key, as ``\\\\``), so ``{"a.b": 1, "a": {"b": 2}}``
+    gives ``state.a\\.b`` = 1 and ``state.a.b`` = 2. Names that meet no other keep their dots.
     """
-    columns: dict[str, list[Any]] = {}
+    columns: dict[tuple[Any, ...], list[Any]] = {}  # key path -> values, first-seen order
+    _flatten(rows, (), columns)
+    plain: dict[str, int] = {}
+    for path in columns:
+        name = ".".join(map(str, path))
+        plain[name] = plain.get(name, 0) + 1
+    named: dict[str, list[Any]] = {}
+    for path, values in columns.items():
+        name = ".".join(map(str, path))
+        if plain[name] > 1 or "\\" in name:  # escaped names never meet a plain one
+            name = ".".join(_escape(str(key)) for key in path)
+        while prefix + name in named:  # only non-str keys (1 and "1") get this far
+            name += "'"
+        named[prefix + name] = values
+    return named
+
+
+def _flatten(
+    rows: list[Any], path: tuple[Any, ...], columns: dict[tuple[Any, ...], list[Any]]
+) -> None:
+    """Fill ``columns`` (by key path) from one level of nested dicts; see flatten_columns."""
     for key in dict.fromkeys(itertools.chain.from_iterable(rows)):  # first-seen order
         values = list(map(dict.get, rows, itertools.repeat(key)))
-        name = prefix + key
+        here = (*path, key)
         kinds = set(map(type, values))
         dict_kinds = {kind for kind in kinds if issubclass(kind, dict)}
-        if not dict_kinds:
-            _put(columns, name, values)
+        if not dict_kinds or len(here) >= FLATTEN_DEPTH:
+            columns[here] = values
             continue
         if kinds - dict_kinds - {_NONE} or {} in values:  # some rows hold a leaf value here
-            _put(columns, name, [None if isinstance(v, dict) and v else v for v in values])
+            columns[here] = [None if isinstance(v, dict) and v else v for v in values]
         nested = [value if isinstance(value, dict) else _EMPTY for value in values]
-        for sub_name, sub_values in flatten_columns(nested, name + ".").items():
-            _put(columns, sub_name, sub_values)
-    return columns
+        _flatten(nested, here, columns)
 
 
-def _put(columns: dict[str, list[Any]], name: str, values: list[Any]) -> None:
-    # {"a.b": 1, "a": {"b": 2}} names one column twice: keep each row's non-null value
-    old = columns.get(name)
-    columns[name] = values if old is None else [o if n is None else n for o, n in zip(old, values)]
+def _escape(key: str) -> str:
+    return key.replace("\\", "\\\\").replace(".", "\\.")
 
 
 def _problem(record: Any) -> str:

@@ -1,8 +1,11 @@
 """Stored sessions and recorded transcripts as pandas DataFrames.
 
 ``sessions_frame(".sessions")`` is the analysis entry point: one row per session, state
-flattened into ``state.*`` columns. Invalid entries are reported in ``frame.attrs["errors"]``
-and a warning, never raised, so one bad file cannot hide a thousand good ones.
+flattened into ``state.*`` columns (colliding names kept apart, see
+:func:`~.columns.flatten_columns`). Invalid entries -- a bad file, a bad Redis key -- are
+reported in ``frame.attrs["errors"]`` and a warning, never raised, so one bad file cannot hide
+a thousand good ones; a value that does not fit its column (``lastActivity`` beyond the years
+pandas holds) is reported there too, and its row kept with the cell empty.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..errors import MissingSourceError, SourceError
 from ..stores.base import Clock, ExpiresIn, SessionStore, to_timedelta
 from . import sources
 from .columns import SessionTable, to_column
@@ -60,13 +64,17 @@ def sessions_frame(
         expired = table.last_activity_ms() < limit_ms  # NaN (no lastActivity) never expires
     frame = table.frame(expired)
     frame.attrs["errors"] = table.errors
-    _warn_skipped(table.errors, "sessions_frame", "entries that are not valid sessions", where)
+    skipped = len(table.errors) - table.emptied
+    what = "entries that are not valid sessions"
+    if table.emptied:  # rows kept, one value left empty: say so, not just "skipped"
+        what += f" and left {table.emptied} value(s) that do not fit their column empty"
+    _warn_skipped(table.errors, "sessions_frame", what, where, skipped)
     return frame
 
 
 def _load_directory(dirname: str, table: SessionTable, progress: bool | None) -> str:
     if not os.path.isdir(dirname):
-        raise FileNotFoundError(
+        raise MissingSourceError(
             f"{dirname!r} is not a directory of session files; pass the store's dirname "
             "(Bottender's default is \".sessions\"), a session store, or a list of sessions."
         )
@@ -80,13 +88,13 @@ def _load_store(store: Any, table: SessionTable, progress: bool | None) -> str:
         if os.path.isdir(dirname):
             sources.load_directory(dirname, table, progress)
         return dirname
-    sources.load_records(sources.store_records(store), table, progress, "record")
+    sources.load_entries(sources.store_entries(store), table, progress)
     return repr(store)
 
 
 def _load_list(items: Any, table: SessionTable, progress: bool | None) -> str:
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
-        raise TypeError(
+        raise SourceError(
             "sessions_frame needs a directory name, a session store or a list of session "
             f"dicts, not {type(items).__name__}."
         )
@@ -123,10 +131,12 @@ def transcripts_frame(source: TranscriptRecorder | str | os.PathLike[str] | Iter
     return frame
 
 
-def _warn_skipped(errors: list[tuple[str, str]], function: str, what: str, where: str) -> None:
+def _warn_skipped(
+    errors: list[tuple[str, str]], function: str, what: str, where: str, count: int | None = None
+) -> None:
     if errors:
         warnings.warn(
-            f"{function} skipped {len(errors)} {what} (in {where}); "
+            f"{function} skipped {len(errors) if count is None else count} {what} (in {where}); "
             "frame.attrs['errors'] lists each as (where, why).",
             stacklevel=3,
         )

@@ -7,6 +7,7 @@ Bottender bot's ``.sessions`` directory and reports a bad file instead of raisin
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 from collections.abc import Iterator, Sequence
@@ -14,6 +15,7 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+from ..errors import CorruptSessionError
 from ..record import parse as fast_parse
 from ..record import refuse_constant
 from ..session.sync import run_sync
@@ -97,16 +99,41 @@ def load_records(records: Sequence[Any], table: SessionTable, progress: bool | N
             table.add(record, f"{what} {index}")
 
 
-def store_records(store: Any) -> list[Any]:
-    """Every record a store holds, expired ones too when it can give them; from sync code."""
-    return run_sync(_store_records(store))
+def load_entries(
+    entries: Sequence[tuple[str, Any]], table: SessionTable, progress: bool | None
+) -> None:
+    """``(where, record or error)`` pairs into ``table``; an error is reported, not raised."""
+    for _, chunk in chunks(entries, progress, "Loading sessions"):
+        for where, item in chunk:
+            if isinstance(item, BaseException):
+                table.errors.append((where, str(item)))
+            else:
+                table.add(item, where)
 
 
-async def _store_records(store: Any) -> list[Any]:
+def store_entries(store: Any) -> list[tuple[str, Any]]:
+    """``(where, record or CorruptSessionError)`` for every session a store holds; sync."""
+    return run_sync(_store_entries(store))
+
+
+async def _store_entries(store: Any) -> list[tuple[str, Any]]:
+    """The store's own ``entries()`` when it has one, so one bad key is one reported entry.
+
+    Without it, ``all()`` (expired sessions too, for a SessionStore: the frame marks them)
+    either gives every record or fails as a whole on a bad one: then that error is reported.
+    """
     if isinstance(store, SessionStore):
         await store.init()
-        return await store._all()  # expired too: the frame marks them instead of hiding them
-    return list(await store.all())
+    entries = getattr(store, "entries", None)
+    if callable(entries):
+        found = entries()
+        found = await found if inspect.isawaitable(found) else found
+        return [(str(where), item) for where, item in found]
+    try:
+        records = await store._all() if isinstance(store, SessionStore) else await store.all()
+    except CorruptSessionError as exc:
+        return [(repr(store), exc)]
+    return [(f"record {index}", record) for index, record in enumerate(records)]
 
 
 def is_file_store(store: Any) -> bool:

@@ -10,6 +10,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from ..errors import BodyError, SessionIdError, show
+
 
 class Event:
     """One incoming event, as an action sees it through ``context.event``."""
@@ -49,7 +51,11 @@ class Event:
 
 
 def dig(value: Any, *path: str) -> Any:
-    """The value at ``path`` inside nested mappings; None where any step is missing."""
+    """The value at ``path`` inside nested mappings; None where any step is missing.
+
+    For content (text, payload, flags) that a malformed body may lack; ids go through
+    :func:`key_at`, which refuses a wrong-typed step instead of reading past it.
+    """
     for step in path:
         if type(value) is not dict and not isinstance(value, Mapping):
             return None
@@ -57,9 +63,78 @@ def dig(value: Any, *path: str) -> Any:
     return value
 
 
-def as_key(value: Any) -> str | None:
-    """An id as a str; None for a missing or empty one, never "None" or ""."""
-    return None if value is None or value == "" else str(value)
+# The one check at the body -> event edge: every field a session key or a session field is
+# built from goes through ``key_at`` / ``as_key`` (ids) or ``objects`` (event lists), so a
+# malformed body fails there with a BodyError / SessionIdError naming the field.
+
+def key_at(platform: str, raw: Any, *path: str) -> str | None:
+    """:func:`as_key` of the id at ``path``; None where a step is missing or null.
+
+    A step that is there but is not an object (``"chat": [1]``) is a BodyError naming it.
+    """
+    value = raw
+    for depth, step in enumerate(path):
+        if value is None:
+            return None
+        if type(value) is not dict and not isinstance(value, Mapping):
+            raise BodyError(
+                f"{platform} body field {'.'.join(path[:depth])} is a {show(value)}, not an "
+                f"object, so {'.'.join(path)} cannot be read; pass the body as {platform} sent it."
+            )
+        value = value.get(step)
+    return as_key(value, platform, ".".join(path))
+
+
+_LONGEST_ID = 10**64  # numeric ids beyond 64 digits are refused, not stringified
+
+
+def as_key(value: Any, platform: str = "", field: str = "id") -> str | None:
+    """An id as a str: a str as is, an int (or integral float) as its digits, as Bottender's
+    ``String(id)``; None for a missing, null or empty one, never "None" or "".
+
+    Anything else (a bool, a fractional float, an object, a list, a number of more than 64
+    digits) is a SessionIdError naming ``field``: nothing is filed under ``telegram:{'a': 1}``.
+    """
+    kind = type(value)
+    if kind is str:
+        return value or None
+    if value is None:
+        return None
+    if kind is int or (isinstance(value, int) and not isinstance(value, bool)):
+        if abs(value) < _LONGEST_ID:  # str() of a 5,000-digit int is a ValueError
+            return str(int(value))
+    elif isinstance(value, float) and value.is_integer() and abs(value) < _LONGEST_ID:
+        return str(int(value))
+    elif isinstance(value, str):
+        return str(value) or None
+    raise SessionIdError(
+        f"{platform + ' ' if platform else ''}body field {field} is a {show(value)}; "
+        f"a session id is a string or an integer, so pass the body as the platform sent it."
+    )
+
+
+def objects(platform: str, value: Any, field: str) -> list[Mapping[str, Any]]:
+    """A list of objects (LINE ``events``, Messenger ``entry``); [] when missing or null."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BodyError(
+            f"{platform} body field {field} is a {show(value)}, not a list of objects; "
+            f"pass the body as {platform} sent it."
+        )
+    for index, item in enumerate(value):
+        require_object(platform, item, f"{field}[{index}]")
+    return value
+
+
+def require_object(platform: str, value: Any, field: str) -> Mapping[str, Any]:
+    """``value`` when it is an object (a JSON object / Mapping); else a BodyError naming it."""
+    if type(value) is dict or isinstance(value, Mapping):
+        return value
+    raise BodyError(
+        f"{platform} {field} is a {show(value)}, not a JSON object; pass the webhook body "
+        f"as {platform} sent it (e.g. a dict from json.loads of the request body)."
+    )
 
 
 @dataclass(frozen=True)
@@ -78,7 +153,18 @@ class Platform:
     name: ClassVar[str]
 
     def split(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        """The raw events a body carries (LINE ``events``, Messenger ``entry[].messaging``)."""
+        """The raw events a body carries (LINE ``events``, Messenger ``entry[].messaging``).
+
+        The body and each event are checked to be objects: a BodyError names what is not.
+        """
+        body = require_object(self.name, body, "webhook body")
+        events = self.raw_events(body)
+        for index, raw_event in enumerate(events):
+            require_object(self.name, raw_event, f"event {index}")
+        return events
+
+    def raw_events(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The events of a body already known to be an object; the body itself by default."""
         return [body]
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source, dig
+from ..errors import SessionIdError
+from .base import Event, Platform, Source, as_key, dig
 
 
 class Console(Platform):
@@ -13,11 +14,22 @@ class Console(Platform):
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
         # Bottender's console always talks to user "1"; ``_user`` lets a simulation name others.
-        return str(raw_event.get("_user", "1"))
+        if "_user" not in raw_event:
+            return "1"
+        key = as_key(raw_event["_user"], "console", "_user")
+        if key is None:
+            raise SessionIdError(
+                f"console body field _user is {raw_event['_user']!r}; name the simulated user "
+                "with a non-empty string, or leave _user out to be user \"1\"."
+            )
+        return key
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
+        text, payload = dig(raw_event, "message", "text"), raw_event.get("payload")
         return Event(
-            raw=raw_event, text=dig(raw_event, "message", "text"), payload=raw_event.get("payload")
+            raw=raw_event,
+            text=text if isinstance(text, str) else None,
+            payload=payload if isinstance(payload, str) else None,
         )
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:

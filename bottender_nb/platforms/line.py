@@ -12,8 +12,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import SessionIdError
-from .base import Event, Platform, Source, as_key
+from ..errors import SessionIdError, show
+from .base import Event, Platform, Source, as_key, objects
 
 DESTINATION = "U" + "b" * 32  # the bot's own user id, as LINE names it in ``destination``
 VERIFY_REPLY_TOKENS = frozenset({"0" * 32, "f" * 32})
@@ -24,9 +24,12 @@ def _source(raw_event: Mapping[str, Any]) -> Mapping[str, Any]:
     """The event's ``source``, or an error naming what LINE would never send."""
     source = raw_event.get("source")
     kind = source.get("type") if isinstance(source, Mapping) else None
-    if not isinstance(source, Mapping) or kind not in _SOURCE_ID_FIELDS:
+    if not isinstance(kind, str) or kind not in _SOURCE_ID_FIELDS:
+        what = f"source {show(source)}"
+        if isinstance(source, Mapping):
+            what = f"source type {show(kind)}"
         raise SessionIdError(
-            f"LINE event source type {kind!r} is not one of user, group, room, so no session "
+            f"LINE event {what} is not one of user, group, room, so no session "
             "key can be derived; pass a LINE webhook body (its events carry such a source)."
         )
     return source
@@ -35,12 +38,13 @@ def _source(raw_event: Mapping[str, Any]) -> Mapping[str, Any]:
 class Line(Platform):
     name = "line"
 
-    def split(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-        return list(body.get("events") or [])
+    def raw_events(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        return list(objects(self.name, body.get("events"), "events"))
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
         source = _source(raw_event)
-        return as_key(source.get(_SOURCE_ID_FIELDS[source["type"]]))
+        field = _SOURCE_ID_FIELDS[source["type"]]
+        return as_key(source.get(field), self.name, f"source.{field}")
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         message = raw_event.get("message")
@@ -51,20 +55,25 @@ class Line(Platform):
         payload = None
         if raw_event.get("type") == "postback" and isinstance(postback, Mapping):
             payload = postback.get("data")
-        return Event(raw=raw_event, text=text, payload=payload)
+        return Event(
+            raw=raw_event,
+            text=text if isinstance(text, str) else None,
+            payload=payload if isinstance(payload, str) else None,
+        )
 
     def is_ignored(self, raw_event: Mapping[str, Any]) -> bool:
-        return raw_event.get("replyToken") in VERIFY_REPLY_TOKENS
+        token = raw_event.get("replyToken")
+        return isinstance(token, str) and token in VERIFY_REPLY_TOKENS
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         source = _source(raw_event)
         kind = source["type"]
-        user_id = as_key(source.get("userId"))
+        user_id = as_key(source.get("userId"), self.name, "source.userId")
         # In a group or room LINE may omit the speaker; Bottender then stores ``user: null``
         # rather than keep the previous speaker.
         fields: dict[str, Any] = {"type": kind, "user": {"id": user_id} if user_id else None}
         if kind != "user":
-            fields[kind] = {"id": as_key(source.get(_SOURCE_ID_FIELDS[kind]))}
+            fields[kind] = {"id": self.session_key(raw_event)}
         return fields
 
     def build_body(

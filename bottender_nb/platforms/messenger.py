@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source, as_key, dig
+from .base import Event, Platform, Source, dig, key_at, objects
 
 # The page that simulated bodies are addressed to, unless ``Source.extra["page"]`` names one.
 PAGE_ID = "1895382890692545"
@@ -28,21 +28,23 @@ def _is_echo(raw_event: Mapping[str, Any]) -> bool:
 class Messenger(Platform):
     name = "messenger"
 
-    def split(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    def raw_events(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         if "entry" not in body:
             # Policy-enforcement, app-roles and thread-control bodies are one bare event.
             return [body]
         events: list[Mapping[str, Any]] = []
-        for entry in body.get("entry") or []:
+        for index, entry in enumerate(objects(self.name, body.get("entry"), "entry")):
             kind = next((k for k in _EVENT_LISTS if entry.get(k)), None)
             if kind is not None:
-                events.extend(entry[kind])
+                events.extend(objects(self.name, entry[kind], f"entry[{index}].{kind}"))
         return events
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
-        if _is_echo(raw_event) and dig(raw_event, "recipient", "id"):
-            return as_key(dig(raw_event, "recipient", "id"))
-        return as_key(dig(raw_event, "sender", "id"))
+        if _is_echo(raw_event):
+            recipient = key_at(self.name, raw_event, "recipient", "id")
+            if recipient is not None:
+                return recipient
+        return key_at(self.name, raw_event, "sender", "id")
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         text = dig(raw_event, "message", "text")
@@ -59,7 +61,7 @@ class Messenger(Platform):
         user_id = self.session_key(raw_event)
         fields: dict[str, Any] = {"user": {"id": user_id}} if user_id else {}
         page_side = "sender" if _is_echo(raw_event) else "recipient"
-        page_id = as_key(dig(raw_event, page_side, "id"))
+        page_id = key_at(self.name, raw_event, page_side, "id")
         if page_id:
             fields["page"] = {"id": page_id}
         return fields

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import SessionIdError
+from ..errors import BodyError
 from .base import Event, Platform, Source, as_key
 
 TEAM_ID = "T02R00000"
@@ -32,35 +32,55 @@ def _raw(body: Mapping[str, Any]) -> Mapping[str, Any]:
     if not isinstance(payload, str):
         return body
     try:
-        parsed = json.loads(payload)
+        parsed = _parse(payload, "payload")
+    except BodyError:
+        raise
     except ValueError as exc:
-        raise SessionIdError(
+        raise BodyError(
             f"Slack interactive payload is not JSON ({exc}); pass the form field as Slack sent it."
         ) from exc
     if not isinstance(parsed, Mapping):
-        raise SessionIdError("Slack interactive payload is not a JSON object; pass it as sent.")
+        raise BodyError("Slack interactive payload is not a JSON object; pass it as sent.")
     return parsed
+
+
+def _parse(text: str, field: str) -> Any:
+    """JSON inside a body field; a BodyError (not a RecursionError) when nested too deep."""
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise BodyError(
+            f"slack body field {field} holds JSON nested too deeply for Python to read "
+            f"({len(text)} characters); pass the field as Slack sent it."
+        ) from None
 
 
 def _modal_channel(raw: Mapping[str, Any]) -> str | None:
     """The channel a modal was opened from, kept as JSON in ``view.private_metadata``."""
     view = raw.get("view")
     metadata = view.get("private_metadata") if isinstance(view, Mapping) else None
+    if not isinstance(metadata, str) or not metadata:
+        return None
     try:
-        parsed = json.loads(metadata) if isinstance(metadata, str) and metadata else None
+        parsed = _parse(metadata, "view.private_metadata")
+    except BodyError:
+        raise
     except ValueError:
         return None  # an app's own metadata string; Bottender would throw here
     if not isinstance(parsed, Mapping):
         return None
-    return as_key(parsed.get("channelId") or parsed.get("channel_id"))
+    field = "channelId" if parsed.get("channelId") else "channel_id"
+    return as_key(parsed.get(field), "slack", f"view.private_metadata {field}")
 
 
 def _user_id(raw: Mapping[str, Any]) -> str | None:
     """The acting user: ``user.id`` of interactive payloads, ``user_id``, or ``user``."""
     user = raw.get("user")
     if isinstance(user, Mapping):
-        return as_key(user.get("id"))
-    return as_key(raw.get("user_id") or user)
+        return as_key(user.get("id"), "slack", "user.id")
+    if raw.get("user_id"):
+        return as_key(raw["user_id"], "slack", "user_id")
+    return as_key(user, "slack", "user")
 
 
 def _action_value(raw: Mapping[str, Any]) -> str | None:
@@ -82,17 +102,19 @@ class Slack(Platform):
         raw = _raw(raw_event)
         channel = raw.get("channel")
         if isinstance(channel, Mapping) and channel.get("id"):
-            return as_key(channel["id"])
+            return as_key(channel["id"], self.name, "channel.id")
         if raw.get("channel_id"):
-            return as_key(raw["channel_id"])
+            return as_key(raw["channel_id"], self.name, "channel_id")
         modal_channel = _modal_channel(raw)
         if modal_channel:
             return modal_channel
         item = raw.get("item")
-        if isinstance(item, Mapping) and isinstance(item.get("channel"), str) and item["channel"]:
-            return item["channel"]
-        if isinstance(channel, str) and channel:
-            return channel
+        if isinstance(item, Mapping):
+            item_channel = as_key(item.get("channel"), self.name, "item.channel")
+            if item_channel:
+                return item_channel
+        if channel is not None and not isinstance(channel, Mapping):
+            return as_key(channel, self.name, "channel") or _user_id(raw)
         return _user_id(raw)
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:

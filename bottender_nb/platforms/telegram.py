@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .base import Event, Platform, Source, as_key, dig
+from .base import Event, Platform, Source, as_key, dig, key_at
 
 BOT_USER = {"id": 313534466, "is_bot": True, "first_name": "Bottender", "username": "bottender_bot"}
 
@@ -66,7 +66,7 @@ class Telegram(Platform):
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
         for field, path in _KEY_PATHS:
-            key = as_key(dig(raw_event, field, *path))
+            key = key_at(self.name, raw_event, field, *path)
             if key is not None:
                 return key
         return None
@@ -83,15 +83,18 @@ class Telegram(Platform):
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         user = _first(raw_event, [(field, "from") for field in _USER_FIELDS])
-        if user is not None and as_key(user.get("id")):
-            fields["user"] = {"id": str(user["id"])}
+        user_id = None if user is None else as_key(user.get("id"), self.name, "from.id")
+        if user_id:
+            fields["user"] = {"id": user_id}
         # Bottender keeps a ``group`` only for basic groups (chat type "group"), not supergroups.
         group = _first(raw_event, _GROUP_CHATS)
-        if group is not None and group.get("type") == "group" and as_key(group.get("id")):
-            fields["group"] = {"id": str(group["id"])}
+        group_id = None if group is None else as_key(group.get("id"), self.name, "chat.id")
+        if group_id and group.get("type") == "group":
+            fields["group"] = {"id": group_id}
         channel = _first(raw_event, _CHANNEL_CHATS)
-        if channel is not None and as_key(channel.get("id")):
-            fields["channel"] = {"id": str(channel["id"])}
+        channel_id = None if channel is None else as_key(channel.get("id"), self.name, "chat.id")
+        if channel_id:
+            fields["channel"] = {"id": channel_id}
         return fields
 
     def build_body(

@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source, as_key, dig
+from .base import Event, Platform, Source, dig, key_at
 
 # event kind -> path to the user's id in its body
 _USER_ID_PATHS: dict[str, tuple[str, ...]] = {
@@ -32,7 +32,7 @@ class Viber(Platform):
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
         kind = raw_event.get("event")
         path = _USER_ID_PATHS.get(kind) if isinstance(kind, str) else None
-        return as_key(dig(raw_event, *path)) if path else None
+        return key_at(self.name, raw_event, *path) if path else None
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         message = raw_event.get("message") if raw_event.get("event") == "message" else None

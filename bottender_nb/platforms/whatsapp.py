@@ -27,7 +27,8 @@ class Whatsapp(Platform):
     name = "whatsapp"
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
-        return as_key(raw_event.get("From" if _is_received(raw_event) else "To"))
+        field = "From" if _is_received(raw_event) else "To"
+        return as_key(raw_event.get(field), self.name, field)
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         # Bottender's isText: a received message without media (a caption is not a text).

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from ..errors import CorruptSessionError, StoreError
+from ..errors import ConfigError, CorruptSessionError, StoreError, show
 from ..record import LAST_ACTIVITY_FIELD, copy_record
 from .history import History, TurnRecord
 from .locks import SessionLocks
@@ -35,13 +35,21 @@ def to_timedelta(expires_in: ExpiresIn) -> dt.timedelta | None:
     if isinstance(expires_in, dt.timedelta):
         delta = expires_in
     elif isinstance(expires_in, (int, float)) and not isinstance(expires_in, bool):
-        delta = dt.timedelta(minutes=expires_in)
+        try:
+            delta = dt.timedelta(minutes=expires_in)
+        except (ValueError, OverflowError):  # NaN, inf, or more than a timedelta holds
+            delta = None
+        if delta is None:
+            raise ConfigError(f"expires_in is {show(expires_in)}; it must be a finite number of "
+                              "minutes (or a datetime.timedelta), e.g. expires_in=30.")
     else:
-        raise TypeError(
-            f"expires_in must be minutes (a number) or a datetime.timedelta, not {expires_in!r}."
+        raise ConfigError(
+            "expires_in must be minutes (a number) or a datetime.timedelta, not "
+            f"{show(expires_in)}; e.g. expires_in=30."
         )
     if delta < dt.timedelta(0):
-        raise ValueError(f"expires_in must not be negative, got {expires_in!r}.")
+        raise ConfigError(f"expires_in must not be negative, got {show(expires_in)}; use 0 or None "
+                          "for sessions that never expire.")
     return delta or None
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from cachetools import Cache, LRUCache
 
+from ..errors import ConfigError, show
 from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .history import MemoryHistory
@@ -29,7 +30,8 @@ class MemorySessionStore(SessionStore):
     ) -> None:
         super().__init__(expires_in=expires_in, clock=clock)
         if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
-            raise ValueError(f"max_size must be a positive int, got {max_size!r}.")
+            raise ConfigError(f"max_size must be a whole number from 1, got {show(max_size)}; "
+                              "e.g. max_size=500.")
         self.max_size = max_size
         self._sessions: LRUCache[str, bytes] = LRUCache(maxsize=max_size)
         self.history = MemoryHistory(max_sessions=max_size)
