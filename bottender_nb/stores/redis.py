@@ -51,6 +51,7 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     raise missing_extra("redis", "redis") from exc
 
 _MAX_POLL = 0.05  # seconds: the longest sleep between two tries of a lock another one holds
+_INHERITED: list[Any] = []  # clients a forked child got from its parent, never to be used
 _forks = [0]  # the number of forks this process descends from; a child needs new connections
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=lambda: _forks.__setitem__(0, _forks[0] + 1))
@@ -119,9 +120,9 @@ class RedisSessionStore(SessionStore):
             loop = None
         forks, bound_loop = self._bound
         if self._client is None or forks != _forks[0] or (loop and bound_loop not in (None, loop)):
-            if forks != _forks[0]:  # the parent's locks and connections are not ours
-                self._id, self._turns, self._held = secrets.token_hex(8), {}, {}
-                self._chores = set()
+            if forks != _forks[0]:  # the parent's locks and connections are not ours: keep
+                _INHERITED.append(self._client)  # them from being closed, and forget them
+                self._id, self._turns, self._held, self._chores = secrets.token_hex(8), {}, {}, set()
             self._client, bound_loop = self._make_client(), None
             self._scripts = [self._client.register_script(s) for s in (ACQUIRE, WRITE, RENEW, RELEASE)]
         self._bound = (_forks[0], bound_loop or loop)
@@ -341,7 +342,10 @@ class RedisSessionStore(SessionStore):
                 "loop was blocked, e.g. by a synchronous call in the action); raise lock_timeout"
             )
         else:
-            cause = "Redis no longer had it (a restart without persistence, FLUSHALL, eviction)"
+            cause = (
+                "Redis no longer held it for this event (lost in a restart without persistence, "
+                "a FLUSHALL or an eviction, or taken by another client)"
+            )
         return StoreError(
             f"The lock of session {session_id!r} was lost before its write, so the write was "
             f"refused and the stored session is unchanged: {cause}."
