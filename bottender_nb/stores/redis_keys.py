@@ -1,14 +1,13 @@
 """The session lock's Redis key and its four Lua scripts (one round trip each).
 
-A session lives at ``prefix + session id`` (Bottender's name, so Bottender reads it). Its lock
-lives at ``{tag}:lock:<key>``, holding the owner's random token and expiring by itself. ``tag``
-is a *hash tag* Redis Cluster hashes to the session key's own slot, so one script may touch
-both keys on a cluster: the key's own hash tag if it has one, else the whole key, else (the
-empty key, or one holding ``}``) a number found to hash to the key's slot.
+A session's lock lives at ``{tag}:lock:<key>`` (``key`` is ``prefix + session id``), holding
+its owner's token and expiring by itself. ``tag`` is a hash tag Redis Cluster hashes to the
+key's own slot, so one script may touch both keys: the key's own hash tag, else the whole key,
+else (the empty key, or one holding ``}``) a number found to hash to the key's slot.
 
-A token is ``<store id>:<n>``. A store takes over a lock that carries its own id: a store
-orders a session's events inside its process first, so such a lock is left over from an event
-of its own that failed, was cancelled or lost Redis while releasing it, never a live one.
+A token is ``<store id>:<n>``. A store takes over a lock that carries its own id: its events of
+a session take turns inside its process first, so such a lock is left over from an event of its
+own that failed, was cancelled or could not reach Redis to release it, never a live one.
 """
 
 from __future__ import annotations
