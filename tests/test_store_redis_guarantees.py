@@ -76,6 +76,12 @@ async def test_a_blocking_action_in_back_to_back_events_loses_nothing(
         await store.close()
 
 
+async def test_two_bots_sharing_one_store_lose_nothing(store: RedisSessionStore) -> None:
+    bots = [Bot(counter, initial_state={"count": 0}, session_store=store) for _ in range(2)]
+    await asyncio.gather(*(bots[n % 2].handle_request(HI) for n in range(200)))
+    assert await count_of(store) == 200
+
+
 # -- 2. a store used before os.fork() --------------------------------------------------------------
 
 FORK = """
