@@ -5,13 +5,12 @@ Format: key ``prefix + session id``, value the session's compact JSON, written w
 does, so Bottender bots and this store read each other's keys. Every byte goes through
 redis-py's asyncio client (why that one: :mod:`.redis_client`).
 
-A lock per session (:mod:`.redis_keys`), owned by a random token, expires ``lock_timeout``
-seconds after it was taken or last renewed (a timer renews it while the event runs). Not
-``WATCH``/``MULTI``: that retries a conflicting event, and an action cannot be retried -- it
-has already sent its replies. An event is two Lua scripts: *acquire* takes the lock and
-returns the value; *write* checks the token, writes and releases. A waiter polls, with capped
-jittered backoff. A session's events through this store take turns in the process first
-(several ``Bot`` objects may share it), so Redis only orders processes.
+A lock per session (:mod:`.redis_keys`), owned by a random token, expires ``lock_timeout`` s
+after it was taken or renewed. Not ``WATCH``/``MULTI``: that retries a conflicting event, and
+an action cannot be retried -- it has sent its replies. An event is two Lua scripts: *acquire*
+takes the lock and returns the value; *write* checks the token, writes and releases. A waiter
+polls, with capped jittered backoff. A session's events through this store take turns in the
+process first (several ``Bot`` objects may share it), so Redis only orders processes.
 """
 
 from __future__ import annotations
@@ -116,8 +115,7 @@ class RedisSessionStore(SessionStore):
 
     async def close(self) -> None:
         """Finish the releases under way and close this process's client."""
-        if self._chores:
-            await asyncio.gather(*self._chores, return_exceptions=True)
+        await asyncio.gather(*self._chores, return_exceptions=True)
         await self._redis.close()
 
     # -- the store primitives -------------------------------------------------------------
@@ -142,7 +140,8 @@ class RedisSessionStore(SessionStore):
         if held is None:
             key = self.key(session_id)
             client, ttl = self.client, self._ttl
-            write = client.execute_command("SETEX", key, ttl, text) if ttl else client.set(key, text)
+            write = client.set(key, text) if not ttl else client.execute_command(
+                "SETEX", key, ttl, text)
             return await self._redis.command(write, key)
         written = await self._redis.run(WRITE, [held.key, held.lock], [held.token, self._ttl, text])
         self._let_go(session_id, held)

@@ -31,6 +31,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
+_SCRIPTS = (ACQUIRE, WRITE, RENEW, RELEASE)  # RedisClient.run takes an index into these
 _INHERITED: list[Any] = []
 _forks = [0]  # forks since this module was imported: a child's count differs from its parent's
 if hasattr(os, "register_at_fork"):
@@ -51,7 +52,7 @@ class RedisClient:
         self._on_fork = on_fork
         self._client: Any = None
         self._bound: tuple[int, asyncio.AbstractEventLoop | None] = (_forks[0], None)
-        self.scripts: list[Any] = []  # ACQUIRE, WRITE, RENEW, RELEASE on the current client
+        self.get()  # redis-py checks the options now; it connects on first use
 
     def get(self) -> Any:
         """The client of this process and (running) loop."""
@@ -62,7 +63,7 @@ class RedisClient:
                 _INHERITED.append(self._client)
                 self._on_fork()
             self._client, bound_loop = self._make(), None
-            self.scripts = [self._client.register_script(s) for s in (ACQUIRE, WRITE, RENEW, RELEASE)]
+            self.scripts = [self._client.register_script(s) for s in _SCRIPTS]
         self._bound = (_forks[0], bound_loop or loop)
         return self._client
 
@@ -112,7 +113,7 @@ class RedisClient:
 
 
 _MESSAGES: list[tuple[Any, str]] = [  # the first whose class matches names the cause
-    (rx.BusyLoadingError, "Redis at {where} is still loading its data after a restart; retry soon."),
+    (rx.BusyLoadingError, "Redis at {where} is still loading its data (it restarted); retry soon."),
     (rx.AuthenticationError, "Redis at {where} refused to log in ({exc}); check password= (and "
      "username=, or the URL's user:password@) against the server's requirepass/ACL."),
     (rx.TimeoutError, "Redis at {where} did not answer within socket_timeout={timeout}s ({exc}); "
