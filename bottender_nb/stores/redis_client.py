@@ -1,8 +1,8 @@
 """The store's redis-py client: one per process and event loop, its errors as ``StoreError``s.
 
-redis-py, not valkey-glide, though glide measured faster here (one run, interleaved, a loaded
-2-core VM; GET+SET pairs/s, best of 6): one loop 943 redis-py vs 3,288 glide; 100 concurrent
-loops 1,909 vs 13,786 (glide multiplexes one connection from Rust). Kept because the store's
+redis-py, not valkey-glide, though glide measured faster here (GET+SET pairs/s, two runs on a
+loaded 2-core VM, clients interleaved): 1.2-3.5x redis-py's rate for one loop, 4.4-7x for 100
+concurrent loops (glide multiplexes one connection from Rust). Kept because the store's
 ``client`` and every option it passes on (URL, unix socket, ACL, TLS, cluster, retries) are
 redis-py's, as are Bottender users' and this package's other Redis code; the 100-conversation
 target is reported against redis-py's own floor instead (``benchmarks/bench_redis.py``).
