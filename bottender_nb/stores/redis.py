@@ -138,11 +138,10 @@ class RedisSessionStore(SessionStore):
         text = dumps_utf8(session)  # the check, the copy and the value in one encode
         held = self._held_by_me(session_id)
         if held is None:
-            key = self.key(session_id)
-            client, ttl = self.client, self._ttl
-            write = client.set(key, text) if not ttl else client.execute_command(
-                "SETEX", key, ttl, text)
-            return await self._redis.command(write, key)
+            key, client, ttl = self.key(session_id), self.client, self._ttl
+            call = client.execute_command("SETEX", key, ttl, text) if ttl else client.set(key, text)
+            await self._redis.command(call, key)
+            return
         written = await self._redis.run(WRITE, [held.key, held.lock], [held.token, self._ttl, text])
         self._let_go(session_id, held)
         if not written:
