@@ -1,7 +1,8 @@
 """RedisSessionStore beyond the conformance suite, on real redis-server processes.
 
 Prefix-scoped listing, lock keys in the session's cluster slot, the lock (expiry, owner,
-renewal, lease), several OS processes on one session, Redis down and restarted, the extra.
+renewal), several OS processes on one session, Redis down and restarted, the extra.
+(Issue 12's guarantees, as users meet them: test_store_redis_guarantees.py.)
 """
 
 from __future__ import annotations
@@ -135,51 +136,6 @@ async def test_cluster_sessions_with_braces_in_their_ids(redis_cluster: Any) -> 
 # -- the lock ----------------------------------------------------------------------------------
 
 
-async def test_back_to_back_events_cost_one_script_call_each(
-    store: RedisSessionStore, redis_server: RedisServer
-) -> None:
-    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
-    await bot.handle_request(HI)  # loads the scripts
-    await asyncio.sleep(0.05)
-    redis_server.command("CONFIG", "RESETSTAT")
-    for _ in range(100):
-        await bot.handle_request(HI)
-    await asyncio.sleep(0.05)  # the lease is released once the loop is idle
-    calls = _script_calls(redis_server)
-    assert calls <= 102  # 1 acquire + 100 writes + 1 release
-    assert redis_server.command("EXISTS", lock_key("console:1")) == "0"
-    redis_server.command("CONFIG", "RESETSTAT")
-    await bot.handle_request(HI)
-    await asyncio.sleep(0.05)
-    assert _script_calls(redis_server) == 3  # a lone event: acquire, write, release
-
-
-async def test_many_conversations_share_round_trips(
-    store: RedisSessionStore, redis_server: RedisServer
-) -> None:
-    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
-    bodies = [{"sender": {"id": str(n)}, "message": {"text": "hi"}} for n in range(100)]
-
-    async def conversation(body: dict[str, Any]) -> None:
-        for _ in range(10):
-            await bot.handle_request(body, "messenger")
-
-    await bot.handle_request({"sender": {"id": "warm-up"}}, "messenger")  # loads the scripts
-    redis_server.command("CONFIG", "RESETSTAT")
-    await asyncio.gather(*map(conversation, bodies))
-    assert _script_calls(redis_server) < 1000 / 10  # 1000 events: one EVALSHA serves dozens
-    counts = {r["id"]: r["_state"]["count"] for r in await store.all()}
-    assert counts == {f"messenger:{n}": 10 for n in range(100)} | {"messenger:warm-up": 1}
-
-
-def _script_calls(server: RedisServer) -> int:
-    stats = server.command("INFO", "commandstats")
-    return sum(
-        int(line.split("calls=")[1].split(",")[0])
-        for line in stats.splitlines() if line.startswith(("cmdstat_evalsha", "cmdstat_eval:"))
-    )
-
-
 async def test_waits_for_another_owners_lock_until_it_expires(
     store: RedisSessionStore, redis_server: RedisServer
 ) -> None:
@@ -197,9 +153,9 @@ async def test_a_lock_is_released_only_by_its_owner(
 ) -> None:
     await store.write("console:1", record("console:1", count=1))
     lock = lock_key("console:1")
-    with pytest.raises(StoreError, match="lock_timeout"):
+    with pytest.raises(StoreError, match="lost before its write.*another client"):
         async with store.lock("console:1"):
-            redis_server.command("SET", lock, "someone-else", "PX", "60000")  # ours expired
+            redis_server.command("SET", lock, "someone-else", "PX", "60000")  # ours was lost
             await store.write("console:1", record("console:1", count=2))
     await asyncio.sleep(0.05)
     assert redis_server.command("GET", lock) == "someone-else"  # not deleted by us
@@ -216,7 +172,7 @@ async def test_a_slow_action_keeps_its_lock(
     async def action(context: Any) -> None:
         current = context.state["count"]
         if context.event.text == "slow":
-            await asyncio.sleep(1.2)  # four lock timeouts, five leases: renewed meanwhile
+            await asyncio.sleep(1.2)  # four lock timeouts: renewed meanwhile
         context.set_state({"count": current + 1})
 
     first = await RedisSessionStore(port=redis_server.port, lock_timeout=0.3).init()
@@ -224,7 +180,7 @@ async def test_a_slow_action_keeps_its_lock(
     try:
         slow_bot = Bot(action, initial_state={"count": 0}, session_store=first)
         other_bot = Bot(counter, initial_state={"count": 0}, session_store=second)
-        if after_a_fast_event:  # the slow event then runs on the fast one's lease
+        if after_a_fast_event:
             await slow_bot.handle_request(HI)
         slow_event = asyncio.ensure_future(slow_bot.handle_request({"message": {"text": "slow"}}))
         await asyncio.sleep(0.1)
@@ -261,7 +217,7 @@ async def test_a_stopped_loop_holds_the_session_only_briefly(redis_server: Redis
         store = await RedisSessionStore(port=redis_server.port).init()
         started = time.monotonic()
         await Bot(counter, initial_state={"count": 0}, session_store=store).handle_request(HI)
-        assert time.monotonic() - started < 3  # a 0.25 s lease, not the 10 s lock_timeout
+        assert time.monotonic() - started < 3  # no lock outlives its event: not lock_timeout
         assert (await store.read("console:1"))["_state"] == {"count": 2}
         await store.close()
     finally:
@@ -280,7 +236,7 @@ async def test_a_blocked_loop_loses_the_lock_and_its_write_is_refused(
 
     store = await RedisSessionStore(port=redis_server.port, lock_timeout=0.2).init()
     try:
-        with pytest.raises(StoreError, match="lock_timeout=0.2"):
+        with pytest.raises(StoreError, match="lock_timeout=0.2s.*event loop was blocked"):
             await Bot(blocking, initial_state={"count": 0}, session_store=store).handle_request(HI)
         assert await store.read("console:1") is None
         await Bot(counter, initial_state={"count": 0}, session_store=store).handle_request(HI)
@@ -360,8 +316,8 @@ async def test_four_processes_share_one_session_without_losing_an_update(
         assert process.returncode == 0, stderr
     state = (await store.read("console:1"))["_state"]
     assert state["count"] == 1000
-    # No process keeps the session to itself while others wait: it changes hands often.
-    assert state["handovers"] >= 100
+    # No process keeps the session to itself while others wait (they poll, with backoff).
+    assert state["handovers"] >= 20
 
 
 async def test_a_key_that_is_not_a_string_is_named(
@@ -476,22 +432,22 @@ def test_importing_the_package_does_not_import_redis() -> None:
     assert result.stdout.strip() == "False", result.stderr
 
 
-# -- the record kept under a lease ---------------------------------------------------------------
+# -- what the next event reads --------------------------------------------------------------------
 
 
-async def test_back_to_back_events_see_a_write_made_outside_the_lease(
+async def test_back_to_back_events_see_a_write_made_outside_the_lock(
     store: RedisSessionStore,
 ) -> None:
     bot = Bot(counter, initial_state={"count": 0}, session_store=store)
-    store._leases._sweep = lambda: None  # type: ignore[method-assign]  # keep the lease meanwhile
     await bot.handle_request(HI)
     await store.write("console:1", record("console:1", count=41))  # outside any lock
-    assert store._leases["console:1"].in_use is False  # the lease is still here
-    await bot.handle_request(HI)  # on the same lease: must not use the record it kept
+    await bot.handle_request(HI)
     assert (await store.read("console:1"))["_state"] == {"count": 42}
 
 
-async def test_a_kept_record_still_expires(redis_server: RedisServer) -> None:
+async def test_a_session_still_expires_between_back_to_back_events(
+    redis_server: RedisServer,
+) -> None:
     redis_server.command("FLUSHALL")
     now = [1_700_000_000.0]
     store = await RedisSessionStore(
@@ -501,7 +457,7 @@ async def test_a_kept_record_still_expires(redis_server: RedisServer) -> None:
         bot = Bot(counter, initial_state={"count": 0}, session_store=store, clock=lambda: now[0])
         await bot.handle_request(HI)
         await bot.handle_request(HI)
-        now[0] += 120  # two minutes later, by the clock; the lease is still held
+        now[0] += 120  # two minutes later, by the clock
         await bot.handle_request(HI)
         assert (await store.read("console:1"))["_state"] == {"count": 1}
     finally:

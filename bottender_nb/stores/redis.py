@@ -1,278 +1,274 @@
 """Sessions in Redis, in Bottender's format, with no lost update across processes.
 
-Format: key ``prefix + session id``, value the session's compact JSON; with ``expires_in``
-the value is written with ``SETEX`` (seconds), without it with a plain ``SET`` -- exactly what
-Bottender's ``RedisCacheStore`` does, so Bottender bots and this store read each other's keys.
+Format: key ``prefix + session id``, value the session's compact JSON, written with ``SETEX``
+(seconds) with ``expires_in`` and a plain ``SET`` without -- as Bottender's ``RedisCacheStore``
+does, so Bottender bots and this store read each other's keys. Every byte goes through
+redis-py's asyncio client (why that one: :mod:`.redis_client`).
 
-Concurrency control: a **lock with expiry** per session, owned by a random token, kept in
-``{tag}:lock:<key>`` (key layout and scripts: :mod:`.redis_keys`). Not optimistic
-``WATCH``/``MULTI`` or a compare-and-set: those retry a conflicting event, and an action cannot
-be retried -- it has already sent its replies. Every step is one Lua script, one round trip:
-
-* *acquire* takes the lock and returns the value; *write* checks the token, ``SETEX``-es the
-  value and renews the lock. A lone event costs these two round trips, and a release after.
-* The lock outlives its event as a **lease** for the session's next event here, yet never
-  starves another process, and is renewed while a slow action runs (:mod:`.redis_leases`).
-* **Auto-pipelining** (:mod:`.redis_pipeline`) over two connections (:mod:`.redis_lanes`):
-  many conversations share round trips. (Batches on two connections may overtake each
-  other; a lock call that arrives before the release it follows just waits for that release
-  to wake it.) Each connection is a lean socket of this package (:mod:`.redis_socket`,
-  busy polling for ``busy_poll`` seconds while a reply is due) unless the client's options
-  need redis-py's own (TLS and the like, :mod:`.redis_address`); a cluster goes through
-  redis-py's cluster client.
-
-A write that returned has been executed by Redis; that it survives a Redis crash is Redis's
-persistence setting (``appendonly yes`` + ``appendfsync always`` makes it so).
-Bottender bots take no lock: mixing them with this store on one live conversation can lose
-updates, as two Bottender processes already do.
+A lock per session (:mod:`.redis_keys`), owned by a random token, expires ``lock_timeout`` s
+after it was taken or renewed. Not ``WATCH``/``MULTI``: that retries a conflicting event, and
+an action cannot be retried -- it has sent its replies. An event is two Lua scripts: *acquire*
+takes the lock and returns the value; *write* checks the token, writes and releases. A waiter
+polls, with capped jittered backoff. A session's events through this store take turns in the
+process first (several ``Bot`` objects may share it), so Redis only orders processes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import math
+import random
+import secrets
 import time
-from collections.abc import Awaitable, Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
 from typing import Any
+from weakref import WeakValueDictionary
 
-from ..errors import StoreError, missing_extra
+from ..errors import CorruptSessionError, SessionIdError, StoreError
 from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
-from .redis_address import lean_address
-from .redis_busy_poll import BusyPoll
-from .redis_keys import Script, glob_escape, is_lock_key
-from .redis_lanes import DRIVER_ERRORS, ClusterExecutor, ConnectionExecutor, RedisPyConnection
-from .redis_leases import UNKNOWN, Leases, RedisLock
-from .redis_pipeline import Pipeline
-from .redis_resp import Arguments
-from .redis_socket import RespConnection
+from .redis_client import RedisClient, key_text
+from .redis_keys import glob_escape, is_lock_key, lock_key
 
-try:
-    import redis.asyncio as aioredis
-    from redis.asyncio.cluster import RedisCluster
-    from redis.backoff import ExponentialBackoff
-    from redis.exceptions import AuthenticationError
-    from redis.exceptions import ConnectionError as RedisConnectionError
-    from redis.exceptions import RedisClusterException
-    from redis.exceptions import TimeoutError as RedisTimeoutError
-    from redis.asyncio.retry import Retry
-except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
-    raise missing_extra("redis", "redis") from exc
+_MAX_POLL = 0.05  # seconds: the longest sleep between two tries of a lock another one holds
+ACQUIRE, WRITE, RENEW, RELEASE = range(4)  # the scripts, in RedisClient.scripts
 
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, RedisClusterException)
-_LANES = 2  # connections, each with at most one batch of script calls in flight
+
+class _Held:
+    """The lock one event holds on one session."""
+
+    def __init__(self, key: str, token: str, text: bytes | None, lock_timeout: float) -> None:
+        self.key, self.lock, self.token, self.text = key, lock_key(key), token, text
+        self.task = asyncio.current_task()
+        self.expires = time.monotonic() + lock_timeout  # as far as this process knows
+        self.timer: asyncio.TimerHandle | None = None
+        self.released = False
 
 
 class RedisSessionStore(SessionStore):
     """Sessions as Bottender writes them to Redis; cross-process safe (see the module docstring).
 
     :param host, port, password, db: where Redis is (Bottender's ``stores.redis`` options);
-        ``url="redis://..."`` instead, or ``client=`` a ready ``redis.asyncio`` client.
+        or ``url="redis://..."`` (also ``rediss://`` and ``unix://``).
     :param cluster: talk to a Redis Cluster through ``host:port`` (or ``url``), any node.
     :param prefix: put before every session id in key names; ``all()`` lists only these keys.
-    :param lock_timeout: seconds after which the lock of a process that stopped renewing it
-        (crashed, or its loop blocked) expires.
-    :param busy_poll: seconds a round trip keeps the event loop polling for its reply instead
-        of sleeping (:mod:`.redis_socket`: on a VM, waking up costs more than a local Redis
-        takes to answer); CPU is spent only while this process would otherwise sleep, and
-        other tasks keep running. 0 turns it off.
-    :param options: passed to the ``redis.asyncio.Redis`` / ``RedisCluster`` constructor.
+    :param lock_timeout: seconds a session's lock outlives a process that stopped renewing it
+        (it crashed, or its event loop was blocked that long).
+    :param options: passed to ``redis.asyncio.Redis`` / ``RedisCluster`` (``socket_timeout``...).
     """
 
     def __init__(
         self, host: str = "127.0.0.1", port: int = 6379, password: str | None = None, db: int = 0,
-        *, url: str | None = None, client: Any = None, cluster: bool = False, prefix: str = "",
+        *, url: str | None = None, cluster: bool = False, prefix: str = "",
         expires_in: ExpiresIn = None, clock: Clock = time.time, lock_timeout: float = 10.0,
-        busy_poll: float = 0.001, **options: Any,
+        **options: Any,
     ) -> None:
         super().__init__(expires_in=expires_in, clock=clock)
-        if lock_timeout <= 0:
+        if not isinstance(lock_timeout, (int, float)) or not lock_timeout > 0:
             raise ValueError(f"lock_timeout must be positive seconds, not {lock_timeout!r}.")
+        if cluster and db:
+            raise ValueError("Redis Cluster has only database 0; drop db= or cluster=True.")
         if "://" in host and url is None:
             url = host  # Bottender also takes a URL as its first argument
-        self.prefix = prefix
-        self.lock_timeout = lock_timeout
-        self.where = (url or f"{host}:{port}") if client is None else repr(client)
-        self._client = client if client is not None else _make_client(
-            host, port, password, db, url, cluster, options
-        )
-        self._owns_client = client is None
-        self._cluster = isinstance(self._client, RedisCluster)
+        self.prefix, self.lock_timeout, self.cluster = prefix, lock_timeout, cluster
+        self._redis = RedisClient(url, host, port, password, db, cluster, options, self._forget)
+        self.where = self._redis.where
         seconds = self.expires_in_seconds
         self._ttl = 0 if seconds is None else max(1, math.ceil(seconds))
-        self._leases = Leases(self._call, self._wait, self.key, lock_timeout)
-        self._busy_poll = BusyPoll(busy_poll)  # checks the value
-        self.busy_poll = self._busy_poll.seconds
-        heads = self._leases.heads(self._ttl)
-        self._pipeline = Pipeline(
-            [self._lane(heads) for _ in range(_LANES)], in_progress=lambda: self._leases.events
-        )
+        self._serial = itertools.count()
+        self._forget()
+
+    def _forget(self) -> None:
+        """Start afresh: at first, and in a forked child (its parent's locks are not its own)."""
+        self._id = secrets.token_hex(8)  # this store's token prefix (see redis_keys)
+        # A session's turn in this process, kept while an event holds or awaits it.
+        self._turns: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
+        self._held: dict[str, _Held] = {}
+        self._chores: set[asyncio.Task[Any]] = set()  # releases and renewals under way
 
     def __repr__(self) -> str:
         return f"RedisSessionStore({self.where!r}, prefix={self.prefix!r})"
 
     @property
     def client(self) -> Any:
-        """The redis-py asyncio client (``Redis`` or ``RedisCluster``)."""
-        return self._client
+        """The redis-py asyncio client (``Redis`` or ``RedisCluster``) of this process and loop."""
+        return self._redis.get()
 
     def key(self, session_id: str) -> str:
         """The Redis key of a session: ``prefix + session_id``."""
-        return self.prefix + session_id
-
-    @property
-    def lean(self) -> bool:
-        """True when the lanes use this package's lean connection, not redis-py's."""
-        return not self._cluster and lean_address(self._client) is not None
-
-    def _lane(self, heads: dict[Script, list[Any]]) -> Any:
-        """A pipeline lane: a lean connection where one can be made, else redis-py's."""
-        if self._cluster:
-            return ClusterExecutor(self._client, heads, self._error)
-        address = lean_address(self._client)
-        if address is None:
-            connection: Any = RedisPyConnection(self._client, self._busy_poll)
-        else:
-            connection = RespConnection(address, self.busy_poll)
-        return ConnectionExecutor(self._client, heads, self._error, connection)
+        key = self.prefix + session_id
+        try:
+            key.isascii() or key.encode()
+        except UnicodeEncodeError:
+            raise SessionIdError(
+                f"The session id {session_id!r} holds a lone surrogate, which a Redis key "
+                "(UTF-8) cannot carry; derive session ids from valid text."
+            ) from None
+        return key
 
     async def init(self) -> RedisSessionStore:
         """Check that Redis answers, so a wrong address fails at start with a clear message."""
-        await self._command(self._client.ping())
+        await self._redis.command(self.client.ping())
         return self
 
     async def close(self) -> None:
-        """Release the locks this process still holds and close the client it made."""
-        await self._leases.close()
-        await self._pipeline.close()
-        if self._owns_client:
-            await self._client.aclose()
+        """Finish the releases under way and close this process's client."""
+        await asyncio.gather(*self._chores, return_exceptions=True)
+        await self._redis.close()
 
     # -- the store primitives -------------------------------------------------------------
 
-    async def read_for_event(self, session_id: str) -> dict[str, Any] | None:
-        """Under this task's lock, after a runner's write: a shallow copy of what it wrote.
-
-        The runner never changes nested values in place (see the base class), so the record
-        it wrote in the lease's previous event stands for the stored JSON: no parse.
-        """
-        lease = self._leases.held(session_id)
-        if lease is None or lease.record is None:
-            return await self.read(session_id)
-        return self._event_copy(lease.record)
-
-    async def read(self, session_id: str) -> dict[str, Any] | None:
-        """The live session; under this task's lock, the value the lock came with (no I/O)."""
-        lease = self._leases.held(session_id)
-        if lease is not None and lease.text is not UNKNOWN:
-            record = _parse(lease.text, lease.key)  # the lock is ours: nobody changed it
-        else:
-            record = await self._read(session_id)
-        return None if record is None or self.is_expired(record) else record
-
     async def _read(self, session_id: str) -> dict[str, Any] | None:
-        key = self.key(session_id)
-        return _parse(await self._command(self._client.get(key)), key)
+        """The stored record; under this task's lock, the value the lock came with (no I/O)."""
+        held = self._held_by_me(session_id)
+        if held is not None:
+            key, text = held.key, held.text
+        else:
+            key = self.key(session_id)
+            text = await self._redis.command(self.client.get(key), key)
+        return None if text is None else loads(text, where=f"Redis key {key!r}")
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
-        """Store ``session``'s JSON; under this task's lock, only while the lock is still ours."""
+        """Store ``session``'s JSON; under this task's lock, only if the lock is still ours.
+
+        That write releases the lock (an event's last step): a later one is a plain write.
+        """
         text = dumps_utf8(session)  # the check, the copy and the value in one encode
-        lease = self._leases.held(session_id)
-        if lease is None:
-            self._leases.forget_value(session_id)
-            await self._command(self._set(self.key(session_id), text))
+        held = self._held_by_me(session_id)
+        if held is None:
+            key, client, ttl = self.key(session_id), self.client, self._ttl
+            call = client.execute_command("SETEX", key, ttl, text) if ttl else client.set(key, text)
+            await self._redis.command(call, key)
             return
-        await self._leases.write(lease, text, session)
+        written = await self._redis.run(WRITE, [held.key, held.lock], [held.token, self._ttl, text])
+        self._let_go(session_id, held)
+        if not written:
+            raise self._lost(session_id, held)
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:
         await self.write(session_id, record)
 
     async def _destroy(self, session_id: str) -> None:
-        self._leases.forget_value(session_id)
-        await self._command(self._client.delete(self.key(session_id)))
+        key = self.key(session_id)
+        await self._redis.command(self.client.delete(key), key)
+        held = self._held_by_me(session_id)
+        if held is not None:
+            held.text = None
 
     async def _all(self) -> list[dict[str, Any]]:
-        keys = [key for key in await self._command(self._scan()) if not is_lock_key(_text(key))]
-        mget = self._client.mget_nonatomic if self._cluster else self._client.mget
-        records = []
-        for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
-            values = await self._command(mget(chunk))
-            records += [
-                loads(value, where=f"Redis key {_text(key)!r}")
-                for key, value in zip(chunk, values) if value is not None
-            ]
-        return records
+        records = [record for _, record in await self.entries()]
+        for record in records:
+            if isinstance(record, CorruptSessionError):
+                raise record
+        return records  # type: ignore[return-value]
 
-    async def _scan(self) -> list[Any]:
+    async def entries(self) -> list[tuple[str, dict[str, Any] | CorruptSessionError]]:
+        """Every key under the prefix (lock keys aside) with its record, or the error it is."""
+        client = self.client
         match = glob_escape(self.prefix) + "*"
-        keys = [key async for key in self._client.scan_iter(match=match, count=1000)]
-        return list(dict.fromkeys(keys))  # SCAN may return a key twice
-
-    def _set(self, key: str, text: bytes) -> Any:
-        if self._ttl:
-            return self._client.execute_command("SETEX", key, self._ttl, text)
-        return self._client.set(key, text)
+        keys = await self._redis.command(_collect(client.scan_iter(match=match, count=1000)))
+        names = [name for key in dict.fromkeys(keys)  # SCAN may return a key twice
+                 if not is_lock_key(name := key_text(key))]
+        mget = client.mget_nonatomic if self.cluster else client.mget
+        entries: list[tuple[str, dict[str, Any] | CorruptSessionError]] = []
+        for start in range(0, len(names), 500):
+            chunk = names[start:start + 500]
+            raw = [name.encode("utf-8", "surrogateescape") for name in chunk]
+            for name, value in zip(chunk, await self._redis.command(mget(raw))):
+                if value is not None:  # deleted meanwhile, or not a string (a history list)
+                    try:
+                        entries.append((name, loads(value, where=f"Redis key {name!r}")))
+                    except CorruptSessionError as error:
+                        entries.append((name, error))
+        return entries
 
     # -- the session lock -----------------------------------------------------------------
 
-    def lock(self, session_id: str) -> RedisLock:
-        """Hold the session against other processes (and clients) until the event is written."""
-        return self._leases.lock(session_id)
-
-    async def _wait(self, key: str, timeout: float) -> None:
-        """Block on a lock's wake list on the client's connection: no lane waits behind it."""
-        await self._command(self._client.blpop([key], timeout=timeout))
-
-    def _call(
-        self, script: Script, keys: Arguments, args: Arguments, value: bytes | None = None
-    ) -> Awaitable[Any]:
-        """Run ``script`` for one session, auto-pipelined with the calls of other sessions."""
-        return self._pipeline.call(script, keys, args, value)
-
-    def _error(self, exc: BaseException) -> StoreError:
-        if isinstance(exc, AuthenticationError):
-            message = (
-                f"Redis at {self.where} refused to log in ({exc}); check password= (and "
-                "username=, or the URL's user:password@) against the server's requirepass/ACL."
-            )
-        elif isinstance(exc, _UNREACHABLE):
-            message = (
-                f"Cannot reach Redis at {self.where} ({exc}). Is redis-server running there, "
-                "and are host, port and password right?"
-            )
-        else:
-            message = f"Redis at {self.where} refused a session command: {exc}"
-        error = StoreError(message)
-        error.__cause__ = exc
-        return error
-
-    async def _command(self, awaitable: Any) -> Any:
+    @asynccontextmanager
+    async def lock(self, session_id: str) -> AsyncIterator[None]:
+        """Hold the session against other events, processes and clients until it is written."""
+        key = self.key(session_id)
+        self.client  # noqa: B018 - a forked child forgets its parent's turns first
+        turn = self._turns.setdefault(session_id, asyncio.Lock())
+        await turn.acquire()
+        held = None
         try:
-            return await awaitable
-        except DRIVER_ERRORS as exc:
-            raise self._error(exc) from exc
+            held = await self._acquire(key)
+            self._held[session_id] = held
+            self._renew_later(held)
+            yield
+        finally:
+            if held is None or held.released:
+                turn.release()
+            else:  # the event failed before its write: release, even if this task is cancelled
+                self._let_go(session_id, held)
+                release = self._chore(self._redis.run(RELEASE, [held.lock], [held.token]))
+                release.add_done_callback(lambda _: turn.release())
+                with suppress(StoreError):  # then the lock expires, or is taken over here
+                    await asyncio.shield(release)
+
+    async def _acquire(self, key: str) -> _Held:
+        """Take the session's lock (waiting while another owner has it) and read its value."""
+        token = f"{self._id}:{next(self._serial)}"
+        args = [token, max(1, round(self.lock_timeout * 1000)), self._id + ":"]
+        lock, delay = lock_key(key), 0.001
+        while True:
+            try:
+                reply = await self._redis.run(ACQUIRE, [key, lock], args, key)
+            except BaseException:  # cancelled or failed in flight: the lock may be ours now
+                self._chore(self._redis.run(RELEASE, [lock], [token]))
+                raise
+            if reply[0]:
+                return _Held(key, token, reply[1] if len(reply) > 1 else None, self.lock_timeout)
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(2 * delay, _MAX_POLL)
+
+    def _held_by_me(self, session_id: str) -> _Held | None:
+        held = self._held.get(session_id)
+        mine = held is not None and not held.released and held.task is asyncio.current_task()
+        return held if mine else None
+
+    def _let_go(self, session_id: str, held: _Held) -> None:
+        held.released = True
+        if held.timer is not None:
+            held.timer.cancel()
+        self._held.pop(session_id, None)  # this store's only lock on the session: see lock()
+
+    def _renew_later(self, held: _Held) -> None:
+        """Give the lock its full ``lock_timeout`` again a third of the way in, while held."""
+        held.timer = asyncio.get_running_loop().call_later(
+            self.lock_timeout / 3, lambda: held.released or self._chore(self._renew(held))
+        )
+
+    async def _renew(self, held: _Held) -> None:
+        self._renew_later(held)
+        sent = time.monotonic()
+        if await self._redis.run(RENEW, [held.lock], [held.token, round(self.lock_timeout * 1000)]):
+            held.expires = sent + self.lock_timeout
+
+    def _chore(self, coroutine: Any) -> asyncio.Task[Any]:
+        """Run ``coroutine`` on its own; its failure leaves a lock to expire or be taken over."""
+        task = asyncio.ensure_future(coroutine)
+        self._chores.add(task)
+        task.add_done_callback(lambda _: self._chores.discard(task) or task.cancelled()
+                               or task.exception())  # retrieved: not worth a warning
+        return task
+
+    def _lost(self, session_id: str, held: _Held) -> StoreError:
+        cause = (
+            f"no renewal reached Redis within lock_timeout={self.lock_timeout}s (the event loop "
+            "was blocked, e.g. by a synchronous call in the action); raise lock_timeout"
+        ) if time.monotonic() >= held.expires else (
+            "Redis no longer held it for this event (lost in a restart without persistence, "
+            "a FLUSHALL or an eviction, or taken by another client)"
+        )
+        return StoreError(
+            f"The lock of session {session_id!r} was lost before its write, so the write was "
+            f"refused and the stored session is unchanged: {cause}."
+        )
 
 
-def _make_client(
-    host: str, port: int, password: str | None, db: int, url: str | None, cluster: bool,
-    options: dict[str, Any],
-) -> Any:
-    # redis-py's default retries take ~5 s to report a server that is down; keep it short.
-    options.setdefault("retry", Retry(ExponentialBackoff(cap=0.2, base=0.02), 3))
-    if cluster:
-        if db:
-            raise ValueError("Redis Cluster has only database 0; drop db= or cluster=True.")
-        if url:
-            return RedisCluster.from_url(url, **options)
-        return RedisCluster(host=host, port=port, password=password, **options)
-    if url:
-        return aioredis.Redis.from_url(url, **options)
-    return aioredis.Redis(host=host, port=port, password=password, db=db, **options)
-
-
-def _parse(text: str | bytes | None, key: str) -> dict[str, Any] | None:
-    return None if text is None else loads(text, where=f"Redis key {key!r}")
-
-
-def _text(key: Any) -> str:
-    return key.decode(errors="replace") if isinstance(key, bytes) else key
+async def _collect(keys: AsyncIterator[Any]) -> list[Any]:
+    return [key async for key in keys]
