@@ -18,6 +18,7 @@ from ..errors import BottenderNbError
 from ..platforms import PLATFORM_NAMES, Source
 from .arguments import split_text_and_options
 from .cells import define_action, parse_config
+from .history_magics import NAMES as HISTORY_NAMES, HistoryMagics
 from .kit import NotebookBot, sessions_source, transcript_lines
 from .tracebacks import user_frames
 
@@ -209,13 +210,15 @@ def _unquote(text: str | None) -> str | None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext bottender_nb``."""
-    ipython.register_magics(BottenderMagics)
+    magics = BottenderMagics(ipython)
+    ipython.register_magics(magics, HistoryMagics(ipython, magics.kit))  # %turns ... share the kit
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext bottender_nb``: drop the magics (and the notebook's bot with them)."""
     manager = ipython.magics_manager
     for kind in ("line", "cell"):
-        for name in ("bottender_config", "action", "say", "state", "chat", "sessions"):
+        for name in ("bottender_config", "action", "say", "state", "chat", "sessions", *HISTORY_NAMES):
             manager.magics[kind].pop(name, None)
     manager.registry.pop(BottenderMagics.__name__, None)
+    manager.registry.pop(HistoryMagics.__name__, None)
