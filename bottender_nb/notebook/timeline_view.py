@@ -1,0 +1,254 @@
+"""The chat pane's timeline: the session's turns, one row each; pick one to look back or branch.
+
+Picking a turn shows the state after it in the state panel, its changed keys marked, and
+offers *Rewind here* and *Fork from here* (SPEC §7). Rows live in blocks (one ``Select`` of at
+most BLOCK_SIZE turns each), so a new turn re-sends one block, not the whole list: turn 10,000
+costs what turn 10 does. Blocks whose turns the history no longer keeps are dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+from collections.abc import Coroutine, Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+import ipywidgets as widgets
+
+from ..platforms import Source
+from ..errors import BottenderNbError, HistoryError
+from ..session.runner import Bot
+from ..session.sync import run_sync
+from ..turns import Turn
+from . import render
+from .session_sources import source_for
+from .source_picker import SourcePicker
+from .state_view import StateView
+from .transcript_view import TranscriptView
+from .turn_rows import one_line, said
+
+BLOCK_SIZE = 25
+LIVE_TITLE = "<b>Session state</b>"
+HINT = "Pick a turn to see the state after it, then rewind to it or fork from it."
+STYLE = """<style>
+.bnb-timeline-list { border: 1px solid var(--jp-border-color2, #ddd); }
+.bnb-timeline-list .widget-select { margin: 0; width: 100%; }
+.bnb-timeline-list select { border: none; overflow: hidden; padding: 0;
+  font-family: var(--jp-code-font-family, monospace); font-size: 90%; }
+.bnb-turn-detail { font-size: 90%; }
+</style>"""
+
+
+class TimelineView:
+    """The turns of the session a pane talks to; ``select``, ``rewind_here`` and ``fork_here``
+    are the code twins of picking a row and pressing the buttons."""
+
+    def __init__(
+        self, bot: Bot, platform: str, picker: SourcePicker, state_view: StateView,
+        transcript_view: TranscriptView, *, block_size: int = BLOCK_SIZE, height: str = "11em",
+    ) -> None:
+        self.bot, self.platform, self.picker = bot, platform, picker
+        self.state_view, self.transcript_view = state_view, transcript_view
+        self.block_size = block_size
+        self.session_id: str | None = None
+        self.chosen: Turn | None = None
+        self.turns: dict[int, Turn] = {}  # the rows shown, by turn index
+        self._blocks: list[widgets.Select] = []
+        self._block_of: dict[int, widgets.Select] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._rows = widgets.VBox(layout=widgets.Layout(flex="0 0 auto"))
+        self.detail = widgets.HTML(html.escape(HINT))
+        self.detail.add_class("bnb-turn-detail")
+        self.rewind_button = widgets.Button(description="Rewind here", icon="undo", disabled=True)
+        self.fork_button = widgets.Button(description="Fork from here", icon="code-fork",
+                                          disabled=True)
+        self.rewind_button.on_click(lambda _: self._run(self._rewind()))
+        self.fork_button.on_click(lambda _: self._run(self._fork(None)))
+        self.widget = self._layout(height)
+
+    # -- code twins of what a user does ---------------------------------------------------
+
+    def select(self, turn: int | Turn | None) -> Turn | None:
+        """Pick ``turn`` (its index) as clicking its row does; None goes back to the live state."""
+        index = turn.index if isinstance(turn, Turn) else turn
+        if index is None:
+            self._unpick()
+            return None
+        block = self._block_of.get(index)
+        if block is None:
+            shown = f"turns {min(self.turns)} to {max(self.turns)}" if self.turns else "no turns"
+            raise HistoryError(f"Turn {index!r} is not in this pane's timeline; it shows {shown}.")
+        block.value = index
+        return self.chosen
+
+    def rewind_here(self) -> Turn | None:
+        """Press *Rewind here*: the picked turn's state becomes the session's; the new turn."""
+        return run_sync(self._rewind())
+
+    def fork_here(self, to: str | None = None) -> str | None:
+        """Press *Fork from here*: a new session from the picked turn, which the pane then
+        talks to; its id."""
+        return run_sync(self._fork(to))
+
+    @property
+    def labels(self) -> list[str]:
+        """The rows as they read, oldest first."""
+        return [label for block in self._blocks for label, _ in block.options]
+
+    # -- what the pane tells it -----------------------------------------------------------
+
+    def load(self, session_id: str | None, turns: Iterable[Turn]) -> None:
+        """Show ``session_id``'s turns (the pane switched session)."""
+        self._unpick()
+        for block in self._blocks:
+            block.close()
+        self.session_id, self.turns, self._blocks, self._block_of = session_id, {}, [], {}
+        self._rows.children = ()
+        for turn in turns:
+            self.add(turn)
+        if not self.bot.keep_history:
+            self.detail.value = html.escape("This bot keeps no turns (history=0).")
+
+    def add(self, turn: Turn) -> None:
+        """Append ``turn`` if it is this session's and new; the panel goes back to live."""
+        if turn.session_id != self.session_id or turn.index is None or turn.index in self.turns:
+            return
+        self._unpick()
+        self.turns[turn.index] = turn
+        block = self._blocks[-1] if self._blocks else None
+        if block is None or len(block.options) >= self.block_size:
+            block = self._new_block()
+        block.options = (*block.options, (_label(turn), turn.index))
+        block.rows = len(block.options)
+        self._block_of[turn.index] = block
+        self._drop_forgotten(turn.index - self.bot.keep_history + 1)
+
+    # -- inside -----------------------------------------------------------------------------
+
+    def _new_block(self) -> widgets.Select:
+        block = widgets.Select(options=(), value=None, rows=1,
+                               layout=widgets.Layout(width="100%"))
+        block.observe(self._picked, names="value")
+        self._blocks.append(block)
+        self._rows.children = (*self._rows.children, block)
+        return block
+
+    def _drop_forgotten(self, oldest_kept: int) -> None:
+        """Drop the oldest blocks once the history keeps none of their turns."""
+        dropped = False
+        while len(self._blocks) > 1 and self._blocks[0].options[-1][1] < oldest_kept:
+            block = self._blocks.pop(0)
+            for _, index in block.options:
+                del self.turns[index], self._block_of[index]
+            block.close()
+            dropped = True
+        if dropped:
+            self._rows.children = tuple(self._blocks)
+
+    def _picked(self, change: dict[str, Any]) -> None:
+        if change["new"] is None:
+            return
+        for block in self._blocks:  # one row picked in the whole list
+            if block is not change["owner"] and block.value is not None:
+                block.value = None
+        turn = self.chosen = self.turns[change["new"]]
+        self.state_view.show(turn.state, marked=turn.changed)
+        self.state_view.title.value = f"<b>State after turn {turn.index}</b>"
+        self.detail.value = _detail(turn)
+        self.rewind_button.disabled = self.fork_button.disabled = False
+
+    def _unpick(self) -> None:
+        if self.chosen is None:
+            return
+        self.chosen = None
+        for block in self._blocks:
+            if block.value is not None:
+                block.value = None
+        self.state_view.title.value = LIVE_TITLE
+        self.detail.value = html.escape(HINT)
+        self.rewind_button.disabled = self.fork_button.disabled = True
+
+    async def _rewind(self) -> Turn | None:
+        turn, session_id = self._require_pick(), self.session_id
+        assert session_id is not None
+        try:
+            made = await self.bot.rewind_async(session_id, turn.index)  # shows via the pane
+        except BottenderNbError as exc:
+            self._error(exc)
+            return None
+        self._note(f"Rewound {session_id} to turn {turn.index} (kept as turn "
+                                  f"{made.index}): the next message continues from there.")
+        return made
+
+    async def _fork(self, to: str | None) -> str | None:
+        turn, session_id = self._require_pick(), self.session_id
+        assert session_id is not None
+        try:
+            new_id = await self.bot.fork_async(session_id, turn.index, to=to)
+        except BottenderNbError as exc:
+            self._error(exc)
+            return None
+        source = source_for(self.platform, new_id, self.picker.source)
+        where = f"Forked {session_id} at turn {turn.index} into {new_id}"
+        if source is None:
+            self._note(f"{where}; this pane stays on {session_id}.")
+            return new_id
+        back = self.picker.source
+        self._note(f"{where}: this pane now talks to the fork. To go back, pick user "
+                   f"{back.user}{_chat_of(back)} above.")
+        self.picker.switch(source.user, group=source.group, room=source.room)
+        return new_id
+
+    def _require_pick(self) -> Turn:
+        if self.chosen is None or self.session_id is None:
+            raise HistoryError("Pick a turn in the timeline first: click its row, or "
+                               "pane.timeline.select(n).")
+        return self.chosen
+
+    def _note(self, text: str) -> None:
+        self.transcript_view.add(render.NOTE, text, speaker="Note")
+
+    def _error(self, exc: Exception) -> None:
+        self.transcript_view.add(render.ERROR, f"{type(exc).__name__}: {exc}", speaker="Error",
+                                 label="Error")
+
+    def _run(self, coroutine: Coroutine[Any, Any, Any]) -> None:
+        """A button's work: on the kernel's loop when there is one (never block it)."""
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            run_sync(coroutine)
+            return
+        task = loop.create_task(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _layout(self, height: str) -> widgets.VBox:
+        # A reversed scroll box keeps the newest turn in view as turns arrive (as the transcript).
+        rows = widgets.Box([self._rows], layout=widgets.Layout(
+            flex_flow="column-reverse", max_height=height, overflow="auto"))
+        rows.add_class("bnb-timeline-list")
+        box = widgets.VBox([
+            widgets.HTML(STYLE + "<b>Timeline</b>"), rows,
+            widgets.HBox([self.rewind_button, self.fork_button, self.detail]),
+        ])
+        box.add_class("bnb-timeline")
+        return box
+
+
+def _label(turn: Turn) -> str:
+    return one_line(turn, width=72)
+
+
+def _detail(turn: Turn) -> str:
+    when = datetime.fromtimestamp(turn.time, tz=timezone.utc).strftime("%H:%M:%S UTC")
+    keys = ", ".join(turn.changed) or "nothing"
+    text = f"Turn {turn.index} ({turn.kind} at {when}: {said(turn)}) changed {keys}."
+    return html.escape(text)
+
+
+def _chat_of(source: Source) -> str:
+    if source.group is not None:
+        return f" in group {source.group}"
+    return f" in room {source.room}" if source.room is not None else ""
