@@ -61,12 +61,12 @@ def test_picking_a_turn_shows_its_state_with_its_changes_marked():
 
 
 def test_clicking_a_row_is_picking_it(pane):
-    for _ in range(30):  # two blocks of rows
+    for _ in range(30):  # three blocks of rows
         pane.send("Hi")
-    first, second = pane.timeline._blocks
+    first, _, third = pane.timeline._blocks
     first.value = 3  # what the browser sends when row 3 is clicked
     assert pane.state_view.values["count"] == 4
-    second.value = 27
+    third.value = 27
     assert first.value is None  # one row picked in the whole list
     assert pane.timeline.chosen.index == 27 and pane.state_view.values["count"] == 28
 
@@ -145,9 +145,12 @@ def test_rows_of_turns_no_longer_kept_are_dropped():
     pane = ChatPane(Bot(counter, initial_state={"count": 0}, history=30))
     for _ in range(80):
         pane.send("Hi")
-    indexes = sorted(pane.timeline.turns)
-    assert indexes[-1] == 79 and 50 in indexes and indexes[0] > 25  # whole blocks of 25 go
-    assert len(pane.timeline._blocks) <= 3
+    assert sorted(pane.timeline.turns) == list(range(50, 80))  # turns 50 to 79 are kept
+    assert len(pane.timeline._blocks) == 3 and pane.timeline.labels[0].startswith("50  ")
+    for _ in range(150):  # past the first section's 200 turns: the section goes too
+        pane.send("Hi")
+    assert sorted(pane.timeline.turns) == list(range(200, 230))
+    assert [len(section.children) for section in pane.timeline._rows.children] == [3]
 
 
 def test_appending_a_turn_re_sends_only_the_last_block(pane):
@@ -159,7 +162,10 @@ def test_appending_a_turn_re_sends_only_the_last_block(pane):
     for _ in range(40):
         pane.send("Hi")
     assert updates == []
-    assert all(len(block.options) <= 25 for block in pane.timeline._blocks)
+    assert all(len(block.options) <= 10 for block in pane.timeline._blocks)
+    for _ in range(200):
+        pane.send("Hi")
+    assert [len(section.children) for section in pane.timeline._rows.children] == [20, 8]
 
 
 def test_a_bot_without_history_has_an_empty_timeline():

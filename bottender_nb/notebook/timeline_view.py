@@ -2,14 +2,16 @@
 
 Picking a turn shows the state after it in the state panel, its changed keys marked, and
 offers *Rewind here* and *Fork from here* (SPEC §7). Rows live in blocks (one ``Select`` of at
-most BLOCK_SIZE turns each), so a new turn re-sends one block, not the whole list: turn 10,000
-costs what turn 10 does. Blocks whose turns the history no longer keeps are dropped.
+most BLOCK_SIZE turns) inside sections (a ``VBox`` of at most SECTION_SIZE blocks), as the
+transcript's bubbles do: a new turn re-sends one small block, and a new block one section, so
+turn 10,000 costs what turn 10 does. Blocks whose turns the history no longer keeps are dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
+from collections import deque
 from collections.abc import Coroutine, Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -28,7 +30,10 @@ from .state_view import StateView
 from .transcript_view import TranscriptView
 from .turn_rows import one_line, said
 
-BLOCK_SIZE = 25
+BLOCK_SIZE = 10
+"""Rows per block: a new turn re-sends the labels of one block (a Select) of at most this many."""
+SECTION_SIZE = 20
+"""Blocks per section: a new block re-sends one section's list of at most this many."""
 LIVE_TITLE = "<b>Session state</b>"
 HINT = "Pick a turn to see the state after it, then rewind to it or fork from it."
 STYLE = """<style>
@@ -54,7 +59,8 @@ class TimelineView:
         self.session_id: str | None = None
         self.chosen: Turn | None = None
         self.turns: dict[int, Turn] = {}  # the rows shown, by turn index
-        self._blocks: list[widgets.Select] = []
+        self._blocks: deque[widgets.Select] = deque()  # oldest first, across the sections
+        self._sections: deque[widgets.VBox] = deque()
         self._block_of: dict[int, widgets.Select] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._rows = widgets.VBox(layout=widgets.Layout(flex="0 0 auto"))
@@ -103,7 +109,11 @@ class TimelineView:
         self._unpick()
         for block in self._blocks:
             block.close()
-        self.session_id, self.turns, self._blocks, self._block_of = session_id, {}, [], {}
+        for section in self._sections:
+            section.close()
+        self.session_id, self.turns, self._block_of = session_id, {}, {}
+        self._blocks.clear()
+        self._sections.clear()
         self._rows.children = ()
         for turn in turns:
             self.add(turn)
@@ -131,20 +141,24 @@ class TimelineView:
                                layout=widgets.Layout(width="100%"))
         block.observe(self._picked, names="value")
         self._blocks.append(block)
-        self._rows.children = (*self._rows.children, block)
+        if not self._sections or len(self._sections[-1].children) >= SECTION_SIZE:
+            self._sections.append(widgets.VBox())
+            self._rows.children = (*self._rows.children, self._sections[-1])
+        self._sections[-1].children = (*self._sections[-1].children, block)
         return block
 
     def _drop_forgotten(self, oldest_kept: int) -> None:
         """Drop the oldest blocks once the history keeps none of their turns."""
-        dropped = False
         while len(self._blocks) > 1 and self._blocks[0].options[-1][1] < oldest_kept:
-            block = self._blocks.pop(0)
+            block = self._blocks.popleft()  # the first block of the first section
             for _, index in block.options:
                 del self.turns[index], self._block_of[index]
+            section = self._sections[0]
+            section.children = section.children[1:]
             block.close()
-            dropped = True
-        if dropped:
-            self._rows.children = tuple(self._blocks)
+            if not section.children:
+                self._sections.popleft().close()
+                self._rows.children = tuple(self._sections)
 
     def _picked(self, change: dict[str, Any]) -> None:
         if change["new"] is None:
