@@ -139,6 +139,13 @@ def test_a_reopened_pane_shows_the_kept_turns(pane):
     pane.send("/reset")
     again = ChatPane(pane.bot)
     assert again.timeline.labels == ["0  Hi → Count: 1  · count", "1  /reset  · count"]
+    for _ in range(23):
+        pane.send("Hi")
+    again = ChatPane(pane.bot)
+    assert again.timeline.labels == pane.timeline.labels and len(again.timeline.labels) == 25
+    assert [len(block.options) for block in again.timeline._blocks] == [10, 10, 5]
+    again.send("Hi")  # the next turn goes on the last block
+    assert [len(block.options) for block in again.timeline._blocks] == [10, 10, 6]
 
 
 def test_rows_of_turns_no_longer_kept_are_dropped():

@@ -18,8 +18,8 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..platforms import Source
 from ..errors import BottenderNbError, HistoryError
+from ..platforms import Source
 from ..session.runner import Bot
 from ..session.sync import run_sync
 from ..turns import Turn
@@ -115,8 +115,9 @@ class TimelineView:
         self._blocks.clear()
         self._sections.clear()
         self._rows.children = ()
-        for turn in turns:
-            self.add(turn)
+        kept = [turn for turn in turns if turn.session_id == session_id and turn.index is not None]
+        for start in range(0, len(kept), self.block_size):  # whole blocks: one update each
+            self._append(kept[start:start + self.block_size])
         if not self.bot.keep_history:
             self.detail.value = html.escape("This bot keeps no turns (history=0).")
 
@@ -125,16 +126,21 @@ class TimelineView:
         if turn.session_id != self.session_id or turn.index is None or turn.index in self.turns:
             return
         self._unpick()
-        self.turns[turn.index] = turn
-        block = self._blocks[-1] if self._blocks else None
-        if block is None or len(block.options) >= self.block_size:
-            block = self._new_block()
-        block.options = (*block.options, (_label(turn), turn.index))
-        block.rows = len(block.options)
-        self._block_of[turn.index] = block
+        self._append([turn])
         self._drop_forgotten(turn.index - self.bot.keep_history + 1)
 
     # -- inside -----------------------------------------------------------------------------
+
+    def _append(self, turns: list[Turn]) -> None:
+        """Rows for ``turns`` (at most a block's worth) in the last block, or a new one."""
+        block = self._blocks[-1] if self._blocks else None
+        if block is None or len(block.options) + len(turns) > self.block_size:
+            block = self._new_block()
+        block.options = (*block.options, *((_label(turn), turn.index) for turn in turns))
+        block.rows = len(block.options)
+        for turn in turns:
+            self.turns[turn.index] = turn  # type: ignore[index]  (kept turns have one)
+            self._block_of[turn.index] = block  # type: ignore[index]
 
     def _new_block(self) -> widgets.Select:
         block = widgets.Select(options=(), value=None, rows=1,
