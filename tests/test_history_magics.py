@@ -40,6 +40,13 @@ CELLS = {
     "no_turn": "%fork",
     "help": "%fork --help",
     "ipython_history_untouched": "%history 1",
+    "chat": "%chat",
+    "fork_in_pane": (  # the button's click runs on the kernel's loop, as a browser's does
+        "pane = get_ipython().find_magic('chat').__self__.kit.panes[-1]\n"
+        "pane.timeline.select(1)\n"
+        "pane.timeline.fork_button.click()"
+    ),
+    "after_fork_in_pane": "print(pane.session_id)\nprint(pane.timeline.labels[-1])\nprint(pane.transcript[-1][1])",
     "unload": "%unload_ext bottender_nb",
     "after_unload": "%turns",
 }
@@ -125,6 +132,16 @@ def test_misuse_is_one_usage_line(outputs, cell, message):
 def test_help_and_ipythons_own_history(outputs):
     assert "--to" in stream(outputs["help"]) and "TURN" in stream(outputs["help"]).upper()
     assert stream(outputs["ipython_history_untouched"]) == "%load_ext bottender_nb\n"  # cell 1
+
+
+def test_the_panes_fork_button_works_in_a_kernel(outputs):
+    assert stream(outputs["fork_in_pane"]) == ""
+    assert stream(outputs["after_fork_in_pane"]) == (
+        "console:1-fork2\n"  # console:1-fork1 was taken by %fork above
+        "2  fork of console:1 at 1\n"
+        "Forked console:1 at turn 1 into console:1-fork2: this pane now talks to the fork. "
+        "To go back, pick user 1 above.\n"
+    )
 
 
 def test_unloading_removes_the_time_travel_magics(outputs):

@@ -17,6 +17,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 
 from ..errors import BottenderNbError, HistoryError
 from ..platforms import Source
+from ..turns import Turn
 from .kit import DEFAULT_SESSION_ID, NotebookBot
 from .session_sources import source_for
 from .turn_rows import turns_table
@@ -97,7 +98,7 @@ class HistoryMagics(Magics):
 # -- the plain functions behind them ---------------------------------------------------------
 
 
-def kept_turns(kit: NotebookBot, session_id: str | None) -> list[Any]:
+def kept_turns(kit: NotebookBot, session_id: str | None) -> list[Turn]:
     """The session's kept turns (default: the last session talked to); an error if none."""
     bot = kit.require_bot()
     session_id = _session(kit, session_id)
