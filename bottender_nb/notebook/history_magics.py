@@ -116,20 +116,22 @@ def rewind(kit: NotebookBot, turn: str, session_id: str | None) -> str:
     """Rewind; one line saying to what, and the state the session now has."""
     bot = kit.require_bot()
     session_id = _session(kit, session_id)
-    made = bot.rewind(session_id, _turn_number(turn))
+    number = _turn_number(turn)
+    made = bot.rewind(session_id, number)
     state = json.dumps(made.state, ensure_ascii=False, default=repr)
-    return f"Rewound {session_id} to turn {turn.strip()} (kept as turn {made.index}); state: {state}"
+    return f"Rewound {session_id} to turn {number} (kept as turn {made.index}); state: {state}"
 
 
 def fork(kit: NotebookBot, turn: str, session_id: str | None, *, to: str | None) -> str:
     """Fork; one line naming the new session and how to talk to it."""
     bot = kit.require_bot()
     session_id = _session(kit, session_id)
-    new_id = bot.fork(session_id, _turn_number(turn), to=_unquote(to))
+    number = _turn_number(turn)
+    new_id = bot.fork(session_id, number, to=_unquote(to))
     platform = new_id.partition(":")[0]
     talk = source_for(platform, new_id, Source())
     hint = "" if talk is None else f"; talk to it with %say TEXT {_options(platform, talk)}"
-    return f"Forked {session_id} at turn {turn.strip()} into {new_id}{hint}"
+    return f"Forked {session_id} at turn {number} into {new_id}{hint}"
 
 
 def _session(kit: NotebookBot, session_id: str | None) -> str:

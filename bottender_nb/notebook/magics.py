@@ -211,14 +211,15 @@ def _unquote(text: str | None) -> str | None:
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext bottender_nb``."""
     magics = BottenderMagics(ipython)
-    ipython.register_magics(magics, HistoryMagics(ipython, magics.kit))  # %turns ... share the kit
+    ipython.register_magics(magics, HistoryMagics(ipython, magics.kit))  # one kit for all
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext bottender_nb``: drop the magics (and the notebook's bot with them)."""
     manager = ipython.magics_manager
     for kind in ("line", "cell"):
-        for name in ("bottender_config", "action", "say", "state", "chat", "sessions", *HISTORY_NAMES):
+        for name in ("bottender_config", "action", "say", "state", "chat", "sessions",
+                     *HISTORY_NAMES):
             manager.magics[kind].pop(name, None)
     manager.registry.pop(BottenderMagics.__name__, None)
     manager.registry.pop(HistoryMagics.__name__, None)
