@@ -187,3 +187,11 @@ def test_text_in_the_detail_line_is_escaped(pane):
     pane.send(IMAGE)
     pane.timeline.select(0)
     assert "<img" not in pane.timeline.detail.value and "&lt;img" in pane.timeline.detail.value
+
+
+def test_a_store_without_history_still_chats():
+    bot = Bot(counter, initial_state={"count": 0})
+    bot.session_store.history = None  # a store of one's own that keeps no turns
+    pane = ChatPane(bot)
+    assert pane.send("Hi") == ["Count: 1"]
+    assert pane.timeline.labels == [] and "MemorySessionStore keeps no turns" in pane.timeline.detail.value

@@ -196,7 +196,7 @@ class ChatPane:
     async def _refresh_state(self, *, mark_changes: bool) -> None:
         session_id = self._session_id
         record = await self.bot.read_session(session_id) if session_id else None
-        turns = await self.bot.history_async(session_id) if session_id else []
+        turns = await self.timeline.read(session_id)
         if session_id == self._session_id:  # the user may have switched meanwhile
             state = dict(self.bot.initial_state) if record is None else record.get(STATE_FIELD, {})
             self.state_view.show(state, mark_changes=mark_changes)

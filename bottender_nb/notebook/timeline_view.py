@@ -104,6 +104,12 @@ class TimelineView:
 
     # -- what the pane tells it -----------------------------------------------------------
 
+    async def read(self, session_id: str | None) -> list[Turn]:
+        """``session_id``'s kept turns to :meth:`load`; none if its store keeps no history."""
+        if session_id is None or not self._keeps_turns():
+            return []
+        return await self.bot.history_async(session_id)
+
     def load(self, session_id: str | None, turns: Iterable[Turn]) -> None:
         """Show ``session_id``'s turns (the pane switched session)."""
         self._unpick()
@@ -118,8 +124,11 @@ class TimelineView:
         kept = [turn for turn in turns if turn.session_id == session_id and turn.index is not None]
         for start in range(0, len(kept), self.block_size):  # whole blocks: one update each
             self._append(kept[start:start + self.block_size])
-        if not self.bot.keep_history:
-            self.detail.value = html.escape("This bot keeps no turns (history=0).")
+        if not self._keeps_turns():
+            self.detail.value = html.escape(
+                "This bot keeps no turns (history=0)." if not self.bot.keep_history else
+                f"{type(self.bot.session_store).__name__} keeps no turns: no timeline."
+            )
 
     def add(self, turn: Turn) -> None:
         """Append ``turn`` if it is this session's and new; the panel goes back to live."""
@@ -130,6 +139,9 @@ class TimelineView:
         self._drop_forgotten(turn.index - self.bot.keep_history + 1)
 
     # -- inside -----------------------------------------------------------------------------
+
+    def _keeps_turns(self) -> bool:
+        return bool(self.bot.keep_history) and self.bot.session_store.history is not None
 
     def _append(self, turns: list[Turn]) -> None:
         """Rows for ``turns`` (at most a block's worth) in the last block, or a new one."""
