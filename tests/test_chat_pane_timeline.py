@@ -63,7 +63,7 @@ def test_picking_a_turn_shows_its_state_with_its_changes_marked():
 def test_clicking_a_row_is_picking_it(pane):
     for _ in range(30):  # three blocks of rows
         pane.send("Hi")
-    first, _, third = pane.timeline._blocks
+    first, _, third = pane.timeline.rows.blocks
     first.value = 3  # what the browser sends when row 3 is clicked
     assert pane.state_view.values["count"] == 4
     third.value = 27
@@ -143,36 +143,36 @@ def test_a_reopened_pane_shows_the_kept_turns(pane):
         pane.send("Hi")
     again = ChatPane(pane.bot)
     assert again.timeline.labels == pane.timeline.labels and len(again.timeline.labels) == 25
-    assert [len(block.options) for block in again.timeline._blocks] == [10, 10, 5]
+    assert [len(block.options) for block in again.timeline.rows.blocks] == [10, 10, 5]
     again.send("Hi")  # the next turn goes on the last block
-    assert [len(block.options) for block in again.timeline._blocks] == [10, 10, 6]
+    assert [len(block.options) for block in again.timeline.rows.blocks] == [10, 10, 6]
 
 
 def test_rows_of_turns_no_longer_kept_are_dropped():
     pane = ChatPane(Bot(counter, initial_state={"count": 0}, history=30))
     for _ in range(80):
         pane.send("Hi")
-    assert sorted(pane.timeline.turns) == list(range(50, 80))  # turns 50 to 79 are kept
-    assert len(pane.timeline._blocks) == 3 and pane.timeline.labels[0].startswith("50  ")
+    assert sorted(pane.timeline.rows.turns) == list(range(50, 80))  # turns 50 to 79 are kept
+    assert len(pane.timeline.rows.blocks) == 3 and pane.timeline.labels[0].startswith("50  ")
     for _ in range(150):  # past the first section's 200 turns: the section goes too
         pane.send("Hi")
-    assert sorted(pane.timeline.turns) == list(range(200, 230))
-    assert [len(section.children) for section in pane.timeline._rows.children] == [3]
+    assert sorted(pane.timeline.rows.turns) == list(range(200, 230))
+    assert [len(section.children) for section in pane.timeline.rows.sections] == [3]
 
 
 def test_appending_a_turn_re_sends_only_the_last_block(pane):
     for _ in range(40):
         pane.send("Hi")
-    first = pane.timeline._blocks[0]
+    first = pane.timeline.rows.blocks[0]
     updates = []
     first.observe(updates.append, names="options")
     for _ in range(40):
         pane.send("Hi")
     assert updates == []
-    assert all(len(block.options) <= 10 for block in pane.timeline._blocks)
+    assert all(len(block.options) <= 10 for block in pane.timeline.rows.blocks)
     for _ in range(200):
         pane.send("Hi")
-    assert [len(section.children) for section in pane.timeline._rows.children] == [20, 8]
+    assert [len(section.children) for section in pane.timeline.rows.sections] == [20, 8]
 
 
 def test_a_bot_without_history_has_an_empty_timeline():

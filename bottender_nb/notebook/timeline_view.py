@@ -1,17 +1,14 @@
 """The chat pane's timeline: the session's turns, one row each; pick one to look back or branch.
 
 Picking a turn shows the state after it in the state panel, its changed keys marked, and
-offers *Rewind here* and *Fork from here* (SPEC §7). Rows live in blocks (one ``Select`` of at
-most BLOCK_SIZE turns) inside sections (a ``VBox`` of at most SECTION_SIZE blocks), as the
-transcript's bubbles do: a new turn re-sends one small block, and a new block one section, so
-turn 10,000 costs what turn 10 does. Blocks whose turns the history no longer keeps are dropped.
+offers *Rewind here* and *Fork from here* (SPEC §7). The rows are a :class:`TurnList`, whose
+update costs the same at turn 10 and turn 10,000; rows the history no longer keeps are dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import html
-from collections import deque
 from collections.abc import Coroutine, Iterable
 from datetime import datetime, timezone
 from typing import Any
@@ -28,12 +25,9 @@ from .session_sources import source_for
 from .source_picker import SourcePicker
 from .state_view import StateView
 from .transcript_view import TranscriptView
-from .turn_rows import one_line, said
+from .turn_list import TurnList
+from .turn_rows import said
 
-BLOCK_SIZE = 10
-"""Rows per block: a new turn re-sends the labels of one block (a Select) of at most this many."""
-SECTION_SIZE = 20
-"""Blocks per section: a new block re-sends one section's list of at most this many."""
 LIVE_TITLE = "<b>Session state</b>"
 HINT = "Pick a turn to see the state after it, then rewind to it or fork from it."
 STYLE = """<style>
@@ -51,19 +45,15 @@ class TimelineView:
 
     def __init__(
         self, bot: Bot, platform: str, picker: SourcePicker, state_view: StateView,
-        transcript_view: TranscriptView, *, block_size: int = BLOCK_SIZE, height: str = "11em",
+        transcript_view: TranscriptView,
     ) -> None:
         self.bot, self.platform, self.picker = bot, platform, picker
         self.state_view, self.transcript_view = state_view, transcript_view
-        self.block_size = block_size
         self.session_id: str | None = None
         self.chosen: Turn | None = None
-        self.turns: dict[int, Turn] = {}  # the rows shown, by turn index
-        self._blocks: deque[widgets.Select] = deque()  # oldest first, across the sections
-        self._sections: deque[widgets.VBox] = deque()
-        self._block_of: dict[int, widgets.Select] = {}
+        self.rows = TurnList()
+        self.rows.on_pick(self._show)
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._rows = widgets.VBox(layout=widgets.Layout(flex="0 0 auto"))
         self.detail = widgets.HTML(html.escape(HINT))
         self.detail.add_class("bnb-turn-detail")
         self.rewind_button = widgets.Button(description="Rewind here", icon="undo", disabled=True)
@@ -71,7 +61,7 @@ class TimelineView:
                                           disabled=True)
         self.rewind_button.on_click(lambda _: self._run(self._rewind()))
         self.fork_button.on_click(lambda _: self._run(self._fork(None)))
-        self.widget = self._layout(height)
+        self.widget = self._layout()
 
     # -- code twins of what a user does ---------------------------------------------------
 
@@ -80,12 +70,8 @@ class TimelineView:
         index = turn.index if isinstance(turn, Turn) else turn
         if index is None:
             self._unpick()
-            return None
-        block = self._block_of.get(index)
-        if block is None:
-            shown = f"turns {min(self.turns)} to {max(self.turns)}" if self.turns else "no turns"
-            raise HistoryError(f"Turn {index!r} is not in this pane's timeline; it shows {shown}.")
-        block.value = index
+        else:
+            self.rows.pick(index)
         return self.chosen
 
     def rewind_here(self) -> Turn | None:
@@ -100,7 +86,7 @@ class TimelineView:
     @property
     def labels(self) -> list[str]:
         """The rows as they read, oldest first."""
-        return [label for block in self._blocks for label, _ in block.options]
+        return self.rows.labels
 
     # -- what the pane tells it -----------------------------------------------------------
 
@@ -113,17 +99,9 @@ class TimelineView:
     def load(self, session_id: str | None, turns: Iterable[Turn]) -> None:
         """Show ``session_id``'s turns (the pane switched session)."""
         self._unpick()
-        for block in self._blocks:
-            block.close()
-        for section in self._sections:
-            section.close()
-        self.session_id, self.turns, self._block_of = session_id, {}, {}
-        self._blocks.clear()
-        self._sections.clear()
-        self._rows.children = ()
-        kept = [turn for turn in turns if turn.session_id == session_id and turn.index is not None]
-        for start in range(0, len(kept), self.block_size):  # whole blocks: one update each
-            self._append(kept[start:start + self.block_size])
+        self.session_id = session_id
+        self.rows.clear()
+        self.rows.append(turn for turn in turns if turn.session_id == session_id)
         if not self._keeps_turns():
             self.detail.value = html.escape(
                 "This bot keeps no turns (history=0)." if not self.bot.keep_history else
@@ -132,59 +110,20 @@ class TimelineView:
 
     def add(self, turn: Turn) -> None:
         """Append ``turn`` if it is this session's and new; the panel goes back to live."""
-        if turn.session_id != self.session_id or turn.index is None or turn.index in self.turns:
+        if turn.session_id != self.session_id or turn.index is None:
             return
         self._unpick()
-        self._append([turn])
-        self._drop_forgotten(turn.index - self.bot.keep_history + 1)
+        self.rows.append([turn])
+        self.rows.drop_before(turn.index - self.bot.keep_history + 1)
 
     # -- inside -----------------------------------------------------------------------------
 
     def _keeps_turns(self) -> bool:
         return bool(self.bot.keep_history) and self.bot.session_store.history is not None
 
-    def _append(self, turns: list[Turn]) -> None:
-        """Rows for ``turns`` (at most a block's worth) in the last block, or a new one."""
-        block = self._blocks[-1] if self._blocks else None
-        if block is None or len(block.options) + len(turns) > self.block_size:
-            block = self._new_block()
-        block.options = (*block.options, *((_label(turn), turn.index) for turn in turns))
-        block.rows = len(block.options)
-        for turn in turns:
-            self.turns[turn.index] = turn  # type: ignore[index]  (kept turns have one)
-            self._block_of[turn.index] = block  # type: ignore[index]
-
-    def _new_block(self) -> widgets.Select:
-        block = widgets.Select(options=(), value=None, rows=1,
-                               layout=widgets.Layout(width="100%"))
-        block.observe(self._picked, names="value")
-        self._blocks.append(block)
-        if not self._sections or len(self._sections[-1].children) >= SECTION_SIZE:
-            self._sections.append(widgets.VBox())
-            self._rows.children = (*self._rows.children, self._sections[-1])
-        self._sections[-1].children = (*self._sections[-1].children, block)
-        return block
-
-    def _drop_forgotten(self, oldest_kept: int) -> None:
-        """Drop the oldest blocks once the history keeps none of their turns."""
-        while len(self._blocks) > 1 and self._blocks[0].options[-1][1] < oldest_kept:
-            block = self._blocks.popleft()  # the first block of the first section
-            for _, index in block.options:
-                del self.turns[index], self._block_of[index]
-            section = self._sections[0]
-            section.children = section.children[1:]
-            block.close()
-            if not section.children:
-                self._sections.popleft().close()
-                self._rows.children = tuple(self._sections)
-
-    def _picked(self, change: dict[str, Any]) -> None:
-        if change["new"] is None:
-            return
-        for block in self._blocks:  # one row picked in the whole list
-            if block is not change["owner"] and block.value is not None:
-                block.value = None
-        turn = self.chosen = self.turns[change["new"]]
+    def _show(self, turn: Turn) -> None:
+        """A row was picked: the state after its turn, its changes marked; the buttons."""
+        self.chosen = turn
         self.state_view.show(turn.state, marked=turn.changed)
         self.state_view.title.value = f"<b>State after turn {turn.index}</b>"
         self.detail.value = _detail(turn)
@@ -194,28 +133,24 @@ class TimelineView:
         if self.chosen is None:
             return
         self.chosen = None
-        for block in self._blocks:
-            if block.value is not None:
-                block.value = None
+        self.rows.pick(None)
         self.state_view.title.value = LIVE_TITLE
         self.detail.value = html.escape(HINT)
         self.rewind_button.disabled = self.fork_button.disabled = True
 
     async def _rewind(self) -> Turn | None:
-        turn, session_id = self._require_pick(), self.session_id
-        assert session_id is not None
+        turn, session_id = self._require_pick()
         try:
             made = await self.bot.rewind_async(session_id, turn.index)  # shows via the pane
         except BottenderNbError as exc:
             self._error(exc)
             return None
-        self._note(f"Rewound {session_id} to turn {turn.index} (kept as turn "
-                                  f"{made.index}): the next message continues from there.")
+        self._note(f"Rewound {session_id} to turn {turn.index} (kept as turn {made.index}): "
+                   "the next message continues from there.")
         return made
 
     async def _fork(self, to: str | None) -> str | None:
-        turn, session_id = self._require_pick(), self.session_id
-        assert session_id is not None
+        turn, session_id = self._require_pick()
         try:
             new_id = await self.bot.fork_async(session_id, turn.index, to=to)
         except BottenderNbError as exc:
@@ -232,11 +167,11 @@ class TimelineView:
         self.picker.switch(source.user, group=source.group, room=source.room)
         return new_id
 
-    def _require_pick(self) -> Turn:
+    def _require_pick(self) -> tuple[Turn, str]:
         if self.chosen is None or self.session_id is None:
             raise HistoryError("Pick a turn in the timeline first: click its row, or "
                                "pane.timeline.select(n).")
-        return self.chosen
+        return self.chosen, self.session_id
 
     def _note(self, text: str) -> None:
         self.transcript_view.add(render.NOTE, text, speaker="Note")
@@ -256,21 +191,13 @@ class TimelineView:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _layout(self, height: str) -> widgets.VBox:
-        # A reversed scroll box keeps the newest turn in view as turns arrive (as the transcript).
-        rows = widgets.Box([self._rows], layout=widgets.Layout(
-            flex_flow="column-reverse", max_height=height, overflow="auto"))
-        rows.add_class("bnb-timeline-list")
+    def _layout(self) -> widgets.VBox:
         box = widgets.VBox([
-            widgets.HTML(STYLE + "<b>Timeline</b>"), rows,
+            widgets.HTML(STYLE + "<b>Timeline</b>"), self.rows.widget,
             widgets.HBox([self.rewind_button, self.fork_button, self.detail]),
         ])
         box.add_class("bnb-timeline")
         return box
-
-
-def _label(turn: Turn) -> str:
-    return one_line(turn, width=72)
 
 
 def _detail(turn: Turn) -> str:
