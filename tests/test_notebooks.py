@@ -215,6 +215,31 @@ def check_testing(run: Executed, redis_url: str | None) -> None:
     assert "Great choice!" in differences and "MUSHROOM" in differences
     assert "Three is plenty!" in run.outputs_of("%replay")
     assert "tests" not in run.outputs_of('shutil.rmtree("tests"')
+def check_time_travel(run: Executed, redis_url: str | None) -> None:
+    said = run.outputs_of("%say Lodnon")
+    assert _in_order(said, ["Bot > Hi! What is your name?", "Bot > Nice to meet you, Ada!",
+                            "Bot > So you are Ada from Lodnon."]), said
+    table = run.outputs_of("%turns")
+    assert "<table" in table and "Lodnon" in table and "<td>step, city</td>" in table, table
+    assert 'Rewound console:1 to turn 1 (kept as turn 3); state: {"step": "city", "name": "Ada"}' in run.text
+    assert "Saved: Ada from London." in run.outputs_of("%say London")
+    assert "Forked console:1 at turn 1 into console:paris" in run.text
+    assert "Saved: Ada from Paris." in run.outputs_of("%say Paris --user paris")
+    refused = run.outputs_of("%fork 1 --to paris")
+    assert "UsageError: 'console:paris' already exists" in run.text, refused
+    python = run.outputs_of('bot.rewind("console:1", 1)')
+    assert _in_order(python, ["So you are Grace from New York.", "console:boston",
+                              "So you are Grace from Boston."]), python
+    pane = run.outputs_of("pane.timeline.select(1)")
+    assert "state after turn 1: {'step': 'city', 'name': 'Ada'} changed: ['name', 'step']" in pane, pane
+    assert _in_order(pane, ["fork: console:1-fork1", "Note > Rewound console:1 to turn 1",
+                            "You > London", "Note > Forked console:1 at turn 1 into console:1-fork1",
+                            "User 1-fork1 > Paris", "Bot > So you are Ada from Paris."]), pane
+    assert "2  fork of console:1 at 1" in run.outputs_of("pane.timeline.labels")
+    assert "application/vnd.jupyter.widget-view+json" in run.mime_types(), "no chat pane shown"
+    frame = next(cell for cell in run.notebook.cells if "turns_frame(bot)" in cell.source)
+    if "skip-execution" not in frame.metadata.get("tags", []):  # until turns_frame is merged
+        assert "state.city" in run.outputs_of("turns_frame(bot)"), "no turns DataFrame shown"
 
 
 CHECKS: dict[str, Callable[[Executed, str | None], None]] = {
@@ -225,6 +250,7 @@ CHECKS: dict[str, Callable[[Executed, str | None], None]] = {
     "05-session-storage.ipynb": check_storage,
     "06-concurrent-messages.ipynb": check_race,
     "07-analysing-sessions.ipynb": check_analysis,
+    "08-time-travel.ipynb": check_time_travel,
     "09-testing-your-bot.ipynb": check_testing,
 }
 

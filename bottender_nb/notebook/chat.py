@@ -20,6 +20,7 @@ from . import render
 from .kit import attach_recorder
 from .source_picker import SourcePicker
 from .state_view import StateView
+from .timeline_view import TimelineView
 from .transcript_view import TranscriptView
 
 EXIT_NOTE = "/exit ends a console; a chat pane stays open (clear the cell's output to hide it)."
@@ -51,6 +52,8 @@ class ChatPane:
         self.state_view = StateView()
         self.picker = SourcePicker(self.platform, user=self.first_user, group=group, room=room)
         self.session_label = widgets.HTML()
+        self.timeline = TimelineView(bot, self.platform, self.picker, self.state_view,
+                                     self.transcript_view)
         self.text, self.send_button = _input_row()
         self.recorder = attach_recorder(bot) if record_transcript else None
         self._pending: deque[str] = deque()
@@ -193,13 +196,16 @@ class ChatPane:
     async def _refresh_state(self, *, mark_changes: bool) -> None:
         session_id = self._session_id
         record = await self.bot.read_session(session_id) if session_id else None
+        turns = await self.timeline.read(session_id)
         if session_id == self._session_id:  # the user may have switched meanwhile
             state = dict(self.bot.initial_state) if record is None else record.get(STATE_FIELD, {})
             self.state_view.show(state, mark_changes=mark_changes)
+            self.timeline.load(session_id, turns)
 
     def _on_turn(self, turn: Turn) -> None:
         if turn.session_id is not None and turn.session_id == self._session_id:
-            self.state_view.show(turn.state)
+            self.timeline.add(turn)  # first: a turn picked in the timeline gives way to this one
+            self.state_view.show(turn.state, marked=turn.changed)
 
     def _layout(self) -> widgets.VBox:
         body = widgets.HBox([self.transcript_view.widget, self.state_view.widget])
@@ -207,7 +213,7 @@ class ChatPane:
         self.state_view.widget.layout.flex = "1 1 0%"
         pane = widgets.VBox([
             widgets.HTML(render.STYLE), self.picker.widget, self.session_label, body,
-            widgets.HBox([self.text, self.send_button]),
+            widgets.HBox([self.text, self.send_button]), self.timeline.widget,
         ])
         pane.add_class("bnb-pane")
         return pane

@@ -18,6 +18,7 @@ from ..errors import BottenderNbError
 from ..platforms import PLATFORM_NAMES, Source
 from .arguments import split_text_and_options
 from .cells import define_action, parse_config
+from .history_magics import NAMES as HISTORY_NAMES, HistoryMagics
 from .kit import NotebookBot, sessions_source, transcript_lines
 from .tracebacks import user_frames
 
@@ -211,8 +212,10 @@ def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext bottender_nb``."""
     from .testing_magics import TestingMagics
 
-    ipython.register_magics(BottenderMagics)
-    ipython.register_magics(TestingMagics)
+    magics = BottenderMagics(ipython)
+    ipython.register_magics(  # one kit for all
+        magics, HistoryMagics(ipython, magics.kit), TestingMagics(ipython, magics.kit)
+    )
 
 
 def unload_ipython_extension(ipython: Any) -> None:
@@ -220,7 +223,7 @@ def unload_ipython_extension(ipython: Any) -> None:
     manager = ipython.magics_manager
     for kind in ("line", "cell"):
         for name in ("bottender_config", "action", "say", "state", "chat", "sessions",
-                     "record_test", "replay"):
+                     *HISTORY_NAMES, "record_test", "replay"):
             manager.magics[kind].pop(name, None)
-    manager.registry.pop(BottenderMagics.__name__, None)
-    manager.registry.pop("TestingMagics", None)
+    for magics in ("BottenderMagics", "HistoryMagics", "TestingMagics"):
+        manager.registry.pop(magics, None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -26,14 +26,19 @@ class StateView:
         self._shown: dict[str, str] = {}
         self._keys = widgets.VBox(layout=widgets.Layout(padding="2px 0"))
         self._empty = widgets.HTML("<i>(empty state)</i>")
+        self.title = widgets.HTML("<b>Session state</b>")  # the timeline says which turn's
         self.widget = widgets.VBox(
-            [widgets.HTML("<b>Session state</b>"), self._empty, self._keys],
+            [self.title, self._empty, self._keys],
             layout=widgets.Layout(min_width="14em", padding="0 0 0 8px"),
         )
         self.widget.add_class("bnb-state")
 
-    def show(self, state: Mapping[str, Any], *, mark_changes: bool = True) -> set[str]:
-        """Display ``state``; mark (and return) the keys that differ from what was shown."""
+    def show(
+        self, state: Mapping[str, Any], *, mark_changes: bool = True,
+        marked: Collection[str] | None = None,
+    ) -> set[str]:
+        """Display ``state``; mark (and return) the keys that differ from what was shown,
+        or the keys ``marked`` names (a past turn's own changes, whatever was shown before)."""
         changed = set()
         for key, value in state.items():
             text = json.dumps(value, sort_keys=True, ensure_ascii=False, default=repr)
@@ -46,6 +51,8 @@ class StateView:
             del self.rows[key]
         if removed or len(self.rows) != len(self._keys.children):
             self._keys.children = tuple(self.rows[key] for key in state)
+        if marked is not None:
+            changed = set(marked) & set(state)
         self._mark(changed if mark_changes else set())
         self._empty.layout.display = "none" if state else None
         return changed

@@ -16,6 +16,10 @@ from .kit import DEFAULT_SESSION_ID, NotebookBot
 class TestingMagics(Magics):
     """Record the notebook bot's chats as pytest files, and replay them against it."""
 
+    def __init__(self, shell: Any, kit: NotebookBot) -> None:
+        super().__init__(shell)
+        self.kit = kit
+
     @magic_arguments()
     @argument("path", help="the test file to write (test_*.py), or a directory for it")
     @argument("session_id", nargs="?", default=None,
@@ -30,7 +34,7 @@ class TestingMagics(Magics):
             return
         args = parse_argstring(self.record_test, line)
         with UsageErrors():
-            kit = self._kit()
+            kit = self.kit
             session_id = args.session_id or kit.last_session_id or DEFAULT_SESSION_ID
             path = write_test(args.path, kit.require_bot(), session_id)
             count = len(kit.require_bot().history(session_id))
@@ -50,7 +54,7 @@ class TestingMagics(Magics):
             return None
         args = parse_argstring(self.replay, line)
         with UsageErrors():
-            kit = self._kit()
+            kit = self.kit
             bot = kit.require_bot()
             session_id = args.session_id or kit.last_session_id or DEFAULT_SESSION_ID
             turns = bot.history(session_id)
@@ -65,9 +69,6 @@ class TestingMagics(Magics):
             return None
         display(styled(frame))
         return None
-
-    def _kit(self) -> NotebookBot:
-        return self.shell.magics_manager.registry["BottenderMagics"].kit  # type: ignore[no-any-return]
 
 
 def styled(frame: Any) -> Any:
