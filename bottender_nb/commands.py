@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .platforms import Source, get_platform
+from .frozen import thaw
 from .record import STATE_FIELD
 from .session.runner import Bot, Turn
 
@@ -41,6 +42,11 @@ def as_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def state_of(bot: Bot, record: dict[str, Any] | None) -> Any:
+    """What ``/state`` shows: the stored state, else the state the next event starts from."""
+    return thaw(bot.initial_state) if record is None else record.get(STATE_FIELD, {})
+
+
 async def handle_line(
     bot: Bot, line: str, *, platform: str = "console", source: Source = Source()
 ) -> Outcome:
@@ -56,8 +62,9 @@ async def handle_line(
                 await bot.reset_session(session_id)
             return Outcome([f"State reset to {as_json(dict(bot.initial_state))}"], command=lowered)
         record = await bot.read_session(session_id) if session_id is not None else None
-        shown = (record or {}).get(STATE_FIELD, {}) if lowered == "/state" else record
-        return Outcome([as_json(shown)], command=lowered)
+        if lowered == "/session":
+            return Outcome([as_json(record)], command=lowered)
+        return Outcome([as_json(state_of(bot, record))], command=lowered)
     handler = get_platform(platform)
     if lowered == "/payload":
         body = handler.build_body(payload=argument.strip(), source=source)

@@ -11,13 +11,12 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..commands import COMMANDS, handle_line, session_id_for
+from ..commands import COMMANDS, handle_line, session_id_for, state_of
 from ..platforms import Source, get_platform
-from ..record import STATE_FIELD
 from ..session.runner import Bot, Turn
 from ..session.sync import run_sync
 from . import render
-from .kit import attach_recorder
+from .recording import attach_recorder
 from .source_picker import SourcePicker
 from .state_view import StateView
 from .transcript_view import TranscriptView
@@ -196,8 +195,7 @@ class ChatPane:
         session_id = self._session_id
         record = await self.bot.read_session(session_id) if session_id else None
         if session_id == self._session_id:  # the user may have switched meanwhile
-            state = dict(self.bot.initial_state) if record is None else record.get(STATE_FIELD, {})
-            self.state_view.show(state, mark_changes=mark_changes)
+            self.state_view.show(state_of(self.bot, record), mark_changes=mark_changes)
 
     def _on_turn(self, turn: Turn) -> None:
         if turn.session_id is not None and turn.session_id == self._session_id:

@@ -18,8 +18,9 @@ from ..errors import BottenderNbError
 from ..platforms import PLATFORM_NAMES, Source
 from .arguments import split_text_and_options
 from .cells import define_action, parse_config
-from .kit import NotebookBot, sessions_source, transcript_lines
-from .tracebacks import user_frames
+from .kit import NotebookBot, load_sessions, transcript_lines
+from .source_picker import check_source
+from .tracebacks import show_user_frames_only
 
 HELP_FLAGS = ("-h", "--help")
 
@@ -40,20 +41,22 @@ def _source_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
 
 
 class _UsageErrors:
-    """Show this package's errors as one line (UsageError), and the user's own errors with
-    their own frames only, not the runner's and asyncio's."""
+    """Show this package's errors as one line (UsageError), and the user's own errors from
+    their own first frame (their action's cell), not the magic's, the runner's or asyncio's."""
+
+    def __init__(self, shell: Any) -> None:
+        self.shell = shell
 
     def __enter__(self) -> None:
         return None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
+                 traceback: TracebackType | None) -> bool:
         if isinstance(error, BottenderNbError) or _is_missing_extra(error):
             raise UsageError(str(error)) from None
-        if isinstance(error, SyntaxError):  # in an %%action cell: the caret is what helps
-            raise error.with_traceback(None)
         if isinstance(error, Exception):
-            raise error.with_traceback(user_frames(traceback))
+            show_user_frames_only(self.shell, error)
+        return False  # the user's error goes on as raised, so the cell fails as it should
 
 
 def _is_missing_extra(error: BaseException | None) -> bool:
@@ -88,7 +91,7 @@ class BottenderMagics(Magics):
         if _wants_help(self.bottender_config, line):
             return
         parse_argstring(self.bottender_config, line)
-        with _UsageErrors():
+        with _UsageErrors(self.shell):
             print(self.kit.configure(parse_config(cell)))
 
     @magic_arguments()
@@ -107,7 +110,7 @@ class BottenderMagics(Magics):
         args = parse_argstring(self.action, line)
         source = self.shell.transform_cell(cell)
         filename = self.shell.compile.cache(source, self.shell.execution_count)
-        with _UsageErrors():
+        with _UsageErrors(self.shell):
             function = define_action(source, args.name, self.shell.user_ns, filename=filename)
             self.kit.set_action(function)
 
@@ -126,12 +129,16 @@ class BottenderMagics(Magics):
         args = self.say.parser.parse_args(argv)
         if args.payload is None and not text:
             raise UsageError("Nothing to say: %say TEXT, or %say --payload X.")
+        if args.payload is not None and text:
+            raise UsageError(f"Give TEXT or --payload, not both: %say {text}, or "
+                             f"%say --payload {args.payload}.")
         said = f"/payload {args.payload}" if args.payload is not None else text
-        with _UsageErrors():
+        with _UsageErrors(self.shell):
             self.kit.require_bot()
+            check_source(args.platform, group=args.group, room=args.room)
         you, *_ = transcript_lines(said, [])
         print(you, flush=True)  # before the action runs, so its own print()s come after
-        with _UsageErrors():
+        with _UsageErrors(self.shell):
             replies = self.kit.say(said, platform=args.platform, source=_source(args),
                                    record=args.record)
         for reply_line in transcript_lines(said, replies)[1:]:
@@ -146,7 +153,7 @@ class BottenderMagics(Magics):
         if _wants_help(self.state, line):
             return
         args = parse_argstring(self.state, line)
-        with _UsageErrors():
+        with _UsageErrors(self.shell):
             print(as_json(self.kit.state(args.session_id)))
 
     @magic_arguments()
@@ -157,7 +164,7 @@ class BottenderMagics(Magics):
         if _wants_help(self.chat, line):
             return
         args = parse_argstring(self.chat, line)
-        with _UsageErrors():
+        with _UsageErrors(self.shell):
             pane = self.kit.open_chat(platform=args.platform, source=_source(args),
                                       record=args.record)
         display(pane)
@@ -179,12 +186,9 @@ class BottenderMagics(Magics):
         if _wants_help(self.sessions, line):
             return None
         args = parse_argstring(self.sessions, line)
-        from ..analysis.frames import sessions_frame
-
-        with _UsageErrors():
-            source = sessions_source(self.kit, _unquote(args.dirname), args.driver,
-                                     _store_options(args))
-            return sessions_frame(source)
+        with _UsageErrors(self.shell):
+            return load_sessions(self.kit, _unquote(args.dirname), args.driver,
+                                 _store_options(args))
 
 
 def _source(args: Any) -> Source:

@@ -8,6 +8,7 @@ from types import EllipsisType
 import ipywidgets as widgets
 
 from ..platforms import Source
+from .cells import CellError
 
 # The shared conversations a platform's simulated bodies can carry, and what users call them.
 SHARED_CHATS: dict[str, dict[str, str]] = {
@@ -16,6 +17,20 @@ SHARED_CHATS: dict[str, dict[str, str]] = {
     "telegram": {"group": "group"},
 }
 PRIVATE = ""  # the chat picker's value for a one-to-one chat
+
+
+def check_source(platform: str, *, group: str | None = None, room: str | None = None) -> None:
+    """Refuse a group or room the platform's simulated messages cannot carry, or both at once."""
+    if group is not None and room is not None:
+        raise CellError(f"--group {group!r} and --room {room!r} were both given; a message is "
+                        "sent in one group or one room: keep one of them.")
+    kinds = SHARED_CHATS.get(platform, {})
+    for kind, chat_id in (("group", group), ("room", room)):
+        if chat_id is not None and kind not in kinds:
+            offered = ", ".join(f"--{name} (a {label})" for name, label in kinds.items())
+            fix = f"use {offered}" if offered else "drop it: its chats are private, one per user"
+            raise CellError(f"The {platform} platform has no {kind}s, so --{kind} {chat_id!r} "
+                            f"cannot be used; {fix}.")
 
 
 class SourcePicker:
@@ -28,6 +43,8 @@ class SourcePicker:
     def __init__(
         self, platform: str, *, user: str = "1", group: str | None = None, room: str | None = None
     ) -> None:
+        check_source(platform, group=group, room=room)
+        self.platform = platform
         self.kinds = SHARED_CHATS.get(platform, {})
         self._listeners: list[Callable[[Source], None]] = []
         self._switching = False
@@ -89,9 +106,7 @@ class SourcePicker:
         for kind, chat_id in (("group", group), ("room", room)):
             if chat_id is None or chat_id is ...:
                 continue
-            if kind not in self.kinds:
-                raise ValueError(f"This platform has no {kind}s; use one of: "
-                                 f"{', '.join(self.kinds) or 'private chats only'}.")
+            check_source(self.platform, **{kind: chat_id})
             value = f"{kind}:{chat_id}"
             self._add_option(self.chat, f"{self.kinds[kind]} {chat_id}", value)
             return value
