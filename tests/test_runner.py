@@ -99,7 +99,7 @@ async def test_1000_overlapping_events_lose_no_update_and_leave_no_locks():
     bot = Bot(count_action, initial_state={"count": 0})
     await asyncio.gather(*(bot.handle_request(text("Hi")) for _ in range(1000)))
     assert (await bot.read_session("console:1"))["_state"] == {"count": 1000}
-    assert len(bot._locks) == 0
+    assert len(bot.session_store.locks) == 0
 
 
 async def test_sessions_of_different_users_run_concurrently():
