@@ -60,7 +60,8 @@ class ChatPane:
         self.text.on_msg(self._on_text_message)
         self.send_button.on_click(self._on_click)
         self.picker.on_change(self._on_source)
-        bot.on_turn(_TurnForwarder(self))
+        self._forwarder = _TurnForwarder(self)
+        bot.on_turn(self._forwarder)
         self._on_source(self.picker.source)
 
     # -- code twins of what a user does -------------------------------------------------------
@@ -97,7 +98,8 @@ class ChatPane:
         return self._session_id
 
     def close(self) -> None:
-        """Close the pane's widgets."""
+        """Close the pane's widgets and stop following its bot's events."""
+        self.bot.on_turn(self._forwarder, remove=True)
         _close_tree(self.widget)
 
     def __repr__(self) -> str:
