@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bottender_nb import Bot, ChatPane
+from bottender_nb.notebook.cells import CellError
 from bottender_nb.notebook.state_view import CHANGED_CLASS
 
 SCRIPT = "<script>window.__pwned = 1</script>"
@@ -38,10 +39,15 @@ def html_of(pane: ChatPane) -> str:
     return "".join(block.value for block in pane.transcript_view.blocks)
 
 
+def press_enter(box, text: str) -> None:
+    """What the browser sends on Enter: the submit message first, then the box's new value
+    (the box syncs its value only on Enter or when left, so nothing came while typing)."""
+    box._handle_custom_msg({"event": "submit"}, [])
+    box.value = text
+
+
 def type_and_press_enter(pane: ChatPane, text: str) -> None:
-    """What the browser sends: the value as it is typed, then a submit message on Enter."""
-    pane.text.value = text
-    pane.text._handle_custom_msg({"event": "submit"}, [])
+    press_enter(pane.text, text)
 
 
 def test_enter_in_the_text_box_sends_and_clears_it(pane):
@@ -60,10 +66,13 @@ def test_typing_without_enter_sends_nothing(pane):
     assert pane.transcript == []
 
 
+def test_the_box_syncs_only_on_enter_or_leaving_so_enter_cannot_overtake_the_typing(pane):
+    assert pane.text.continuous_update is False
+
+
 def test_the_send_button_sends_what_the_box_holds(pane):
-    with pane.text.hold_trait_notifications():  # the box holds text the kernel has not acted on
-        pane.text.value = "Hi"
-        pane.send_button.click()
+    pane.text.value = "Hi"  # clicking the button first leaves the box, which syncs its text
+    pane.send_button.click()
     pane.send_button.click()  # an empty box sends nothing
     assert pane.transcript == [("You", "Hi"), ("Bot", "Count: 1")]
 
@@ -185,13 +194,16 @@ def test_a_line_group_shares_one_session_and_private_chats_do_not():
 
 def test_the_selector_widgets_switch_user_group_and_room():
     pane = ChatPane(Bot(counter, initial_state={"count": 0}), platform="line", user="U1")
-    pane.picker.new_id.value = "U9"
-    pane.picker.add_user.click()
+    boxes = pane.picker.new_ids
+    assert [boxes[kind].widget.placeholder for kind in boxes] == [
+        "new user id", "new group id", "new room id"]
+    boxes["user"].widget.value = "U9"
+    pane.picker.add_buttons["user"].click()
     assert pane.picker.user.value == "U9" and pane.session_id == "line:U9"
-    pane.picker.new_id.value = "R1"
-    room_button = next(b for b in pane.picker.widget.children if getattr(b, "description", "") == "Add room")
-    room_button.click()
-    assert pane.session_id == "line:R1"
+    press_enter(boxes["room"].widget, "R1")  # Enter in a box adds too
+    assert pane.session_id == "line:R1" and boxes["room"].widget.value == ""
+    press_enter(boxes["group"].widget, "G1")
+    assert pane.session_id == "line:G1"
     pane.picker.chat.value = ""  # "private chat" in the dropdown
     pane.picker.user.value = "U1"
     assert pane.session_id == "line:U1"
@@ -200,39 +212,50 @@ def test_the_selector_widgets_switch_user_group_and_room():
 
 def test_console_has_no_groups():
     pane = ChatPane(Bot(echo))
-    with pytest.raises(ValueError, match="no groups"):
+    assert list(pane.picker.new_ids) == ["user"]
+    with pytest.raises(CellError, match="The console platform has no groups"):
         pane.switch(group="G1")
+    with pytest.raises(CellError, match="one group or one room"):
+        ChatPane(Bot(echo), platform="line", group="G1", room="R1")
 
 
-def test_events_sent_elsewhere_update_the_panel_live(pane):
-    pane.bot.say("Hi")  # e.g. %say in another cell
-    assert pane.state_view.values["count"] == 1
-    pane.bot.say("Hi", user="2")  # another session: this pane's panel stays
-    assert pane.state_view.values["count"] == 1
+def test_the_user_picker_lists_the_users_who_spoke_elsewhere():
+    pane = ChatPane(Bot(counter, initial_state={"count": 0}), platform="line", user="U1")
+    pane.bot.say("Hi", platform="line", user="U7")  # e.g. %say Hi --platform line --user U7
+    pane.bot.say("Hi", platform="line", user="U8", group="G1")
+    pane.bot.say("Hi", platform="console", user="C1")  # another platform: not this pane's users
+    assert [value for _label, value in pane.picker.user.options] == ["U1", "U7", "U8"]
+    assert pane.picker.user.value == "U1" and pane.session_id == "line:U1"
+    pane.picker.user.value = "U7"
+    assert pane.state_view.values == {"count": 1}
 
 
-def test_appending_does_not_render_earlier_blocks_again():
-    pane = ChatPane(Bot(echo))
-    for number in range(40):
-        pane.send(f"m{number}")
-    first = pane.transcript_view.blocks[0]
-    renders = []
-    first.observe(renders.append, names="value")
-    for number in range(40):
-        pane.send(f"n{number}")
-    assert renders == []
-    assert len(pane.transcript) == 160
-    assert all(len(block.value) < 25 * 400 for block in pane.transcript_view.blocks)
+def test_state_and_the_panel_agree_before_the_first_event(pane):
+    assert pane.send("/state") == ['{\n  "count": 0,\n  "name": "Ada"\n}']
+    assert pane.state_view.values == {"count": 0, "name": "Ada"}
 
 
-def test_the_pane_displays_as_a_widget(pane):
-    bundle = pane._repr_mimebundle_()
-    assert "application/vnd.jupyter.widget-view+json" in bundle
-    assert bundle["text/plain"] == "ChatPane(platform='console', session='console:1')"
+def test_a_closed_pane_stops_following_its_bot():
+    bot = Bot(counter, initial_state={"count": 0})
+    listening = list(bot._listeners)
+    panes = [ChatPane(bot) for _ in range(20)]
+    for closed in panes:
+        closed.close()
+    bot.say("Hi")
+    assert all(closed.state_view.values == {"count": 0} for closed in panes)
+    assert bot._listeners == listening  # nothing left behind per pane opened and closed
 
 
-def test_record_transcript_keeps_the_turns():
-    pane = ChatPane(Bot(counter, initial_state={"count": 0}), record_transcript=True)
-    pane.send("Hi")
-    turns, _errors, _where = pane.recorder.read()
-    assert [(turn["direction"], turn["text"]) for turn in turns] == [("in", "Hi"), ("out", "Count: 1")]
+def test_session_fields_read_as_in_bottender():
+    async def greet(context):
+        user, group = context.session.user, context.session.group
+        if context.event.text == "nickname?":
+            await context.send_text(user.nickname)  # a typo of the user's: no such field
+        await context.send_text(f"{user.id}={user['id']} in {group.id}, room {context.session.room}")
+
+    pane = ChatPane(Bot(greet), platform="line", user="U1", group="G1")
+    assert pane.send("Hi") == ["U1=U1 in G1, room None"]
+    assert pane.send("nickname?") == []
+    assert pane.transcript[-1] == (
+        "Error", "AttributeError: context.session.user has no field 'nickname'; its fields are: id"
+    )

@@ -16,6 +16,7 @@ from ..platforms import Source, get_platform
 from ..session.runner import Bot, Turn
 from ..session.sync import run_sync
 from . import render
+from .enter_box import EnterBox
 from .recording import attach_recorder
 from .source_picker import SourcePicker
 from .state_view import StateView
@@ -50,14 +51,21 @@ class ChatPane:
         self.state_view = StateView()
         self.picker = SourcePicker(self.platform, user=self.first_user, group=group, room=room)
         self.session_label = widgets.HTML()
-        self.text, self.send_button = _input_row()
+        self.box = EnterBox(
+            self._send_text, layout=widgets.Layout(flex="1 1 auto"),
+            placeholder=f"Type a message and press Enter, or {', '.join(COMMANDS[:4])}",
+        )
+        self.text = self.box.widget
+        self.text.add_class("bnb-input")
+        self.send_button = widgets.Button(description="Send", button_style="primary",
+                                          icon="paper-plane")
+        self.send_button.add_class("bnb-send")
         self.recorder = attach_recorder(bot) if record_transcript else None
         self._pending: deque[str] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._session_id: str | None = None
         self.widget = self._layout()
-        self.text.on_msg(self._on_text_message)
         self.send_button.on_click(self._on_click)
         self.picker.on_change(self._on_source)
         self._forwarder = _TurnForwarder(self)
@@ -144,19 +152,11 @@ class ChatPane:
 
     # -- widget callbacks: never block the kernel -------------------------------------------
 
-    def _on_text_message(self, _text: widgets.Text, content: Any, _buffers: Any) -> None:
-        # The browser sends {"event": "submit"} on Enter, after the value it typed; leaving
-        # the box sends nothing, so a click elsewhere never sends a half-typed message.
-        if isinstance(content, dict) and content.get("event") == "submit":
-            self._send_box()
-
     def _on_click(self, _button: widgets.Button) -> None:
-        self._send_box()
+        self._send_text(self.box.take())
 
-    def _send_box(self) -> None:
-        line = self.text.value
+    def _send_text(self, line: str) -> None:
         if line.strip():
-            self.text.value = ""
             self._submit(line)
 
     def _submit(self, line: str) -> None:
@@ -200,6 +200,8 @@ class ChatPane:
             self.state_view.show(state_of(self.bot, record), mark_changes=mark_changes)
 
     def _on_turn(self, turn: Turn) -> None:
+        if turn.platform == self.platform:  # e.g. %say --user 2: the picker offers user 2
+            self.picker.offer_user(_user_id(turn))
         if turn.session_id is not None and turn.session_id == self._session_id:
             self.state_view.show(turn.state)
 
@@ -229,16 +231,11 @@ class _TurnForwarder:
             pane._on_turn(turn)
 
 
-def _input_row() -> tuple[widgets.Text, widgets.Button]:
-    """The message box (Enter sends; its value follows the typing) and the Send button."""
-    text = widgets.Text(
-        placeholder=f"Type a message and press Enter, or {', '.join(COMMANDS[:4])}",
-        layout=widgets.Layout(flex="1 1 auto"),
-    )
-    text.add_class("bnb-input")
-    button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
-    button.add_class("bnb-send")
-    return text, button
+def _user_id(turn: Turn) -> str | None:
+    """The id of the user who sent ``turn``'s event, as the platform files it."""
+    user = get_platform(turn.platform).session_fields(turn.event.raw).get("user")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    return user_id if isinstance(user_id, str) and user_id else None
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -9,6 +9,7 @@ import ipywidgets as widgets
 
 from ..platforms import Source
 from .cells import CellError
+from .enter_box import EnterBox
 
 # The shared conversations a platform's simulated bodies can carry, and what users call them.
 SHARED_CHATS: dict[str, dict[str, str]] = {
@@ -34,7 +35,7 @@ def check_source(platform: str, *, group: str | None = None, room: str | None = 
 
 
 class SourcePicker:
-    """A user dropdown, a chat dropdown (private / group / room) and a box to add either.
+    """A user dropdown, a chat dropdown (private / group / room), and a "new id" box for each.
 
     Switching shows, for example, that on LINE everyone in a group shares the group's session
     while two users in private chats each have their own.
@@ -50,21 +51,35 @@ class SourcePicker:
         self._switching = False
         self.user = widgets.Dropdown(description="User", options=[user], value=user)
         self.chat = widgets.Dropdown(description="Chat", options=[("private chat", PRIVATE)])
-        self.new_id = widgets.Text(placeholder="new id", layout=widgets.Layout(width="9em"))
-        self.add_user = widgets.Button(description="Add user", icon="user-plus")
-        self.add_user.on_click(lambda _: self._add_from_box("user"))
-        buttons = [self.add_user]
-        for kind, label in self.kinds.items():
-            button = widgets.Button(description=f"Add {label}", icon="users")
-            button.on_click(lambda _, kind=kind: self._add_from_box(kind))
-            buttons.append(button)
+        self.new_ids: dict[str, EnterBox] = {}
+        self.add_buttons: dict[str, widgets.Button] = {}
+        adders: list[widgets.Widget] = []
+        for kind, label in {"user": "user", **self.kinds}.items():
+            box = EnterBox(lambda name, kind=kind: self._add(kind, name),
+                           placeholder=f"new {label} id", layout=widgets.Layout(width="9em"))
+            button = widgets.Button(description=f"Add {label}",
+                                    icon="user-plus" if kind == "user" else "users")
+            button.on_click(lambda _, kind=kind: self._add(kind, self.new_ids[kind].take()))
+            self.new_ids[kind], self.add_buttons[kind] = box, button
+            adders.append(widgets.HBox([box.widget, button]))
         controls: list[widgets.Widget] = [self.user]
         if self.kinds:
             controls.append(self.chat)
-        self.widget = widgets.HBox([*controls, self.new_id, *buttons])
+        self.widget = widgets.HBox([*controls, *adders])
+        self.widget.layout.flex_flow = "row wrap"
         self.switch(user=user, group=group, room=room)
         self.user.observe(self._changed, names="value")
         self.chat.observe(self._changed, names="value")
+
+    def offer_user(self, user: str | None) -> None:
+        """List ``user`` in the user dropdown (someone who spoke, e.g. through %say)."""
+        if user is None:
+            return
+        self._switching = True  # adding an option briefly moves the selection; that is no switch
+        try:
+            self._add_option(self.user, user, user)
+        finally:
+            self._switching = False
 
     @property
     def source(self) -> Source:
@@ -112,11 +127,10 @@ class SourcePicker:
             return value
         return PRIVATE
 
-    def _add_from_box(self, kind: str) -> None:
-        name = self.new_id.value.strip()
+    def _add(self, kind: str, name: str) -> None:
+        name = name.strip()
         if not name:
             return
-        self.new_id.value = ""
         if kind == "user":
             self.switch(user=name)
         else:
