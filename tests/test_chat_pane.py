@@ -259,3 +259,37 @@ def test_session_fields_read_as_in_bottender():
     assert pane.transcript[-1] == (
         "Error", "AttributeError: context.session.user has no field 'nickname'; its fields are: id"
     )
+
+
+def test_events_sent_elsewhere_update_the_panel_live(pane):
+    pane.bot.say("Hi")  # e.g. %say in another cell
+    assert pane.state_view.values["count"] == 1
+    pane.bot.say("Hi", user="2")  # another session: this pane's panel stays
+    assert pane.state_view.values["count"] == 1
+
+
+def test_appending_does_not_render_earlier_blocks_again():
+    pane = ChatPane(Bot(echo))
+    for number in range(40):
+        pane.send(f"m{number}")
+    first = pane.transcript_view.blocks[0]
+    renders = []
+    first.observe(renders.append, names="value")
+    for number in range(40):
+        pane.send(f"n{number}")
+    assert renders == []
+    assert len(pane.transcript) == 160
+    assert all(len(block.value) < 25 * 400 for block in pane.transcript_view.blocks)
+
+
+def test_the_pane_displays_as_a_widget(pane):
+    bundle = pane._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert bundle["text/plain"] == "ChatPane(platform='console', session='console:1')"
+
+
+def test_record_transcript_keeps_the_turns():
+    pane = ChatPane(Bot(counter, initial_state={"count": 0}), record_transcript=True)
+    pane.send("Hi")
+    turns, _errors, _where = pane.recorder.read()
+    assert [(turn["direction"], turn["text"]) for turn in turns] == [("in", "Hi"), ("out", "Count: 1")]
