@@ -2,7 +2,7 @@
 
 ``/state`` and ``/session`` print the stored state or session as indented JSON (as Bottender's
 console does), ``/payload X`` sends a payload event, ``/reset`` starts the session over from
-``initial_state``, ``/exit`` and ``/quit`` end a console.
+``initial_state``, ``/help`` lists them, ``/exit`` and ``/quit`` end a console.
 """
 
 from __future__ import annotations
@@ -16,7 +16,17 @@ from .frozen import thaw
 from .record import STATE_FIELD
 from .session.runner import Bot, Turn
 
-COMMANDS = ("/state", "/session", "/payload X", "/reset", "/exit", "/quit")
+COMMANDS = ("/state", "/session", "/payload X", "/reset", "/help", "/exit", "/quit")
+HELP = (
+    "Type a message to send it to the bot, or a command:\n"
+    "  /state       the session's state, as JSON\n"
+    "  /session     the whole stored session, as JSON\n"
+    "  /payload X   send a payload event X (e.g. /payload GET_STARTED)\n"
+    "  /reset       start the session over from the initial state\n"
+    "  /help        this list\n"
+    "  /exit, /quit leave the console"
+)
+PAYLOAD_USAGE = "/payload needs a payload to send: /payload X, e.g. /payload GET_STARTED."
 
 
 @dataclass(frozen=True)
@@ -55,6 +65,10 @@ async def handle_line(
     lowered = command.lower()
     if lowered in ("/exit", "/quit"):
         return Outcome([], exit=True, command=lowered)
+    if lowered == "/help":
+        return Outcome([HELP], command=lowered)
+    if lowered == "/payload" and not argument.strip():
+        return Outcome([PAYLOAD_USAGE], command=lowered)
     if lowered in ("/state", "/session", "/reset"):
         session_id = session_id_for(platform, source)
         if lowered == "/reset":
