@@ -10,12 +10,10 @@ import types
 from pathlib import Path
 from typing import Any
 
-import bottender_nb
-
 # Frames from these places are how an action gets run, never where its bug is.
 _MACHINERY = tuple(
     str(Path(path).resolve()) + os.sep
-    for path in (Path(bottender_nb.__file__).parent, Path(asyncio.__file__).parent,
+    for path in (Path(__file__).resolve().parent.parent, Path(asyncio.__file__).parent,
                  Path(concurrent.futures.__file__).parent)
 )
 _MACHINERY_FILES = ("nest_asyncio.py", "nest_asyncio2.py", os.sep + Path(threading.__file__).name)
