@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bottender_nb import Bot, ChatPane
 from bottender_nb.notebook.cells import CellError
+from bottender_nb.notebook.enter_box import EDIT_GRACE
 from bottender_nb.notebook.state_view import CHANGED_CLASS
 
 SCRIPT = "<script>window.__pwned = 1</script>"
@@ -58,12 +61,24 @@ def test_enter_in_the_text_box_sends_and_clears_it(pane):
 
 
 def test_typing_without_enter_sends_nothing(pane):
+    type_and_press_enter(pane, "   ")  # Enter on blanks sends nothing
     pane.text.value = "Hal"  # typed, then the user clicks elsewhere: no submit message
     pane.text.value = "Half a thought"
     assert pane.transcript == []
     assert pane.text.value == "Half a thought"  # kept for when they come back
-    type_and_press_enter(pane, "   ")  # Enter on blanks sends nothing either
-    assert pane.transcript == []
+
+
+async def test_text_left_in_the_box_is_sent_by_enter_when_the_user_comes_back():
+    pane = ChatPane(Bot(echo))
+    pane.text.value = "Half a thought"  # typed, then the user clicked elsewhere
+    pane.text._handle_custom_msg({"event": "submit"}, [])  # back, Enter: no edit, no new value
+    await asyncio.sleep(EDIT_GRACE + 0.2)
+    assert pane.transcript == [("You", "Half a thought"), ("Bot", "Half a thought")]
+    pane.text.value = "Half"  # left again; then edited to a whole thought and Enter
+    press_enter(pane.text, "A whole thought")
+    await asyncio.sleep(EDIT_GRACE + 0.2)
+    assert pane.transcript[2:] == [("You", "A whole thought"), ("Bot", "A whole thought")]
+    assert pane.text.value == ""
 
 
 def test_the_box_syncs_only_on_enter_or_leaving_so_enter_cannot_overtake_the_typing(pane):
