@@ -61,7 +61,7 @@ class NotebookBot:
     def say(self, line: str, *, platform: str, source: Source, record: bool = False) -> list[str]:
         """Send one line (a message or a slash command) as ``source``; the replies."""
         bot = self.require_bot()
-        check_source(platform, group=source.group, room=source.room)
+        check_source(platform, user=source.user, group=source.group, room=source.room)
         if record:
             attach_recorder(bot)
         return run_sync(handle_line(bot, line, platform=platform, source=source)).replies
@@ -88,7 +88,7 @@ class NotebookBot:
         """A chat pane on the notebook's bot (kept in :attr:`panes` while its widgets live)."""
         from .chat import ChatPane
 
-        check_source(platform, group=source.group, room=source.room)
+        check_source(platform, user=source.user, group=source.group, room=source.room)
         pane = ChatPane(self.require_bot(), platform=platform, user=source.user,
                         group=source.group, room=source.room, record_transcript=record)
         self._panes.append(weakref.ref(pane))

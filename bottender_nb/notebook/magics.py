@@ -135,7 +135,7 @@ class BottenderMagics(Magics):
         said = f"/payload {args.payload}" if args.payload is not None else text
         with _UsageErrors(self.shell):
             self.kit.require_bot()
-            check_source(args.platform, group=args.group, room=args.room)
+            check_source(args.platform, user=args.user, group=args.group, room=args.room)
         you, *_ = transcript_lines(said, [])
         print(you, flush=True)  # before the action runs, so its own print()s come after
         with _UsageErrors(self.shell):
@@ -154,7 +154,7 @@ class BottenderMagics(Magics):
             return
         args = parse_argstring(self.state, line)
         with _UsageErrors(self.shell):
-            print(as_json(self.kit.state(args.session_id)))
+            print(as_json(self.kit.state(_unquote(args.session_id))))
 
     @magic_arguments()
     @_source_arguments

@@ -20,8 +20,13 @@ SHARED_CHATS: dict[str, dict[str, str]] = {
 PRIVATE = ""  # the chat picker's value for a one-to-one chat
 
 
-def check_source(platform: str, *, group: str | None = None, room: str | None = None) -> None:
-    """Refuse a group or room the platform's simulated messages cannot carry, or both at once."""
+def check_source(platform: str, *, user: str | None = None, group: str | None = None,
+                 room: str | None = None) -> None:
+    """Refuse an empty id, a group or room the platform's simulated messages cannot carry, or
+    both at once."""
+    for kind, given in (("user", user), ("group", group), ("room", room)):
+        if given is not None and not given.strip():
+            raise CellError(f"--{kind} needs an id, not {given!r}; e.g. --{kind} 2.")
     if group is not None and room is not None:
         raise CellError(f"--group {group!r} and --room {room!r} were both given; a message is "
                         "sent in one group or one room: keep one of them.")
@@ -44,7 +49,7 @@ class SourcePicker:
     def __init__(
         self, platform: str, *, user: str = "1", group: str | None = None, room: str | None = None
     ) -> None:
-        check_source(platform, group=group, room=room)
+        check_source(platform, user=user, group=group, room=room)
         self.platform = platform
         self.kinds = SHARED_CHATS.get(platform, {})
         self._listeners: list[Callable[[Source], None]] = []
@@ -107,6 +112,7 @@ class SourcePicker:
         self._switching = True
         try:
             if user is not None:
+                check_source(self.platform, user=str(user))
                 self._add_option(self.user, str(user), str(user))
                 self.user.value = str(user)
             if group is not ... or room is not ...:
