@@ -17,7 +17,8 @@ _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDe
 
 
 class CellError(BottenderNbError, ValueError):
-    """A notebook cell that cannot be used as asked (e.g. an action name that is no identifier)."""
+    """A notebook cell or magic line that cannot be used as asked (an action name that is no
+    identifier, a syntax error in an action cell, a --group the platform lacks...)."""
 
 
 def parse_config(text: str) -> dict[str, Any]:
