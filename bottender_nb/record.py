@@ -28,6 +28,18 @@ LAST_ACTIVITY_FIELD = "lastActivity"
 _ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
+class CheckedRecord(dict):
+    """A record the runner assembled from parts already known to be JSON-safe.
+
+    Those parts are the stored record as a store's read returned it, the platform's
+    ``user``/``group`` fields (ids as str), the frozen state (checked by ``set_state``) and
+    ``lastActivity``. An action cannot add anything to it: ``context.session`` hands out
+    copies. So :func:`dumps` skips its walk over such a record, the largest cost of writing one.
+    """
+
+    __slots__ = ()
+
+
 # orjson would quietly write a datetime as a string and a dataclass as an object; this way
 # they raise, and the stdlib path names what is wrong.
 _STRICT = 0 if orjson is None else orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
@@ -37,15 +49,19 @@ def dumps(record: Mapping[str, Any]) -> str:
     """Compact JSON, as Bottender's stores write it; raise StateError naming a bad state key.
 
     Everything is checked first, because orjson would quietly turn a UUID into a string and
-    NaN into null; frozen state (checked when it was set) is not walked again.
+    NaN into null; frozen state (checked when it was set) and a :class:`CheckedRecord` are
+    not walked again.
     """
-    state = record.get(STATE_FIELD)
-    if type(state) is not FrozenDict and isinstance(state, Mapping):
-        check_json_state(state)
-    problem = _json_problem(record)
-    if problem is not None:
-        where, what = problem
-        raise StateError(f"The session field {where} holds {what}, which is not JSON-serialisable.")
+    if type(record) is not CheckedRecord:
+        state = record.get(STATE_FIELD)
+        if type(state) is not FrozenDict and isinstance(state, Mapping):
+            check_json_state(state)
+        problem = _json_problem(record)
+        if problem is not None:
+            where, what = problem
+            raise StateError(
+                f"The session field {where} holds {what}, which is not JSON-serialisable."
+            )
     if orjson is not None:
         try:
             return orjson.dumps(record, option=_STRICT).decode()
@@ -71,67 +87,22 @@ def dumps_utf8(record: Mapping[str, Any]) -> bytes:
 
 
 def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
-    """Parse and check one stored session; ``where`` names the file or key in the error."""
+    """Parse one stored session; ``where`` names the file or key in the error."""
     try:
         record = parse(text)
-    except (ValueError, RecursionError) as exc:
+    except ValueError as exc:
         raise CorruptSessionError(f"{where} is not valid JSON ({exc}); fix or delete it.") from exc
-    return validate_record(record, where=where)
-
-
-def validate_record(record: Any, *, where: str) -> dict[str, Any]:
-    """``record`` if it is a session record; else CorruptSessionError naming ``where``."""
-    problem = record_problem(record)
-    if problem is not None:
-        raise CorruptSessionError(f"{where} {problem}; fix or delete it.")
-    return record  # type: ignore[no-any-return]
-
-
-def record_problem(record: Any) -> str | None:
-    """Why parsed JSON is not a stored session record (``"holds a JSON array ..."``), or None.
-
-    The one check of a record's shape, shared by the stores and ``sessions_frame``: a JSON
-    object, whose ``_state`` (when present) is an object and whose ``lastActivity`` (when
-    present) is a number. A *missing* ``_state`` is valid and reads as the initial state:
-    Bottender itself writes such a record (its Bot writes the session even when a request
-    maps to no event, so no Context ever set ``_state``), and its Context reads a missing
-    ``_state`` as ``initialState``. A present one of another type (``null``, ``[]``,
-    ``"abc"``) is nothing Bottender writes, so it is refused rather than reset.
-    """
     if not isinstance(record, dict):
-        return f"holds a JSON {json_type(record)}, not a session object"
-    if STATE_FIELD in record and not isinstance(record[STATE_FIELD], dict):
-        return f'has a "{STATE_FIELD}" that is a JSON {json_type(record[STATE_FIELD])}, not an object'
-    if LAST_ACTIVITY_FIELD in record:
-        last_activity = record[LAST_ACTIVITY_FIELD]
-        if not isinstance(last_activity, (int, float)) or isinstance(last_activity, bool):
-            return (
-                f'has a "{LAST_ACTIVITY_FIELD}" that is a JSON {json_type(last_activity)}, '
-                "not a number (epoch milliseconds)"
-            )
-    return None
-
-
-def json_type(value: Any) -> str:
-    """JSON's name for the type of a parsed value: object, array, string, number ..."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, (int, float)):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, (list, tuple)):
-        return "array"
-    return "object" if isinstance(value, Mapping) else type(value).__name__
+        raise CorruptSessionError(
+            f"{where} holds a JSON {type(record).__name__}, not a session object; fix or delete it."
+        )
+    return record
 
 
 def parse(text: str | bytes) -> Any:
     """JSON text -> Python, fast; raises ValueError on invalid JSON.
 
-    ``NaN``, ``Infinity`` and ``-Infinity`` are not JSON: orjson refuses them, and so does
-    the stdlib fallback here (it would accept them). orjson reads an integer beyond 64 bits as a float, silently: text with a run of 19 or
+    orjson reads an integer beyond 64 bits as a float, silently: text with a run of 19 or
     more digits (which such an integer has) goes to the stdlib, which keeps it exact.
     """
     if orjson is not None:
@@ -141,12 +112,7 @@ def parse(text: str | bytes) -> Any:
                 return orjson.loads(data)  # the bytes just checked: no second UTF-8 encode
             except ValueError:
                 pass  # invalid JSON (or a lone surrogate): let the stdlib say what it is
-    return json.loads(text, parse_constant=refuse_constant)
-
-
-def refuse_constant(token: str) -> Any:
-    """For ``json.loads(parse_constant=)``: NaN, Infinity and -Infinity are not JSON."""
-    raise ValueError(f"{token} is not a JSON value")
+    return json.loads(text)
 
 
 _DIGITS_AS_ZERO = bytes(48 if 48 <= byte <= 57 else 32 for byte in range(256))

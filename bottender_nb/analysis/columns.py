@@ -15,8 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..record import record_problem
-
 STATE_PREFIX = "state."
 _NONE = type(None)
 _NUMBERS = frozenset({int, float})
@@ -107,13 +105,20 @@ def _put(columns: dict[str, list[Any]], name: str, values: list[Any]) -> None:
 
 def _problem(record: Any) -> str:
     """Why ``record`` is not a session record, or "" when it is one."""
-    problem = record_problem(record)  # the stores' own check: both call the same files invalid
-    if problem is not None:
-        return problem
+    if not isinstance(record, dict):
+        return f"holds a JSON {_json_name(record)}, not a session object"
     session_id = record.get("id")
     if type(session_id) is not str or not session_id:
         return "has no \"id\" (a session needs a string id such as \"console:1\")"
+    state = record.get("_state")
+    if state is not None and not isinstance(state, dict):
+        return f"has a \"_state\" that is a JSON {_json_name(state)}, not an object"
     return ""
+
+
+def _json_name(value: Any) -> str:
+    names = {list: "array", str: "string", int: "number", float: "number", bool: "boolean"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
 
 
 def to_column(values: list[Any]) -> Any:

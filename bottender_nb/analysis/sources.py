@@ -15,7 +15,6 @@ from typing import Any
 from tqdm.auto import tqdm
 
 from ..record import parse as fast_parse
-from ..record import refuse_constant
 from ..session.sync import run_sync
 from ..stores.base import SessionStore
 from .columns import SessionTable
@@ -64,8 +63,7 @@ def add_file(table: SessionTable, path: str) -> None:
         record = fast_parse(data)  # orjson: the common case, without json.loads' sniffing
     except (ValueError, RecursionError):
         try:
-            # a BOM or UTF-16, or the error message for a bad file; NaN is not JSON, as in the stores
-            record = json.loads(data, parse_constant=refuse_constant)
+            record = json.loads(data)  # a BOM or UTF-16, or the error message for a bad file
         except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
             table.errors.append((path, f"is not valid JSON ({exc})"))
             return

@@ -16,7 +16,8 @@ from ..platforms.base import Event
 from ..stores.base import Clock, SessionStore
 from .context import Context, Reply, Session
 from ..frozen import FrozenDict, freeze, thaw
-from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
+from .locks import SessionLocks
+from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD, CheckedRecord, check_json_state
 from .sync import run_sync
 
 Action = Callable[..., Awaitable[Any]]
@@ -39,9 +40,8 @@ class Turn:
 class Bot:
     """Runs ``action`` for every event, with Bottender's session semantics.
 
-    Events of one session run one at a time, in the order they arrived, in this process
-    (through the store's ``locks``, so Bots sharing a store take turns too); the store's
-    ``lock`` extends that to other processes sharing a file or redis store.
+    Events of one session run one at a time, in the order they arrived, in this process;
+    the store's ``lock`` extends that to other processes sharing a file or redis store.
     """
 
     def __init__(
@@ -60,6 +60,7 @@ class Bot:
         self.action = action
         self.initial_state: FrozenDict = freeze(initial_state or {})
         self.clock = clock
+        self._locks = SessionLocks()
         self._use_store(session_store)
         self._listeners: list[TurnListener] = []
 
@@ -76,18 +77,12 @@ class Bot:
         initial_state: Mapping[str, Any] | None = None,
         session_store: SessionStore | None = None,
     ) -> None:
-        """Swap the initial state and/or the store in place (open chat panes keep this bot).
-
-        The store replaced is closed (its connections, its lock files), unless it is the
-        same store again.
-        """
+        """Swap the initial state and/or the store in place (open chat panes keep this bot)."""
         if initial_state is not None:
             check_json_state(initial_state)
             self.initial_state = freeze(initial_state)
-        if session_store is not None and session_store is not self.session_store:
-            replaced = self.session_store
+        if session_store is not None:
             self._use_store(session_store)
-            run_sync(replaced.close())
 
     def _use_store(self, session_store: SessionStore) -> None:
         """Take ``session_store``; it is initialised before its first event."""
@@ -139,13 +134,13 @@ class Bot:
 
     async def read_session(self, session_id: str) -> dict[str, Any] | None:
         """The stored session (None when absent or expired), read in turn with its events."""
-        async with self.session_store.locks.hold(session_id):
+        async with self._locks.hold(session_id):
             await self._ensure_store()
             return await self.session_store.read(session_id)
 
     async def reset_session(self, session_id: str) -> None:
         """Put the session's state back to ``initial_state``, keeping its other fields."""
-        async with self.session_store.locks.hold(session_id):
+        async with self._locks.hold(session_id):
             await self._ensure_store()
             async with self.session_store.lock(session_id):
                 record = await self.session_store.read(session_id)
@@ -159,7 +154,7 @@ class Bot:
             turn = await self._turn(handler, raw_event, None)
         else:
             session_id = f"{handler.name}:{key}"
-            locks = self.session_store.locks
+            locks = self._locks
             if not locks.try_enter(session_id):  # idle sessions enter without a coroutine
                 await locks.enter(session_id)
             try:
@@ -192,17 +187,13 @@ class Bot:
                 no_session_reason=f"no session key can be derived from this {handler.name} event",
             )
         else:
-            record = await store.read(session_id)
+            record = await store.read_for_event(session_id)
             if record is None:
-                record = {"id": session_id, "platform": handler.name}
+                record = {"id": session_id, "platform": handler.name, STATE_FIELD: self.initial_state}
             _refresh(record, handler.session_fields(raw_event))
-            # A record without _state (Bottender writes one when a request maps to no
-            # event) starts from the initial state, as Bottender's Context does.
-            state = record.get(STATE_FIELD)
             context = Context(
                 platform=handler.name, event=handler.event(raw_event), session=Session(record),
-                initial_state=self.initial_state,
-                state=self.initial_state if state is None else freeze(state),
+                initial_state=self.initial_state, state=freeze(record.get(STATE_FIELD) or {}),
             )
         state_before = context.state
         action: Any = self.action
@@ -213,7 +204,7 @@ class Bot:
         if record is not None:
             record[STATE_FIELD] = context.state
             record[LAST_ACTIVITY_FIELD] = int(now * 1000)
-            await store.write(session_id, record)  # type: ignore[arg-type]
+            await store.write(session_id, CheckedRecord(record))  # type: ignore[arg-type]
         return Turn(session_id, handler.name, context.event, context.replies, state_before,
                     context.state, now)
 

@@ -1,11 +1,8 @@
 """The one small async interface every session store implements.
 
 A store keeps session records (see :mod:`bottender_nb.record`) by session id.
-Subclasses implement four primitives on raw records; expiry, copies and the public verbs
+Subclasses implement five primitives on raw records; expiry, copies and the public verbs
 Bottender users know (``read / write / destroy / all``) are derived here once.
-
-A store also owns the in-process ordering of its sessions' events (:attr:`SessionStore.locks`),
-so every ``Bot`` sharing one store takes its turn on a session in arrival order.
 """
 
 from __future__ import annotations
@@ -17,9 +14,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
-from ..errors import CorruptSessionError
 from ..record import LAST_ACTIVITY_FIELD, copy_record
-from .locks import SessionLocks
 
 Clock = Callable[[], float]
 """Seconds since the epoch, like :func:`time.time`; tests pass a fake one."""
@@ -63,9 +58,6 @@ class SessionStore(ABC):
     def __init__(self, *, expires_in: ExpiresIn = None, clock: Clock = time.time) -> None:
         self.expires_in = to_timedelta(expires_in)
         self.clock = clock
-        self.locks = SessionLocks()
-        """Events of one session, one at a time in arrival order, across every Bot using this
-        store in this process (the runner holds it around its read, action and write)."""
 
     # -- primitives a store implements ------------------------------------------------
 
@@ -101,6 +93,16 @@ class SessionStore(ABC):
             return None
         return record
 
+    async def read_for_event(self, session_id: str) -> dict[str, Any] | None:
+        """The live session, for the runner to handle one event with and write back.
+
+        The runner only replaces top-level fields of what this returns, never changes a
+        nested value in place, and writes it back as a
+        :class:`~bottender_nb.record.CheckedRecord`. So a store that keeps records
+        in this process may return a shallow copy here instead of :meth:`read`'s deep one.
+        """
+        return await self.read(session_id)
+
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Store a copy of ``session``; a non-JSON value raises and stores nothing."""
         await self._write(session_id, copy_record(session))
@@ -110,28 +112,25 @@ class SessionStore(ABC):
         await self._destroy(session_id)
 
     async def all(self) -> list[dict[str, Any]]:
-        """Every live (unexpired) session; a stored entry that is not a record raises."""
+        """Every live (unexpired) session."""
         return [record for record in await self._all() if not self.is_expired(record)]
-
-    async def entries(self) -> list[tuple[str, dict[str, Any] | CorruptSessionError]]:
-        """Every stored session, expired or not, as ``(where, record or its error)``.
-
-        For loaders (``sessions_frame``) that must report a bad entry and go on: ``where``
-        names the file, key or document. This default serves stores that cannot hold a bad
-        entry (memory); stores of raw data (file, redis, mongo) give each entry its error.
-        """
-        return [(f"session {record.get('id')!r}", record) for record in await self._all()]
 
     def lock(self, session_id: str) -> AbstractAsyncContextManager[None]:
         """Hold the session against other processes between a read and its write.
 
-        Ordering inside one process is :attr:`locks`'s job; stores shared between processes
+        Ordering inside one process is the runner's job; stores shared between processes
         (file, redis) override this with a lock those processes share. The default holds
         nothing, and costs nothing on the hot path.
         """
         return _NO_LOCK
 
     # -- derived helpers -----------------------------------------------------------------
+
+    def _event_copy(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """For :meth:`read_for_event` from a record kept in memory: a shallow copy, if live."""
+        if self.expires_in is not None and self.is_expired(record):
+            return None
+        return dict(record)
 
     def is_expired(self, record: Mapping[str, Any]) -> bool:
         """True when the record's ``lastActivity`` is older than ``expires_in``."""

@@ -3,43 +3,33 @@
 ``<dirname>/<platform>:<key>.json`` holds the compact JSON record, so a Bottender bot (whose
 store is node ``jfs``) and this package read each other's files. Beyond Bottender: writes are
 atomic (a temp file, then ``os.replace``), processes sharing the directory take turns on a
-session through a lock file in ``<dirname>/.locks/`` (:mod:`.file_lock`), and an id is never
-a path.
+session through a lock file in ``<dirname>/.locks/``, and an id is never a path.
 
-Reading is bounded: a session file is opened without blocking (a FIFO named like a session
-would otherwise stop the event loop), must be a regular file (not a FIFO, a device such as a
-symlink to ``/dev/zero``, or a directory) and at most :data:`MAX_FILE_BYTES` long; anything
-else is a :class:`~bottender_nb.errors.CorruptSessionError` naming it, and is left untouched.
+Back-to-back events of a session (one task sending them one after another) keep its lock
+until the loop's next pass (:mod:`.file_lock`): under that lease nobody else can have written
+the file, so such an event starts from the record the previous one wrote, without locking or
+reading the file again. Only the write, the part that makes an event durable, is left.
 """
 
 from __future__ import annotations
 
-import errno
 import itertools
 import os
 import secrets
-import stat
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from ..errors import CorruptSessionError, StoreError
-from ..record import dumps_utf8, loads
+from ..errors import StoreError
+from ..record import CheckedRecord, dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
-from .file_lock import FileLock
+from .file_lock import FileLock, LockFiles, SessionLock
 from .filenames import SUFFIX, WINDOWS, session_filename
 
 LOCK_DIRNAME = ".locks"
-MAX_FILE_BYTES = 16 * 1024 * 1024
-"""The largest session file read (16 MiB): a record is a few hundred bytes to a few hundred
-kilobytes; anything past this is refused instead of read into memory."""
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
-# O_NONBLOCK: opening a FIFO for reading would otherwise wait for a writer, forever.
-_OPEN_READ = (
-    os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
-    | getattr(os, "O_NOCTTY", 0)
-)
+_OPEN_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
 _READ_SIZE = 1 << 16
 _TEMP_SUFFIX = ".tmp"
 _STALE_TEMP_SECONDS = 60.0  # a temp file this old belongs to a write that died
@@ -57,6 +47,10 @@ class FileSessionStore(SessionStore):
 
     File I/O runs on the event loop: a session file is a few hundred bytes, and a hop to a
     thread would cost more than the write.
+
+    A session's lock is kept until the event loop's next pass after its event (see the module
+    docstring), so code that blocks the loop right after an event (``time.sleep``, a
+    synchronous call) keeps other processes off that session until the loop runs again.
     """
 
     def __init__(
@@ -74,6 +68,7 @@ class FileSessionStore(SessionStore):
         self._lock_dir = os.path.join(self._dir, LOCK_DIRNAME)
         self._temp_token = secrets.token_hex(4)
         self._temp_counter = itertools.count()
+        self._lock_files = LockFiles()
         self._paths: dict[str, tuple[str, str]] = {}  # session id -> its file, its lock file
 
     def __repr__(self) -> str:
@@ -97,6 +92,17 @@ class FileSessionStore(SessionStore):
         os.makedirs(self._lock_dir, exist_ok=True)
         return self
 
+    async def read_for_event(self, session_id: str) -> dict[str, Any] | None:
+        """Under a lease kept since the runner's last write: a shallow copy of what it wrote.
+
+        The runner never changes nested values in place (see the base class), and nobody
+        else can have written the file while this process held its lock: no read, no parse.
+        """
+        lease = self._lock_files.lease(self._paths_of(session_id)[1])
+        if lease is None or lease.record is None:
+            return await self.read(session_id)
+        return self._event_copy(lease.record)
+
     async def _read(self, session_id: str) -> dict[str, Any] | None:
         return self._load(self._paths_of(session_id)[0])
 
@@ -106,21 +112,23 @@ class FileSessionStore(SessionStore):
 
     async def _write(self, session_id: str, record: Mapping[str, Any]) -> None:
         data = dumps_utf8(record)
-        path = self._paths_of(session_id)[0]
+        path, lock_path = self._paths_of(session_id)
+        lease = self._lock_files.lease(lock_path)
+        if lease is not None:
+            lease.record = None  # until this write is done: a failed one leaves nothing to trust
         try:
-            try:
-                self._replace(path, data)
-            except FileNotFoundError:  # the directory is gone or was never made: make it, once
-                os.makedirs(self._dir, exist_ok=True)
-                self._replace(path, data)
-        except OSError as exc:
-            raise StoreError(
-                f"Cannot write the session file {path} ({_cause(exc)}); the stored session "
-                "is unchanged."
-            ) from exc
+            self._replace(path, data)
+        except FileNotFoundError:  # the directory is gone or was never made: make it, once
+            os.makedirs(self._dir, exist_ok=True)
+            self._replace(path, data)
+        if lease is not None and type(record) is CheckedRecord:  # the runner's: never changed
+            lease.record = record
 
     async def _destroy(self, session_id: str) -> None:
-        path = self._paths_of(session_id)[0]
+        path, lock_path = self._paths_of(session_id)
+        lease = self._lock_files.lease(lock_path)
+        if lease is not None:
+            lease.record = None
         try:
             os.unlink(path)
         except FileNotFoundError:
@@ -131,33 +139,8 @@ class FileSessionStore(SessionStore):
             self._sync_dir()
 
     async def _all(self) -> list[dict[str, Any]]:
-        # Regular files only, as ever; entries() also reports the odd ones (a FIFO, a directory).
         records = (self._load(os.fspath(path)) for path in self.files())
         return [record for record in records if record is not None]
-
-    async def entries(self) -> list[tuple[str, dict[str, Any] | CorruptSessionError]]:
-        """Every session file, expired or not: ``(path, record or its CorruptSessionError)``."""
-        found: list[tuple[str, dict[str, Any] | CorruptSessionError]] = []
-        for path in self._entry_paths():
-            try:
-                record = self._load(path)
-            except CorruptSessionError as exc:
-                found.append((path, exc))
-            else:
-                if record is not None:  # destroyed meanwhile
-                    found.append((path, record))
-        return found
-
-    def _entry_paths(self) -> list[str]:
-        """Every ``*.json`` entry (not hidden temp files), regular or not: odd ones are errors."""
-        try:
-            with os.scandir(self._dir) as entries:
-                names = sorted(
-                    e.name for e in entries if e.name.endswith(SUFFIX) and not e.name.startswith(".")
-                )
-        except FileNotFoundError:
-            return []
-        return [os.path.join(self._dir, name) for name in names]
 
     async def purge_expired(self) -> int:
         """Delete the files of expired sessions; how many went. Unparseable files are left.
@@ -198,9 +181,13 @@ class FileSessionStore(SessionStore):
             except FileNotFoundError:
                 pass
 
-    def lock(self, session_id: str) -> FileLock:
+    def lock(self, session_id: str) -> SessionLock:
         """An exclusive lock on the session shared by every process using this directory."""
-        return FileLock(self._paths_of(session_id)[1])
+        return self._lock_files.lock(self._paths_of(session_id)[1])
+
+    async def close(self) -> None:
+        """Unlock the sessions still leased and close the lock files kept open between events."""
+        self._lock_files.close()
 
     # -- file primitives ------------------------------------------------------------------
 
@@ -225,8 +212,8 @@ class FileSessionStore(SessionStore):
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StoreError(f"Cannot read the session file {path} ({_cause(exc)}).") from exc
-        return loads(data, where=f"The session file {path}")
+            raise StoreError(f"Cannot read the session file {path}: {exc}") from exc
+        return loads(data, where=path)
 
     def _replace(self, path: str, data: bytes) -> None:
         temp = os.path.join(
@@ -264,50 +251,11 @@ class FileSessionStore(SessionStore):
 
 
 def _read_bytes(path: str) -> bytes:
-    """The whole of a regular file of at most MAX_FILE_BYTES; CorruptSessionError otherwise."""
     fd = os.open(path, _OPEN_READ)
     try:
-        info = os.fstat(fd)  # of what was opened: a symlink is judged by its target
-        if not stat.S_ISREG(info.st_mode):
-            raise CorruptSessionError(
-                f"The session file {path} is {_kind(info.st_mode)}, not a regular file; "
-                "remove it (it was left untouched)."
-            )
-        if info.st_size > MAX_FILE_BYTES:
-            raise _too_large(path)
         chunks = [os.read(fd, _READ_SIZE)]
-        total = len(chunks[0])
-        while chunks[-1]:  # to the end, which a file still being grown may move
-            if total > MAX_FILE_BYTES:
-                raise _too_large(path)
+        while len(chunks[-1]) == _READ_SIZE:  # a short read of a regular file is its end
             chunks.append(os.read(fd, _READ_SIZE))
-            total += len(chunks[-1])
     finally:
         os.close(fd)
     return b"".join(chunks)
-
-
-def _too_large(path: str) -> CorruptSessionError:
-    return CorruptSessionError(
-        f"The session file {path} is larger than {MAX_FILE_BYTES} bytes, more than any session "
-        "record; remove it (it was left untouched)."
-    )
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO (named pipe)"
-    if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
-
-
-def _cause(exc: OSError) -> str:
-    """``No space left on device (ENOSPC)``: the OS's words and the code to search for."""
-    name = errno.errorcode.get(exc.errno or 0)
-    words = exc.strerror or str(exc)
-    return f"{words} ({name})" if name else words

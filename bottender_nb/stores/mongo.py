@@ -11,22 +11,19 @@ the session expires as a date in ``_expiresAt`` (a TTL index needs a date, and B
 
 Documents a Bottender bot wrote may hold BSON values JSON has no word for (a ``Date`` it
 kept in its state, an ``ObjectId``); they are read as JavaScript's ``JSON.stringify`` would
-give them to that bot (ISO-8601 strings, hex strings), so every session stays JSON. A
-document that is not a session record (``_state`` not an object, ``lastActivity`` not a
-number, a NaN or infinite double anywhere) is a ``CorruptSessionError`` naming it.
+give them to that bot (ISO-8601 strings, hex strings), so every session stays JSON.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import CorruptSessionError, StateError, StoreError, missing_extra
-from ..record import LAST_ACTIVITY_FIELD, copy_record, validate_record
+from ..errors import StateError, StoreError, missing_extra
+from ..record import LAST_ACTIVITY_FIELD, copy_record
 from .base import Clock, ExpiresIn, SessionStore
 
 try:
@@ -106,7 +103,7 @@ class MongoSessionStore(SessionStore):
             document: dict[str, Any] | None = await collection.find_one({"id": session_id}, _HIDDEN)
         except PyMongoError as exc:
             raise self._error(f"read session {session_id!r} from", exc) from exc
-        return None if document is None else self._record(document)
+        return None if document is None else _json_safe(document)
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Replace (or insert) the session's document; a non-JSON value raises, storing nothing."""
@@ -141,34 +138,7 @@ class MongoSessionStore(SessionStore):
             documents = await collection.find({}, _HIDDEN).to_list(None)
         except PyMongoError as exc:
             raise self._error("list the sessions of", exc) from exc
-        return [self._record(document) for document in documents]
-
-    async def entries(self) -> list[tuple[str, dict[str, Any] | CorruptSessionError]]:
-        """Every document, expired or not: ``(where, record or its CorruptSessionError)``."""
-        collection = await self.collection()
-        try:
-            documents = await collection.find({}, _HIDDEN).to_list(None)
-        except PyMongoError as exc:
-            raise self._error("list the sessions of", exc) from exc
-        found: list[tuple[str, dict[str, Any] | CorruptSessionError]] = []
-        for document in documents:
-            try:
-                found.append((self._where(document), self._record(document)))
-            except CorruptSessionError as exc:
-                found.append((self._where(document), exc))
-        return found
-
-    def _record(self, document: dict[str, Any]) -> dict[str, Any]:
-        """The session record a document holds, checked; CorruptSessionError naming it if not."""
-        where = self._where(document)
-        try:
-            record = _json_safe(document)
-        except ValueError as exc:
-            raise CorruptSessionError(f"{where} {exc}; fix or delete it.") from exc
-        return validate_record(record, where=where)
-
-    def _where(self, document: Mapping[str, Any]) -> str:
-        return f"The MongoDB document with id {document.get('id')!r} in {self.collection_name!r}"
+        return [_json_safe(document) for document in documents]
 
     def _expires_at(self, record: Mapping[str, Any]) -> dt.datetime:
         last_activity = record.get(LAST_ACTIVITY_FIELD)
@@ -234,6 +204,4 @@ def _json_safe(value: Any) -> Any:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     if isinstance(value, (ObjectId, Decimal128, uuid.UUID)):
         return str(value)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"holds the double {value!r}, which JSON cannot carry")
     return value
