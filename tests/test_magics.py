@@ -71,6 +71,7 @@ CELLS = {
     "broken_action": "%%action Broken\nx = 1\nraise ValueError('boom in the action')",
     "say_to_broken": "%say Hi",
     "syntax_error": "%%action\nawait context.send_text(",
+    "import_error": "%%action\nimport no_such_module_xyz\n\nasync def App(context):\n    pass",
     "after_errors": "print('still running')",
     "unload": "%unload_ext bottender_nb",
     "after_unload": "%say Hi",
@@ -166,6 +167,15 @@ def test_an_action_error_shows_the_action_cell_first_with_its_number_and_line(ou
     assert frames == [f"Cell In[{action_cell}], line 2, in Broken(context, props)"]
     assert "----> 2 raise ValueError('boom in the action')" in traceback
     assert "get_ipython().run_line_magic" not in traceback and "magics.py" not in traceback
+
+
+def test_an_error_while_defining_an_action_shows_the_cell_first(outputs):
+    (error,) = outputs["import_error"]
+    assert error["ename"] == "ModuleNotFoundError"
+    traceback = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))
+    action_cell = list(CELLS).index("import_error") + 1
+    frames = [line for line in traceback.splitlines() if line.startswith(("Cell In[", "File "))]
+    assert frames == [f"Cell In[{action_cell}], line 1"]
 
 
 def test_unloading_removes_the_magics(outputs):
