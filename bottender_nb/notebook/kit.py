@@ -135,7 +135,7 @@ def load_sessions(
 
     if dirname is not None and driver not in (None, "file"):
         raise CellError(f"A directory ({dirname!r}) goes with --driver file or no --driver; "
-                        f"--driver {driver} reads from the server --url/--host name.")
+                        f"--driver {driver} reads the server that --url or --host names.")
     if dirname is not None and not os.path.isdir(dirname):
         raise CellError(f"No directory {dirname!r} (in {os.getcwd()!r}); give the directory "
                         "of session files, e.g. %sessions .sessions.")
