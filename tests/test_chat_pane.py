@@ -245,6 +245,15 @@ def test_the_user_picker_lists_the_users_who_spoke_elsewhere():
     assert pane.state_view.values == {"count": 1}
 
 
+def test_the_user_picker_lists_the_users_who_spoke_before_the_pane_opened():
+    bot = Bot(counter, initial_state={"count": 0})
+    bot.say("Hi", platform="line", user="U3")
+    bot.say("Hi", platform="console", user="C1")
+    pane = ChatPane(bot, platform="line", user="U1")
+    assert [value for _label, value in pane.picker.user.options] == ["U1", "U3"]
+    assert pane.picker.user.value == "U1"
+
+
 def test_state_and_the_panel_agree_before_the_first_event(pane):
     assert pane.send("/state") == ['{\n  "count": 0,\n  "name": "Ada"\n}']
     assert pane.state_view.values == {"count": 0, "name": "Ada"}

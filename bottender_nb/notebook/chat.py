@@ -12,6 +12,7 @@ from typing import Any
 import ipywidgets as widgets
 
 from ..commands import COMMANDS, handle_line, session_id_for, state_of
+from ..errors import BottenderNbError
 from ..platforms import Source, get_platform
 from ..session.runner import Bot, Turn
 from ..session.sync import run_sync
@@ -65,6 +66,7 @@ class ChatPane:
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._session_id: str | None = None
+        self._offered_stored_users = False
         self.widget = self._layout()
         self.send_button.on_click(self._on_click)
         self.picker.on_change(self._on_source)
@@ -198,6 +200,21 @@ class ChatPane:
         record = await self.bot.read_session(session_id) if session_id else None
         if session_id == self._session_id:  # the user may have switched meanwhile
             self.state_view.show(state_of(self.bot, record), mark_changes=mark_changes)
+        if not self._offered_stored_users:  # once, now that the store is ready
+            self._offered_stored_users = True
+            await self._offer_stored_users()
+
+    async def _offer_stored_users(self) -> None:
+        """List in the picker the users who spoke before the pane opened (their sessions)."""
+        try:
+            records = await self.bot.session_store.all()
+        except BottenderNbError:  # a broken entry: the picker goes without; reads report it
+            return
+        for record in records:
+            user = record.get("user")
+            if record.get("platform") == self.platform and isinstance(user, dict):
+                user_id = user.get("id")
+                self.picker.offer_user(user_id if isinstance(user_id, str) and user_id else None)
 
     def _on_turn(self, turn: Turn) -> None:
         if turn.platform == self.platform:  # e.g. %say --user 2: the picker offers user 2
