@@ -2,7 +2,7 @@
 
 ``/state`` and ``/session`` print the stored state or session as indented JSON (as Bottender's
 console does), ``/payload X`` sends a payload event, ``/reset`` starts the session over from
-``initial_state``, ``/exit`` and ``/quit`` end a console.
+``initial_state``, ``/help`` lists them, ``/exit`` and ``/quit`` end a console.
 """
 
 from __future__ import annotations
@@ -12,11 +12,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .platforms import Source, get_platform
+from .frozen import thaw
 from .record import STATE_FIELD
 from .session.runner import Bot
 from .turns import Turn
 
-COMMANDS = ("/state", "/session", "/payload X", "/reset", "/exit", "/quit")
+COMMANDS = ("/state", "/session", "/payload X", "/reset", "/help", "/exit", "/quit")
+HELP = (
+    "Type a message to send it to the bot, or a command:\n"
+    "  /state       the session's state, as JSON\n"
+    "  /session     the whole stored session, as JSON\n"
+    "  /payload X   send a payload event X (e.g. /payload GET_STARTED)\n"
+    "  /reset       start the session over from the initial state\n"
+    "  /help        this list\n"
+    "  /exit, /quit leave the console"
+)
+PAYLOAD_USAGE = "/payload needs a payload to send: /payload X, e.g. /payload GET_STARTED."
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,11 @@ def as_json(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False)
 
 
+def state_of(bot: Bot, record: dict[str, Any] | None) -> Any:
+    """What ``/state`` shows: the stored state, else the state the next event starts from."""
+    return thaw(bot.initial_state) if record is None else record.get(STATE_FIELD, {})
+
+
 async def handle_line(
     bot: Bot, line: str, *, platform: str = "console", source: Source = Source()
 ) -> Outcome:
@@ -50,6 +66,10 @@ async def handle_line(
     lowered = command.lower()
     if lowered in ("/exit", "/quit"):
         return Outcome([], exit=True, command=lowered)
+    if lowered == "/help":
+        return Outcome([HELP], command=lowered)
+    if lowered == "/payload" and not argument.strip():
+        return Outcome([PAYLOAD_USAGE], command=lowered)
     if lowered in ("/state", "/session", "/reset"):
         session_id = session_id_for(platform, source)
         if lowered == "/reset":
@@ -57,8 +77,9 @@ async def handle_line(
                 await bot.reset_session(session_id)
             return Outcome([f"State reset to {as_json(dict(bot.initial_state))}"], command=lowered)
         record = await bot.read_session(session_id) if session_id is not None else None
-        shown = (record or {}).get(STATE_FIELD, {}) if lowered == "/state" else record
-        return Outcome([as_json(shown)], command=lowered)
+        if lowered == "/session":
+            return Outcome([as_json(record)], command=lowered)
+        return Outcome([as_json(state_of(bot, record))], command=lowered)
     handler = get_platform(platform)
     if lowered == "/payload":
         body = handler.build_body(payload=argument.strip(), source=source)

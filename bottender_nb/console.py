@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import runpy
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -14,6 +15,7 @@ from typing import Any, TextIO
 from .commands import COMMANDS, handle_line
 from .config import bot_options, find_config
 from .errors import BottenderNbError
+from .notebook.tracebacks import user_frames
 from .session.runner import Bot
 
 PROMPT = "You > "
@@ -33,12 +35,35 @@ def load_bot(spec: str, *, cwd: str | Path = ".") -> Bot:
         raise BottenderNbError(
             f"No bot file at {path_text!r}; give a Python file: path/to/bot.py[:ActionName]."
         )
-    namespace = runpy.run_path(str(path), run_name="__bottender_bot__")
+    namespace = _run_bot_file(path)
     action = _pick_action(namespace, action_name, path)
     config = namespace.get("config")
     if config is None:
         config = find_config(cwd)
     return Bot(action, **bot_options(config)) if config is not None else Bot(action)
+
+
+def _run_bot_file(path: Path) -> dict[str, Any]:
+    """The bot file's names; its syntax error or import-time error as one line naming file:line."""
+    try:
+        return runpy.run_path(str(path), run_name="__bottender_bot__")
+    except SyntaxError as exc:
+        where = f"{exc.filename or path}:{exc.lineno}"
+        code = f": {exc.text.strip()}" if exc.text and exc.text.strip() else ""
+        raise BottenderNbError(f"{where}: SyntaxError: {exc.msg}{code}") from None
+    except Exception as exc:
+        frame = _blamed_frame(exc, path)
+        where = f"{frame.filename}:{frame.lineno}" if frame is not None else str(path)
+        raise BottenderNbError(
+            f"{where}: loading the bot raised {type(exc).__name__}: {exc}"
+        ) from None
+
+
+def _blamed_frame(error: BaseException, path: Path) -> traceback.FrameSummary | None:
+    """The innermost frame in the bot file, else the innermost outside this package."""
+    frames = traceback.extract_tb(user_frames(error.__traceback__))
+    in_bot = [frame for frame in frames if Path(frame.filename) == path]
+    return (in_bot or frames or [None])[-1]
 
 
 def _split_spec(spec: str) -> tuple[str, str | None]:
@@ -70,47 +95,89 @@ def _pick_action(namespace: dict[str, Any], name: str | None, path: Path) -> Cal
 
 
 def run_console(bot: Bot, *, stdin: TextIO | None = None, stdout: TextIO | None = None) -> int:
-    """Read lines until ``/exit``, ``/quit`` or end of input; print the bot's replies."""
+    """Read lines until ``/exit``, ``/quit`` or end of input; print the bot's replies.
+
+    Ctrl-C ends the console as quietly as ``/exit`` (status 130), also while an action runs:
+    the event in progress is cancelled, so its session lock is let go.
+    """
     stdin = stdin or sys.stdin
     stdout = stdout or sys.stdout
     loop = asyncio.new_event_loop()
     print(f"Type a message, or one of: {', '.join(COMMANDS)}", file=stdout, flush=True)
     try:
-        while True:
-            stdout.write(PROMPT)
-            stdout.flush()
-            line = stdin.readline()
-            if not line:
-                stdout.write("\n")
-                return 0
-            line = line.rstrip("\r\n")
-            if not stdin.isatty():
-                stdout.write(line + "\n")  # piped input: echo it so the transcript reads naturally
-            if not line.strip():
-                continue
-            try:
-                outcome = loop.run_until_complete(handle_line(bot, line))
-            except Exception as exc:  # the action's error is shown; the console goes on
-                print(f"Error: {type(exc).__name__}: {exc}", file=stdout, flush=True)
-                continue
-            if outcome.exit:
-                return 0
-            for reply in outcome.replies:
-                print(f"{BOT_PREFIX}{reply}", file=stdout, flush=True)
+        return _chat(bot, loop, stdin, stdout)
+    except KeyboardInterrupt:
+        stdout.write("\n")
+        _cancel_pending(loop)
+        return 130
     finally:
         loop.run_until_complete(bot.session_store.close())
         loop.close()
 
 
+def _chat(bot: Bot, loop: asyncio.AbstractEventLoop, stdin: TextIO, stdout: TextIO) -> int:
+    while True:
+        stdout.write(PROMPT)
+        stdout.flush()
+        line = stdin.readline()
+        if not line:
+            stdout.write("\n")
+            return 0
+        line = line.rstrip("\r\n")
+        if not stdin.isatty():
+            stdout.write(line + "\n")  # piped input: echo it so the transcript reads naturally
+        if not line.strip():
+            continue
+        try:
+            outcome = loop.run_until_complete(handle_line(bot, line))
+        except Exception as exc:  # the action's error is shown; the console goes on
+            print(_describe_error(exc), file=stdout, flush=True)
+            continue
+        if outcome.exit:
+            return 0
+        for reply in outcome.replies:
+            print(f"{BOT_PREFIX}{reply}", file=stdout, flush=True)
+
+
+def _describe_error(error: Exception) -> str:
+    """``Error: ValueError: ...`` and where in the user's code it was raised (their frames
+    only); this package's own errors are one line."""
+    headline = f"Error: {type(error).__name__}: {error}"
+    trimmed = user_frames(error.__traceback__)
+    if trimmed is error.__traceback__:  # no frame of the user's: nothing to point at
+        return headline
+    return headline + "\n" + "".join(traceback.format_tb(trimmed)).rstrip("\n")
+
+
+def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel the event Ctrl-C interrupted and wait for it to let go of its session."""
+    pending = [task for task in asyncio.all_tasks(loop) if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+
+
+DESCRIPTION = (
+    "Console mode: chat with a bot in this terminal, like Bottender's "
+    "'bottender dev --console'. "
+    "BOT is path/to/bot.py[:ActionName]."
+)
+
+
 def main(argv: list[str] | None = None) -> int:
     """The ``bottender-nb`` command line."""
-    parser = argparse.ArgumentParser(prog="bottender-nb", description=__doc__)
+    parser = argparse.ArgumentParser(prog="bottender-nb", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    console = commands.add_parser("console", help="chat with a bot in this terminal")
-    console.add_argument("bot", help="path/to/bot.py[:ActionName]")
+    console = commands.add_parser("console", help="chat with a bot in this terminal",
+                                  description=DESCRIPTION)
+    console.add_argument("bot", help="path/to/bot.py[:ActionName]; without :ActionName, the "
+                         "file's App, else its only top-level async function")
     args = parser.parse_args(argv)
     try:
         bot = load_bot(args.bot)
     except BottenderNbError as exc:
         parser.exit(2, f"bottender-nb: {exc}\n")
+    except KeyboardInterrupt:
+        return 130
     return run_console(bot)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from bottender_nb import Bot, ChatPane
+from bottender_nb.notebook.cells import CellError
+from bottender_nb.notebook.enter_box import EDIT_GRACE
 from bottender_nb.notebook.state_view import CHANGED_CLASS
 
 SCRIPT = "<script>window.__pwned = 1</script>"
@@ -38,10 +42,15 @@ def html_of(pane: ChatPane) -> str:
     return "".join(block.value for block in pane.transcript_view.blocks)
 
 
+def press_enter(box, text: str) -> None:
+    """What the browser sends on Enter: the submit message first, then the box's new value
+    (the box syncs its value only on Enter or when left, so nothing came while typing)."""
+    box._handle_custom_msg({"event": "submit"}, [])
+    box.value = text
+
+
 def type_and_press_enter(pane: ChatPane, text: str) -> None:
-    """What the browser sends: the value as it is typed, then a submit message on Enter."""
-    pane.text.value = text
-    pane.text._handle_custom_msg({"event": "submit"}, [])
+    press_enter(pane.text, text)
 
 
 def test_enter_in_the_text_box_sends_and_clears_it(pane):
@@ -52,18 +61,33 @@ def test_enter_in_the_text_box_sends_and_clears_it(pane):
 
 
 def test_typing_without_enter_sends_nothing(pane):
+    type_and_press_enter(pane, "   ")  # Enter on blanks sends nothing
     pane.text.value = "Hal"  # typed, then the user clicks elsewhere: no submit message
     pane.text.value = "Half a thought"
     assert pane.transcript == []
     assert pane.text.value == "Half a thought"  # kept for when they come back
-    type_and_press_enter(pane, "   ")  # Enter on blanks sends nothing either
-    assert pane.transcript == []
+
+
+async def test_text_left_in_the_box_is_sent_by_enter_when_the_user_comes_back():
+    pane = ChatPane(Bot(echo))
+    pane.text.value = "Half a thought"  # typed, then the user clicked elsewhere
+    pane.text._handle_custom_msg({"event": "submit"}, [])  # back, Enter: no edit, no new value
+    await asyncio.sleep(EDIT_GRACE + 0.2)
+    assert pane.transcript == [("You", "Half a thought"), ("Bot", "Half a thought")]
+    pane.text.value = "Half"  # left again; then edited to a whole thought and Enter
+    press_enter(pane.text, "A whole thought")
+    await asyncio.sleep(EDIT_GRACE + 0.2)
+    assert pane.transcript[2:] == [("You", "A whole thought"), ("Bot", "A whole thought")]
+    assert pane.text.value == ""
+
+
+def test_the_box_syncs_only_on_enter_or_leaving_so_enter_cannot_overtake_the_typing(pane):
+    assert pane.text.continuous_update is False
 
 
 def test_the_send_button_sends_what_the_box_holds(pane):
-    with pane.text.hold_trait_notifications():  # the box holds text the kernel has not acted on
-        pane.text.value = "Hi"
-        pane.send_button.click()
+    pane.text.value = "Hi"  # clicking the button first leaves the box, which syncs its text
+    pane.send_button.click()
     pane.send_button.click()  # an empty box sends nothing
     assert pane.transcript == [("You", "Hi"), ("Bot", "Count: 1")]
 
@@ -185,13 +209,16 @@ def test_a_line_group_shares_one_session_and_private_chats_do_not():
 
 def test_the_selector_widgets_switch_user_group_and_room():
     pane = ChatPane(Bot(counter, initial_state={"count": 0}), platform="line", user="U1")
-    pane.picker.new_id.value = "U9"
-    pane.picker.add_user.click()
+    boxes = pane.picker.new_ids
+    assert [boxes[kind].widget.placeholder for kind in boxes] == [
+        "new user id", "new group id", "new room id"]
+    boxes["user"].widget.value = "U9"
+    pane.picker.add_buttons["user"].click()
     assert pane.picker.user.value == "U9" and pane.session_id == "line:U9"
-    pane.picker.new_id.value = "R1"
-    room_button = next(b for b in pane.picker.widget.children if getattr(b, "description", "") == "Add room")
-    room_button.click()
-    assert pane.session_id == "line:R1"
+    press_enter(boxes["room"].widget, "R1")  # Enter in a box adds too
+    assert pane.session_id == "line:R1" and boxes["room"].widget.value == ""
+    press_enter(boxes["group"].widget, "G1")
+    assert pane.session_id == "line:G1"
     pane.picker.chat.value = ""  # "private chat" in the dropdown
     pane.picker.user.value = "U1"
     assert pane.session_id == "line:U1"
@@ -200,8 +227,62 @@ def test_the_selector_widgets_switch_user_group_and_room():
 
 def test_console_has_no_groups():
     pane = ChatPane(Bot(echo))
-    with pytest.raises(ValueError, match="no groups"):
+    assert list(pane.picker.new_ids) == ["user"]
+    with pytest.raises(CellError, match="The console platform has no groups"):
         pane.switch(group="G1")
+    with pytest.raises(CellError, match="one group or one room"):
+        ChatPane(Bot(echo), platform="line", group="G1", room="R1")
+
+
+def test_the_user_picker_lists_the_users_who_spoke_elsewhere():
+    pane = ChatPane(Bot(counter, initial_state={"count": 0}), platform="line", user="U1")
+    pane.bot.say("Hi", platform="line", user="U7")  # e.g. %say Hi --platform line --user U7
+    pane.bot.say("Hi", platform="line", user="U8", group="G1")
+    pane.bot.say("Hi", platform="console", user="C1")  # another platform: not this pane's users
+    assert [value for _label, value in pane.picker.user.options] == ["U1", "U7", "U8"]
+    assert pane.picker.user.value == "U1" and pane.session_id == "line:U1"
+    pane.picker.user.value = "U7"
+    assert pane.state_view.values == {"count": 1}
+
+
+def test_the_user_picker_lists_the_users_who_spoke_before_the_pane_opened():
+    bot = Bot(counter, initial_state={"count": 0})
+    bot.say("Hi", platform="line", user="U3")
+    bot.say("Hi", platform="console", user="C1")
+    pane = ChatPane(bot, platform="line", user="U1")
+    assert [value for _label, value in pane.picker.user.options] == ["U1", "U3"]
+    assert pane.picker.user.value == "U1"
+
+
+def test_state_and_the_panel_agree_before_the_first_event(pane):
+    assert pane.send("/state") == ['{\n  "count": 0,\n  "name": "Ada"\n}']
+    assert pane.state_view.values == {"count": 0, "name": "Ada"}
+
+
+def test_a_closed_pane_stops_following_its_bot():
+    bot = Bot(counter, initial_state={"count": 0})
+    listening = list(bot._listeners)
+    panes = [ChatPane(bot) for _ in range(20)]
+    for closed in panes:
+        closed.close()
+    bot.say("Hi")
+    assert all(closed.state_view.values == {"count": 0} for closed in panes)
+    assert bot._listeners == listening  # nothing left behind per pane opened and closed
+
+
+def test_session_fields_read_as_in_bottender():
+    async def greet(context):
+        user, group = context.session.user, context.session.group
+        if context.event.text == "nickname?":
+            await context.send_text(user.nickname)  # a typo of the user's: no such field
+        await context.send_text(f"{user.id}={user['id']} in {group.id}, room {context.session.room}")
+
+    pane = ChatPane(Bot(greet), platform="line", user="U1", group="G1")
+    assert pane.send("Hi") == ["U1=U1 in G1, room None"]
+    assert pane.send("nickname?") == []
+    assert pane.transcript[-1] == (
+        "Error", "AttributeError: context.session.user has no field 'nickname'; its fields are: id"
+    )
 
 
 def test_events_sent_elsewhere_update_the_panel_live(pane):

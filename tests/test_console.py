@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 import textwrap
+import time
 
 import pexpect
 import pytest
@@ -143,3 +144,116 @@ def test_piped_input_reads_like_a_transcript(bot_dir):
         "You > Hi", "Bot > Count: 1", "You > Hi", "Bot > Count: 2", "You > /state",
         "Bot > {", '  "count": 2', "}", "You > /exit",
     ]
+
+
+SLOW_BOT = textwrap.dedent(
+    """
+    import asyncio
+    import time
+
+    async def App(context):
+        if context.event.text == "wait":
+            await asyncio.sleep(60)  # the loop waits (e.g. on the network)
+        if context.event.text == "block":
+            time.sleep(60)  # the action itself blocks (e.g. a synchronous SDK call)
+        context.set_state({"count": context.state.get("count", 0) + 1})
+        await context.send_text(f"Count: {context.state['count']}")
+
+    config = {"session": {"driver": "file", "stores": {"file": {"dirname": "store"}}}}
+    """
+)
+
+
+def ended_quietly(child: pexpect.spawn) -> str:
+    """What the console printed until it ended; it must have ended with Ctrl-C's status."""
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    return child.before
+
+
+def test_ctrl_c_at_the_prompt_ends_the_console_without_a_traceback(bot_dir):
+    child = spawn(["console", "bot.py"], bot_dir)
+    assert say(child, "Hi").strip() == "Bot > Count: 1"
+    child.sendintr()
+    assert "Traceback" not in ended_quietly(child)
+
+
+@pytest.mark.parametrize("text", ["wait", "block"])
+def test_ctrl_c_during_an_action_ends_cleanly_and_leaves_the_session_usable(tmp_path, text):
+    (tmp_path / "bot.py").write_text(SLOW_BOT)
+    child = spawn(["console", "bot.py"], tmp_path)
+    assert say(child, "Hi").strip() == "Bot > Count: 1"
+    child.sendline(text)
+    child.expect_exact(text)  # echoed: the action is running now
+    time.sleep(0.5)
+    child.sendintr()
+    output = ended_quietly(child)
+    assert "Traceback" not in output and "Task was destroyed" not in output
+    again = spawn(["console", "bot.py"], tmp_path)  # the interrupted event let go of its lock
+    assert say(again, "Hi").strip() == "Bot > Count: 2"
+    again.sendline("/exit")
+    again.expect(pexpect.EOF)
+
+
+def test_help_lists_the_commands_and_a_bare_payload_says_how(bot_dir):
+    child = spawn(["console", "bot.py"], bot_dir)
+    shown = say(child, "/help")
+    for command in ("/state", "/session", "/payload X", "/reset", "/help", "/exit", "/quit"):
+        assert command in shown
+    assert say(child, "/payload").strip() == (
+        "Bot > /payload needs a payload to send: /payload X, e.g. /payload GET_STARTED.")
+    assert say(child, "/payload GO").strip() == "Bot > Payload: GO"
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+
+
+def test_an_action_error_points_at_the_users_file_and_line(tmp_path):
+    (tmp_path / "bot.py").write_text(textwrap.dedent(
+        """
+        def check(text):
+            if text == "boom":
+                raise ValueError("the action failed")
+
+        async def App(context):
+            check(context.event.text)
+            await context.send_text("fine")
+        """
+    ))
+    child = spawn(["console", "bot.py"], tmp_path)
+    shown = say(child, "boom").strip().splitlines()
+    assert shown == [
+        "Error: ValueError: the action failed",
+        '  File "bot.py", line 7, in App',
+        "    check(context.event.text)",
+        '  File "bot.py", line 4, in check',
+        '    raise ValueError("the action failed")',
+    ]
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+
+
+def test_help_is_plain_text():
+    for args in ("--help", "console --help"):
+        output, status = pexpect.run(f"{sys.executable} -m bottender_nb {args}",
+                                     withexitstatus=True, encoding="utf-8")
+        assert status == 0 and "usage: bottender-nb" in output
+        assert "`" not in output and "path/to/bot.py[:ActionName]" in output
+
+
+@pytest.mark.parametrize("source, line", [
+    ("async def App(context):\n    await context.send_text('hi'\n", (
+        "bottender-nb: bot.py:2: SyntaxError: '(' was never closed: "
+        "await context.send_text('hi'")),
+    ("import json\nLIMIT = 1 / 0\n\nasync def App(context):\n    pass\n", (
+        "bottender-nb: bot.py:2: loading the bot raised ZeroDivisionError: division by zero")),
+    ("import no_such_module_here\n", (
+        "bottender-nb: bot.py:1: loading the bot raised ModuleNotFoundError: "
+        "No module named 'no_such_module_here'")),
+])
+def test_a_bot_file_that_cannot_load_is_one_line_naming_file_and_line(tmp_path, source, line):
+    (tmp_path / "bot.py").write_text(source)
+    output, status = pexpect.run(f"{sys.executable} -m bottender_nb console bot.py",
+                                 cwd=str(tmp_path), withexitstatus=True, encoding="utf-8")
+    assert status == 2
+    assert output.replace("\r\n", "\n") == line + "\n"

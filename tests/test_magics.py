@@ -31,13 +31,14 @@ CELLS = {
     "no_action": "%say Hi",
     "config": '%%bottender_config\n{"initialState": {"count": 0}}',
     "action": COUNTER,
+    "state_before": "%state",
     "say": "%say Hi\n%say Hi",
     "state": "%state",
     "state_other": "%state console:9",
     "chat": "%chat",
     "type_in_pane": (
-        f"{KIT}\npane = kit.panes[-1]\npane.text.value = 'Hi'\n"
-        "pane.text._handle_custom_msg({'event': 'submit'}, [])"
+        f"{KIT}\npane = kit.panes[-1]\n"  # what the browser sends on Enter: submit, then the value
+        "pane.text._handle_custom_msg({'event': 'submit'}, [])\npane.text.value = 'Hi'"
     ),
     "read_pane": "print(pane.transcript[-1], pane.state_view.values, pane.state_view.changed)",
     "line_chats": (
@@ -53,6 +54,16 @@ CELLS = {
     "printing_action": "%%action\nprint('inside the action')\nawait context.send_text('done')",
     "say_to_printing": "%say Hi",
     "bad_option": "%say Hi --bogus 1",
+    "group_on_console": "%say Hi --group G",
+    "chat_group_on_console": "%chat --group g1",
+    "group_and_room": "%say Hi --platform line --group G --room R",
+    "room_on_slack": "%chat --platform slack --room R",
+    "payload_and_text": "%say Hi --payload X",
+    "empty_user": '%say Hi --user ""',
+    "sessions_missing": "%sessions no-such-dir",
+    "sessions_root_missing": "%sessions /nonexistent",
+    "sessions_options_alone": "%sessions --url redis://127.0.0.1:1",
+    "sessions_dir_with_redis": "%sessions somewhere --driver redis",
     "bad_platform": "%chat --platform nope",
     "bad_config": "%%bottender_config\n{'session': {'driver': 'file'",
     "bad_driver": '%%bottender_config\n{"session": {"driver": "sqlite"}}',
@@ -60,6 +71,7 @@ CELLS = {
     "broken_action": "%%action Broken\nx = 1\nraise ValueError('boom in the action')",
     "say_to_broken": "%say Hi",
     "syntax_error": "%%action\nawait context.send_text(",
+    "import_error": "%%action\nimport no_such_module_xyz\n\nasync def App(context):\n    pass",
     "after_errors": "print('still running')",
     "unload": "%unload_ext bottender_nb",
     "after_unload": "%say Hi",
@@ -84,7 +96,7 @@ def test_state_prints_indented_json(outputs):
     text = stream(outputs["state"])
     assert json.loads(text) == {"count": 2}
     assert text == '{\n  "count": 2\n}\n'
-    assert json.loads(stream(outputs["state_other"])) == {}
+    assert json.loads(stream(outputs["state_before"])) == {"count": 0}  # what the first event sees
 
 
 def test_a_line_group_shares_a_session_and_state_follows_the_last_one(outputs):
@@ -121,30 +133,49 @@ def test_a_redefined_action_reaches_the_open_pane(outputs):
     ("bad_platform", "invalid choice: 'nope'"),
     ("bad_config", "neither JSON nor a Python dict literal"),
     ("bad_driver", "Unknown session driver 'sqlite'"),
+    ("state_other", "No session 'console:9' is stored"),
+    ("group_on_console", "The console platform has no groups, so --group 'G' cannot be used"),
+    ("chat_group_on_console", "The console platform has no groups, so --group 'g1'"),
+    ("group_and_room", "--group 'G' and --room 'R' were both given"),
+    ("room_on_slack", "The slack platform has no rooms, so --room 'R' cannot be used; use --group"),
+    ("payload_and_text", "Give TEXT or --payload, not both"),
+    ("empty_user", "--user needs an id, not ''; e.g. --user 2."),
+    ("sessions_missing", "No directory 'no-such-dir'"),
+    ("sessions_root_missing", "No directory '/nonexistent'"),
+    ("sessions_options_alone", "--url needs --driver redis or --driver mongo"),
+    ("sessions_dir_with_redis", "A directory ('somewhere') goes with --driver file"),
+    ("syntax_error", "SyntaxError in this %%action cell, line 1: '(' was never closed"),
 ])
 def test_errors_are_one_usage_line_not_a_traceback(outputs, cell, message):
-    (output,) = outputs[cell]
-    assert output["output_type"] == "stream" and output["name"] == "stderr"
-    assert output["text"].startswith("UsageError: ") and message in output["text"]
-    assert output["text"].count("\n") == 1
+    assert {(output["output_type"], output.get("name")) for output in outputs[cell]} == {
+        ("stream", "stderr")}  # nothing else: no "You > ", no traceback
+    text = stream(outputs[cell], "stderr")  # one line, however the kernel flushed it
+    assert text.startswith("UsageError: ") and message in text
+    assert text.count("\n") == 1
     assert stream(outputs["after_errors"]) == "still running\n"
 
 
-def test_an_action_error_shows_the_users_frames_not_the_runners(outputs):
+def test_an_action_error_shows_the_action_cell_first_with_its_number_and_line(outputs):
     said, error = outputs["say_to_broken"]
     assert said["output_type"] == "stream" and said["text"] == "You > Hi\n"
     assert (error["output_type"], error["ename"], error["evalue"]) == (
         "error", "ValueError", "boom in the action"
     )
     traceback = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))  # no colours
-    assert "raise ValueError('boom in the action')" in traceback
-    assert "runner.py" not in traceback and "asyncio" not in traceback
+    action_cell = list(CELLS).index("broken_action") + 1  # In[n]: cells run once, in order
+    frames = [line for line in traceback.splitlines() if line.startswith(("Cell In[", "File "))]
+    assert frames == [f"Cell In[{action_cell}], line 2, in Broken(context, props)"]
+    assert "----> 2 raise ValueError('boom in the action')" in traceback
+    assert "get_ipython().run_line_magic" not in traceback and "magics.py" not in traceback
 
 
-def test_a_syntax_error_in_an_action_cell_points_at_the_cell(outputs):
-    (error,) = outputs["syntax_error"]
-    assert error["ename"] == "SyntaxError"
-    assert "cells.py" not in "\n".join(error["traceback"])
+def test_an_error_while_defining_an_action_shows_the_cell_first(outputs):
+    (error,) = outputs["import_error"]
+    assert error["ename"] == "ModuleNotFoundError"
+    traceback = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))
+    action_cell = list(CELLS).index("import_error") + 1
+    frames = [line for line in traceback.splitlines() if line.startswith(("Cell In[", "File "))]
+    assert frames == [f"Cell In[{action_cell}], line 1"]
 
 
 def test_unloading_removes_the_magics(outputs):
@@ -183,6 +214,21 @@ def test_config_picks_the_store_and_both_action_forms_work(tmp_path: Path):
     assert stream(echo) == "You > <b>as typed</b>\nBot > <b>as typed</b>\n"
     assert stream(names) == "Greeter Echo\n"
     assert stream(frame) == "['console:1', 'console:2'] [0, 1]\n"
+
+
+def test_sessions_from_another_store_closes_what_it_opened(tmp_path: Path, redis_server):
+    cells = [
+        "%load_ext bottender_nb",
+        "import redis\n"
+        f"redis.Redis.from_url({redis_server.url!r}).set('sessions:console:7', "
+        "'{\"id\": \"console:7\", \"platform\": \"console\", \"_state\": {\"n\": 7}}', ex=600)",
+        *[f"frame = %sessions --driver redis --url {redis_server.url}\nprint(list(frame['id']))"] * 3,
+        # what is still connected to Redis while the kernel runs: only this cell's client
+        f"print(len(redis.Redis.from_url({redis_server.url!r}).client_list()))",
+    ]
+    ran = execute(cells, tmp_path)
+    assert [stream(output) for output in ran[2:5]] == ["['console:7']\n"] * 3
+    assert stream(ran[5]) == "1\n"
 
 
 # -- the plain functions behind the magics ---------------------------------------------------

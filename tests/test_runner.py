@@ -204,14 +204,15 @@ async def test_reset_session_goes_back_to_initial_state():
     assert (await bot.read_session("console:1"))["_state"] == {"count": 0}
 
 
-async def test_context_session_hands_out_copies_so_an_action_cannot_change_the_record():
+async def test_context_session_is_read_only_so_an_action_cannot_change_the_record():
     store = MemorySessionStore()
 
     async def action(context):
-        user = context.session["user"]
-        user["name"] = "changed in place"
-        context.session.user["id"] = "not stored either"
-        context.session.as_dict()["extra"] = object()  # would not even be JSON
+        for change in (lambda: context.session["user"].__setitem__("name", "changed in place"),
+                       lambda: context.session.user.update(id="not stored either")):
+            with pytest.raises(StateError, match="context.session.user is read-only"):
+                change()
+        context.session.as_dict()["extra"] = object()  # a copy: would not even be JSON
         await context.send_text(context.session.get("user")["name"])
 
     bot = Bot(action, session_store=store)

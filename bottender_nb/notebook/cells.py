@@ -17,7 +17,8 @@ _DEFINITIONS = (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.AsyncFunctionDe
 
 
 class CellError(BottenderNbError, ValueError):
-    """A notebook cell that cannot be used as asked (e.g. an action name that is no identifier)."""
+    """A notebook cell or magic line that cannot be used as asked (an action name that is no
+    identifier, a syntax error in an action cell, a --group the platform lacks...)."""
 
 
 def parse_config(text: str) -> dict[str, Any]:
@@ -52,17 +53,28 @@ def define_action(
     """
     if name is not None and (not name.isidentifier() or keyword.iskeyword(name)):
         raise CellError(f"{name!r} cannot name an action; use a Python identifier such as App.")
-    tree = ast.parse(source, filename=filename)
-    defined = _defined_action(tree, name)
-    carried = source  # what write_test carries into a test file: it runs without this notebook
-    if defined is None:
-        defined = name or DEFAULT_ACTION_NAME
-        tree = _as_action_body(tree, defined)
-        carried = ast.unparse(tree)
-    exec(compile(tree, filename, "exec"), namespace)  # noqa: S102 - the user's own cell
+    try:
+        tree = ast.parse(source, filename=filename)
+        defined = _defined_action(tree, name)
+        carried = source  # what write_test carries into a test file: it runs without this notebook
+        if defined is None:
+            defined = name or DEFAULT_ACTION_NAME
+            tree = _as_action_body(tree, defined)
+            carried = ast.unparse(tree)
+        code = compile(tree, filename, "exec")
+    except SyntaxError as exc:  # one line naming the cell's line; the caret adds little here
+        raise CellError(_syntax_error_line(exc)) from None
+    exec(code, namespace)  # noqa: S102 - the user's own cell
     action = namespace[defined]
     action.__bottender_source__ = carried
     return action
+
+
+def _syntax_error_line(error: SyntaxError) -> str:
+    """``SyntaxError in this %%action cell, line 2: invalid syntax: x = = 1``."""
+    code = (error.text or "").strip()
+    shown = f": {code}" if code else ""
+    return f"SyntaxError in this %%action cell, line {error.lineno}: {error.msg}{shown}"
 
 
 def _defined_action(tree: ast.Module, name: str | None) -> str | None:

@@ -11,13 +11,14 @@ from typing import Any
 
 import ipywidgets as widgets
 
-from ..commands import COMMANDS, handle_line, session_id_for
+from ..commands import COMMANDS, handle_line, session_id_for, state_of
+from ..errors import BottenderNbError
 from ..platforms import Source, get_platform
-from ..record import STATE_FIELD
 from ..session.runner import Bot, Turn
 from ..session.sync import run_sync
 from . import render
-from .kit import attach_recorder
+from .enter_box import EnterBox
+from .recording import attach_recorder
 from .source_picker import SourcePicker
 from .state_view import StateView
 from .timeline_view import TimelineView
@@ -54,17 +55,26 @@ class ChatPane:
         self.session_label = widgets.HTML()
         self.timeline = TimelineView(bot, self.platform, self.picker, self.state_view,
                                      self.transcript_view)
-        self.text, self.send_button = _input_row()
+        self.box = EnterBox(
+            self._send_text, layout=widgets.Layout(flex="1 1 auto"),
+            placeholder=f"Type a message and press Enter, or {', '.join(COMMANDS[:4])}",
+        )
+        self.text = self.box.widget
+        self.text.add_class("bnb-input")
+        self.send_button = widgets.Button(description="Send", button_style="primary",
+                                          icon="paper-plane")
+        self.send_button.add_class("bnb-send")
         self.recorder = attach_recorder(bot) if record_transcript else None
         self._pending: deque[str] = deque()
         self._worker: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._session_id: str | None = None
+        self._offered_stored_users = False
         self.widget = self._layout()
-        self.text.on_msg(self._on_text_message)
         self.send_button.on_click(self._on_click)
         self.picker.on_change(self._on_source)
-        bot.on_turn(_TurnForwarder(self))
+        self._forwarder = _TurnForwarder(self)
+        bot.on_turn(self._forwarder)
         self._on_source(self.picker.source)
 
     # -- code twins of what a user does -------------------------------------------------------
@@ -101,7 +111,8 @@ class ChatPane:
         return self._session_id
 
     def close(self) -> None:
-        """Close the pane's widgets."""
+        """Close the pane's widgets and stop following its bot's events."""
+        self.bot.on_turn(self._forwarder, remove=True)
         _close_tree(self.widget)
 
     def __repr__(self) -> str:
@@ -144,19 +155,11 @@ class ChatPane:
 
     # -- widget callbacks: never block the kernel -------------------------------------------
 
-    def _on_text_message(self, _text: widgets.Text, content: Any, _buffers: Any) -> None:
-        # The browser sends {"event": "submit"} on Enter, after the value it typed; leaving
-        # the box sends nothing, so a click elsewhere never sends a half-typed message.
-        if isinstance(content, dict) and content.get("event") == "submit":
-            self._send_box()
-
     def _on_click(self, _button: widgets.Button) -> None:
-        self._send_box()
+        self._send_text(self.box.take())
 
-    def _send_box(self) -> None:
-        line = self.text.value
+    def _send_text(self, line: str) -> None:
         if line.strip():
-            self.text.value = ""
             self._submit(line)
 
     def _submit(self, line: str) -> None:
@@ -198,11 +201,27 @@ class ChatPane:
         record = await self.bot.read_session(session_id) if session_id else None
         turns = await self.timeline.read(session_id)
         if session_id == self._session_id:  # the user may have switched meanwhile
-            state = dict(self.bot.initial_state) if record is None else record.get(STATE_FIELD, {})
-            self.state_view.show(state, mark_changes=mark_changes)
+            self.state_view.show(state_of(self.bot, record), mark_changes=mark_changes)
             self.timeline.load(session_id, turns)
+        if not self._offered_stored_users:  # once, now that the store is ready
+            self._offered_stored_users = True
+            await self._offer_stored_users()
+
+    async def _offer_stored_users(self) -> None:
+        """List in the picker the users who spoke before the pane opened (their sessions)."""
+        try:
+            records = await self.bot.session_store.all()
+        except BottenderNbError:  # a broken entry: the picker goes without; reads report it
+            return
+        for record in records:
+            user = record.get("user")
+            if record.get("platform") == self.platform and isinstance(user, dict):
+                user_id = user.get("id")
+                self.picker.offer_user(user_id if isinstance(user_id, str) and user_id else None)
 
     def _on_turn(self, turn: Turn) -> None:
+        if turn.platform == self.platform:  # e.g. %say --user 2: the picker offers user 2
+            self.picker.offer_user(_user_id(turn))
         if turn.session_id is not None and turn.session_id == self._session_id:
             self.timeline.add(turn)  # first: a turn picked in the timeline gives way to this one
             self.state_view.show(turn.state, marked=turn.changed)
@@ -233,16 +252,13 @@ class _TurnForwarder:
             pane._on_turn(turn)
 
 
-def _input_row() -> tuple[widgets.Text, widgets.Button]:
-    """The message box (Enter sends; its value follows the typing) and the Send button."""
-    text = widgets.Text(
-        placeholder=f"Type a message and press Enter, or {', '.join(COMMANDS[:4])}",
-        layout=widgets.Layout(flex="1 1 auto"),
-    )
-    text.add_class("bnb-input")
-    button = widgets.Button(description="Send", button_style="primary", icon="paper-plane")
-    button.add_class("bnb-send")
-    return text, button
+def _user_id(turn: Turn) -> str | None:
+    """The id of the user who sent ``turn``'s event, as the platform files it."""
+    if turn.kind != "event" or not isinstance(turn.raw, dict):
+        return None  # a rewind, fork or reset: nobody spoke
+    user = get_platform(turn.platform).session_fields(turn.raw).get("user")
+    user_id = user.get("id") if isinstance(user, dict) else None
+    return user_id if isinstance(user_id, str) and user_id else None
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:

@@ -7,39 +7,25 @@ bot's ``history`` / ``rewind`` / ``fork``, and shows the result; a misuse is one
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments, parse_argstring
 
-from ..errors import BottenderNbError, HistoryError
+from ..errors import HistoryError
 from ..platforms import Source
 from ..turns import Turn
 from .kit import DEFAULT_SESSION_ID, NotebookBot
 from .session_sources import source_for
 from .turn_rows import turns_table
+from .usage import UsageErrors, wants_help
 
 if TYPE_CHECKING:
     import pandas
 
 NAMES = ("turns", "rewind", "fork")
-HELP_FLAGS = ("-h", "--help")
 SESSION_HELP = "e.g. console:1 or line:U123 (default: the last session talked to)"
-
-
-@contextmanager
-def _one_line() -> Iterator[None]:
-    """This package's errors as a UsageError: one line in the notebook, no traceback.
-
-    No action runs here, so unlike the chat magics there are no user frames to keep.
-    """
-    try:
-        yield
-    except BottenderNbError as error:
-        raise UsageError(str(error)) from None
 
 
 @magics_class
@@ -55,10 +41,10 @@ class HistoryMagics(Magics):
     @line_magic
     def turns(self, line: str) -> pandas.DataFrame | None:
         """A session's kept turns as a table: turn, time, kind, you, bot, changed keys."""
-        if self._wants_help(self.turns, line):
+        if wants_help(self.turns, line):
             return None
         args = parse_argstring(self.turns, line)
-        with _one_line():
+        with UsageErrors(self.shell):
             return turns_table(kept_turns(self.kit, args.session_id))
 
     @magic_arguments()
@@ -67,10 +53,10 @@ class HistoryMagics(Magics):
     @line_magic
     def rewind(self, line: str) -> None:
         """Step a session back: the state after TURN becomes its state; nothing is deleted."""
-        if self._wants_help(self.rewind, line):
+        if wants_help(self.rewind, line):
             return
         args = parse_argstring(self.rewind, line)
-        with _one_line():
+        with UsageErrors(self.shell):
             print(rewind(self.kit, args.turn, args.session_id))
 
     @magic_arguments()
@@ -81,18 +67,11 @@ class HistoryMagics(Magics):
     @line_magic
     def fork(self, line: str) -> None:
         """A new session with SESSION_ID's state and history up to TURN; prints its id."""
-        if self._wants_help(self.fork, line):
+        if wants_help(self.fork, line):
             return
         args = parse_argstring(self.fork, line)
-        with _one_line():
+        with UsageErrors(self.shell):
             print(fork(self.kit, args.turn, args.session_id, to=args.to))
-
-    @staticmethod
-    def _wants_help(magic: Any, line: str) -> bool:
-        if not any(flag in line.split() for flag in HELP_FLAGS):
-            return False
-        print(magic.parser.format_help())
-        return True
 
 
 # -- the plain functions behind them ---------------------------------------------------------

@@ -6,22 +6,25 @@ Plain functions and one small class, so the magics only parse, call and display.
 from __future__ import annotations
 
 import json
+import os
 import weakref
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..commands import handle_line
+from ..commands import handle_line, state_of
 from ..config import bot_options, session_store
 from ..platforms import Source
-from ..record import STATE_FIELD
 from ..session.runner import Bot, Turn
 from ..session.sync import run_sync
 from .cells import CellError
+from .recording import attach_recorder
+from .source_picker import check_source
 
 if TYPE_CHECKING:
     from .chat import ChatPane
 
 DEFAULT_SESSION_ID = "console:1"
+_OPTION_FLAGS = {"collectionName": "collection"}  # %sessions' flag for a Bottender option
 NO_ACTION = "No bot action is defined yet; define one with %%action (the cell is its body)."
 
 
@@ -58,21 +61,34 @@ class NotebookBot:
     def say(self, line: str, *, platform: str, source: Source, record: bool = False) -> list[str]:
         """Send one line (a message or a slash command) as ``source``; the replies."""
         bot = self.require_bot()
+        check_source(platform, user=source.user, group=source.group, room=source.room)
         if record:
             attach_recorder(bot)
         return run_sync(handle_line(bot, line, platform=platform, source=source)).replies
 
     def state(self, session_id: str | None = None) -> dict[str, Any]:
-        """The state of ``session_id`` (default: the last session talked to, else console:1)."""
+        """The state of ``session_id`` (default: the last session talked to, else console:1).
+
+        A session named here that is not stored is an error (a typo must not look like an
+        empty state); the default session before its first event shows the state its first
+        event will start from, ``initial_state``, as ``/state`` does.
+        """
         bot = self.require_bot()
-        session_id = session_id or self.last_session_id or DEFAULT_SESSION_ID
-        record = run_sync(bot.read_session(session_id))
-        return (record or {}).get(STATE_FIELD, {})
+        record = run_sync(bot.read_session(
+            session_id or self.last_session_id or DEFAULT_SESSION_ID
+        ))
+        if record is None and session_id is not None:
+            raise CellError(
+                f"No session {session_id!r} is stored (never talked to, or expired); "
+                "%sessions lists the stored ones, e.g. %state console:1."
+            )
+        return state_of(bot, record)
 
     def open_chat(self, *, platform: str, source: Source, record: bool = False) -> ChatPane:
         """A chat pane on the notebook's bot (kept in :attr:`panes` while its widgets live)."""
         from .chat import ChatPane
 
+        check_source(platform, user=source.user, group=source.group, room=source.room)
         pane = ChatPane(self.require_bot(), platform=platform, user=source.user,
                         group=source.group, room=source.room, record_transcript=record)
         self._panes.append(weakref.ref(pane))
@@ -108,19 +124,30 @@ def transcript_lines(line: str, replies: list[str]) -> list[str]:
     return [f"You > {line}", *(f"Bot > {reply}" for reply in replies)]
 
 
-def attach_recorder(bot: Bot) -> Any:
-    """Record the bot's turns next to its sessions (the analysis kit loads only when asked)."""
-    from ..analysis.transcripts import TranscriptRecorder
-
-    return TranscriptRecorder.for_store(bot.session_store).attach(bot)
-
-
-def sessions_source(
+def load_sessions(
     kit: NotebookBot, dirname: str | None, driver: str | None, store_options: Mapping[str, Any]
 ) -> Any:
-    """What ``%sessions`` reads: a named store or directory, else the notebook bot's store."""
-    if driver is not None:
-        return session_store({"driver": driver, "stores": {driver: dict(store_options)}})
-    if dirname is not None:
-        return dirname
-    return kit.options["session_store"] if kit.bot is None else kit.bot.session_store
+    """What ``%sessions`` shows: a named store or directory, else the notebook bot's store.
+
+    A store opened here for ``--driver`` is closed again once read (its connections with it).
+    """
+    from ..analysis.frames import sessions_frame
+
+    if dirname is not None and driver not in (None, "file"):
+        raise CellError(f"A directory ({dirname!r}) goes with --driver file or no --driver; "
+                        f"--driver {driver} reads the server that --url or --host names.")
+    if dirname is not None and not os.path.isdir(dirname):
+        raise CellError(f"No directory {dirname!r} (in {os.getcwd()!r}); give the directory "
+                        "of session files, e.g. %sessions .sessions.")
+    if driver is None:
+        if store_options:
+            named = ", ".join(f"--{_OPTION_FLAGS.get(name, name)}" for name in store_options)
+            raise CellError(f"{named} needs --driver redis or --driver mongo; "
+                            "e.g. %sessions --driver redis --url redis://localhost:6379.")
+        own = kit.options["session_store"] if kit.bot is None else kit.bot.session_store
+        return sessions_frame(own if dirname is None else dirname)
+    store = session_store({"driver": driver, "stores": {driver: dict(store_options)}})
+    try:
+        return sessions_frame(store)
+    finally:
+        run_sync(store.close())

@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import TracebackType
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -14,15 +13,14 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from ..commands import as_json
-from ..errors import BottenderNbError
 from ..platforms import PLATFORM_NAMES, Source
 from .arguments import split_text_and_options
 from .cells import define_action, parse_config
 from .history_magics import NAMES as HISTORY_NAMES, HistoryMagics
-from .kit import NotebookBot, sessions_source, transcript_lines
-from .tracebacks import user_frames
+from .kit import NotebookBot, load_sessions, transcript_lines
+from .source_picker import check_source
+from .usage import HELP_FLAGS, UsageErrors, wants_help
 
-HELP_FLAGS = ("-h", "--help")
 
 
 def _source_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
@@ -38,35 +36,6 @@ def _source_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
     ]):
         magic = decorator(magic)
     return magic
-
-
-class _UsageErrors:
-    """Show this package's errors as one line (UsageError), and the user's own errors with
-    their own frames only, not the runner's and asyncio's."""
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
-                 traceback: TracebackType | None) -> None:
-        if isinstance(error, BottenderNbError) or _is_missing_extra(error):
-            raise UsageError(str(error)) from None
-        if isinstance(error, SyntaxError):  # in an %%action cell: the caret is what helps
-            raise error.with_traceback(None)
-        if isinstance(error, Exception):
-            raise error.with_traceback(user_frames(traceback))
-
-
-def _is_missing_extra(error: BaseException | None) -> bool:
-    """An optional client that is not installed: its message already says what to install."""
-    return isinstance(error, ImportError) and "pip install" in str(error)
-
-
-def _wants_help(magic: Callable[..., Any], line: str) -> bool:
-    if not any(flag in line.split() for flag in HELP_FLAGS):
-        return False
-    print(magic.parser.format_help())
-    return True
 
 
 @magics_class
@@ -86,10 +55,10 @@ class BottenderMagics(Magics):
         {"initialState": {"count": 0}, "session": {"driver": "file", "expiresIn": 30,
         "stores": {"file": {"dirname": ".sessions"}}}}
         """
-        if _wants_help(self.bottender_config, line):
+        if wants_help(self.bottender_config, line):
             return
         parse_argstring(self.bottender_config, line)
-        with _UsageErrors():
+        with UsageErrors(self.shell):
             print(self.kit.configure(parse_config(cell)))
 
     @magic_arguments()
@@ -103,12 +72,12 @@ class BottenderMagics(Magics):
         `context.set_state(...)`, `await context.send_text(...)`. A cell that itself defines
         `async def App(context): ...` works too.
         """
-        if _wants_help(self.action, line):
+        if wants_help(self.action, line):
             return
         args = parse_argstring(self.action, line)
         source = self.shell.transform_cell(cell)
         filename = self.shell.compile.cache(source, self.shell.execution_count)
-        with _UsageErrors():
+        with UsageErrors(self.shell):
             function = define_action(source, args.name, self.shell.user_ns, filename=filename)
             self.kit.set_action(function)
 
@@ -127,12 +96,16 @@ class BottenderMagics(Magics):
         args = self.say.parser.parse_args(argv)
         if args.payload is None and not text:
             raise UsageError("Nothing to say: %say TEXT, or %say --payload X.")
+        if args.payload is not None and text:
+            raise UsageError(f"Give TEXT or --payload, not both: %say {text}, or "
+                             f"%say --payload {args.payload}.")
         said = f"/payload {args.payload}" if args.payload is not None else text
-        with _UsageErrors():
+        with UsageErrors(self.shell):
             self.kit.require_bot()
+            check_source(args.platform, user=args.user, group=args.group, room=args.room)
         you, *_ = transcript_lines(said, [])
         print(you, flush=True)  # before the action runs, so its own print()s come after
-        with _UsageErrors():
+        with UsageErrors(self.shell):
             replies = self.kit.say(said, platform=args.platform, source=_source(args),
                                    record=args.record)
         for reply_line in transcript_lines(said, replies)[1:]:
@@ -144,21 +117,21 @@ class BottenderMagics(Magics):
     @line_magic
     def state(self, line: str) -> None:
         """Print a session's state as indented JSON, like /state."""
-        if _wants_help(self.state, line):
+        if wants_help(self.state, line):
             return
         args = parse_argstring(self.state, line)
-        with _UsageErrors():
-            print(as_json(self.kit.state(args.session_id)))
+        with UsageErrors(self.shell):
+            print(as_json(self.kit.state(_unquote(args.session_id))))
 
     @magic_arguments()
     @_source_arguments
     @line_magic
     def chat(self, line: str) -> None:
         """Show a chat pane: bubbles, a text box, the session id and its live state."""
-        if _wants_help(self.chat, line):
+        if wants_help(self.chat, line):
             return
         args = parse_argstring(self.chat, line)
-        with _UsageErrors():
+        with UsageErrors(self.shell):
             pane = self.kit.open_chat(platform=args.platform, source=_source(args),
                                       record=args.record)
         display(pane)
@@ -177,15 +150,12 @@ class BottenderMagics(Magics):
     @line_magic
     def sessions(self, line: str) -> Any:
         """The stored sessions as a DataFrame, one row per session: `df = %sessions .sessions`."""
-        if _wants_help(self.sessions, line):
+        if wants_help(self.sessions, line):
             return None
         args = parse_argstring(self.sessions, line)
-        from ..analysis.frames import sessions_frame
-
-        with _UsageErrors():
-            source = sessions_source(self.kit, _unquote(args.dirname), args.driver,
-                                     _store_options(args))
-            return sessions_frame(source)
+        with UsageErrors(self.shell):
+            return load_sessions(self.kit, _unquote(args.dirname), args.driver,
+                                 _store_options(args))
 
 
 def _source(args: Any) -> Source:

@@ -8,6 +8,8 @@ from types import EllipsisType
 import ipywidgets as widgets
 
 from ..platforms import Source
+from .cells import CellError
+from .enter_box import EnterBox
 
 # The shared conversations a platform's simulated bodies can carry, and what users call them.
 SHARED_CHATS: dict[str, dict[str, str]] = {
@@ -18,8 +20,27 @@ SHARED_CHATS: dict[str, dict[str, str]] = {
 PRIVATE = ""  # the chat picker's value for a one-to-one chat
 
 
+def check_source(platform: str, *, user: str | None = None, group: str | None = None,
+                 room: str | None = None) -> None:
+    """Refuse an empty id, a group or room the platform's simulated messages cannot carry, or
+    both at once."""
+    for kind, given in (("user", user), ("group", group), ("room", room)):
+        if given is not None and not given.strip():
+            raise CellError(f"--{kind} needs an id, not {given!r}; e.g. --{kind} 2.")
+    if group is not None and room is not None:
+        raise CellError(f"--group {group!r} and --room {room!r} were both given; a message is "
+                        "sent in one group or one room: keep one of them.")
+    kinds = SHARED_CHATS.get(platform, {})
+    for kind, chat_id in (("group", group), ("room", room)):
+        if chat_id is not None and kind not in kinds:
+            offered = ", ".join(f"--{name} (a {label})" for name, label in kinds.items())
+            fix = f"use {offered}" if offered else "drop it: its chats are private, one per user"
+            raise CellError(f"The {platform} platform has no {kind}s, so --{kind} {chat_id!r} "
+                            f"cannot be used; {fix}.")
+
+
 class SourcePicker:
-    """A user dropdown, a chat dropdown (private / group / room) and a box to add either.
+    """A user dropdown, a chat dropdown (private / group / room), and a "new id" box for each.
 
     Switching shows, for example, that on LINE everyone in a group shares the group's session
     while two users in private chats each have their own.
@@ -28,26 +49,42 @@ class SourcePicker:
     def __init__(
         self, platform: str, *, user: str = "1", group: str | None = None, room: str | None = None
     ) -> None:
+        check_source(platform, user=user, group=group, room=room)
+        self.platform = platform
         self.kinds = SHARED_CHATS.get(platform, {})
         self._listeners: list[Callable[[Source], None]] = []
         self._switching = False
         self.user = widgets.Dropdown(description="User", options=[user], value=user)
         self.chat = widgets.Dropdown(description="Chat", options=[("private chat", PRIVATE)])
-        self.new_id = widgets.Text(placeholder="new id", layout=widgets.Layout(width="9em"))
-        self.add_user = widgets.Button(description="Add user", icon="user-plus")
-        self.add_user.on_click(lambda _: self._add_from_box("user"))
-        buttons = [self.add_user]
-        for kind, label in self.kinds.items():
-            button = widgets.Button(description=f"Add {label}", icon="users")
-            button.on_click(lambda _, kind=kind: self._add_from_box(kind))
-            buttons.append(button)
+        self.new_ids: dict[str, EnterBox] = {}
+        self.add_buttons: dict[str, widgets.Button] = {}
+        adders: list[widgets.Widget] = []
+        for kind, label in {"user": "user", **self.kinds}.items():
+            box = EnterBox(lambda name, kind=kind: self._add(kind, name),
+                           placeholder=f"new {label} id", layout=widgets.Layout(width="9em"))
+            button = widgets.Button(description=f"Add {label}",
+                                    icon="user-plus" if kind == "user" else "users")
+            button.on_click(lambda _, kind=kind: self._add(kind, self.new_ids[kind].take()))
+            self.new_ids[kind], self.add_buttons[kind] = box, button
+            adders.append(widgets.HBox([box.widget, button]))
         controls: list[widgets.Widget] = [self.user]
         if self.kinds:
             controls.append(self.chat)
-        self.widget = widgets.HBox([*controls, self.new_id, *buttons])
+        self.widget = widgets.HBox([*controls, *adders])
+        self.widget.layout.flex_flow = "row wrap"
         self.switch(user=user, group=group, room=room)
         self.user.observe(self._changed, names="value")
         self.chat.observe(self._changed, names="value")
+
+    def offer_user(self, user: str | None) -> None:
+        """List ``user`` in the user dropdown (someone who spoke, e.g. through %say)."""
+        if user is None:
+            return
+        self._switching = True  # adding an option briefly moves the selection; that is no switch
+        try:
+            self._add_option(self.user, user, user)
+        finally:
+            self._switching = False
 
     @property
     def source(self) -> Source:
@@ -75,6 +112,7 @@ class SourcePicker:
         self._switching = True
         try:
             if user is not None:
+                check_source(self.platform, user=str(user))
                 self._add_option(self.user, str(user), str(user))
                 self.user.value = str(user)
             if group is not ... or room is not ...:
@@ -89,19 +127,16 @@ class SourcePicker:
         for kind, chat_id in (("group", group), ("room", room)):
             if chat_id is None or chat_id is ...:
                 continue
-            if kind not in self.kinds:
-                raise ValueError(f"This platform has no {kind}s; use one of: "
-                                 f"{', '.join(self.kinds) or 'private chats only'}.")
+            check_source(self.platform, **{kind: chat_id})
             value = f"{kind}:{chat_id}"
             self._add_option(self.chat, f"{self.kinds[kind]} {chat_id}", value)
             return value
         return PRIVATE
 
-    def _add_from_box(self, kind: str) -> None:
-        name = self.new_id.value.strip()
+    def _add(self, kind: str, name: str) -> None:
+        name = name.strip()
         if not name:
             return
-        self.new_id.value = ""
         if kind == "user":
             self.switch(user=name)
         else:

@@ -10,6 +10,7 @@ from IPython.display import display
 
 from ..errors import HistoryError
 from .kit import DEFAULT_SESSION_ID, NotebookBot
+from .usage import UsageErrors, wants_help
 
 
 @magics_class
@@ -28,12 +29,11 @@ class TestingMagics(Magics):
     def record_test(self, line: str) -> None:
         """Write a pytest file that replays a session's turns and checks replies and state."""
         from ..testing import write_test
-        from .magics import _UsageErrors as UsageErrors, _wants_help as wants_help
 
         if wants_help(self.record_test, line):
             return
         args = parse_argstring(self.record_test, line)
-        with UsageErrors():
+        with UsageErrors(self.shell):
             kit = self.kit
             session_id = args.session_id or kit.last_session_id or DEFAULT_SESSION_ID
             path = write_test(args.path, kit.require_bot(), session_id)
@@ -48,12 +48,11 @@ class TestingMagics(Magics):
     def replay(self, line: str) -> Any:
         """Replay a session's turns against the current action; the differences, styled."""
         from ..testing import replay
-        from .magics import _UsageErrors as UsageErrors, _wants_help as wants_help
 
         if wants_help(self.replay, line):
             return None
         args = parse_argstring(self.replay, line)
-        with UsageErrors():
+        with UsageErrors(self.shell):
             kit = self.kit
             bot = kit.require_bot()
             session_id = args.session_id or kit.last_session_id or DEFAULT_SESSION_ID

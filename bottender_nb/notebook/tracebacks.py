@@ -3,22 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
+import threading
 import types
 from pathlib import Path
+from typing import Any
 
-import bottender_nb
-
-# Frames from these directories are how an action gets run, never where its bug is.
+# Frames from these places are how an action gets run, never where its bug is.
 _MACHINERY = tuple(
     str(Path(path).resolve()) + os.sep
-    for path in (Path(bottender_nb.__file__).parent, Path(asyncio.__file__).parent)
+    for path in (Path(__file__).resolve().parent.parent, Path(asyncio.__file__).parent,
+                 Path(concurrent.futures.__file__).parent)
 )
-_NEST_ASYNCIO = ("nest_asyncio.py",)
+_MACHINERY_FILES = ("nest_asyncio.py", "nest_asyncio2.py", os.sep + Path(threading.__file__).name)
 
 
 def _is_machinery(filename: str) -> bool:
-    if filename.endswith(_NEST_ASYNCIO):
+    if filename.endswith(_MACHINERY_FILES):
         return True
     try:
         resolved = str(Path(filename).resolve())
@@ -44,3 +46,22 @@ def user_frames(traceback: types.TracebackType | None) -> types.TracebackType | 
     for frame in reversed(kept):
         trimmed = types.TracebackType(trimmed, frame.tb_frame, frame.tb_lasti, frame.tb_lineno)
     return trimmed
+
+
+def show_user_frames_only(shell: Any, error: BaseException) -> None:
+    """Make IPython show ``error`` from the user's own first frame (their action's cell, with
+    its ``In[n]`` and line), not from the ``%say`` cell and the magic that ran the action.
+
+    Raising cannot drop the frames it passes through, so this uses IPython's documented hook
+    for exceptions that render their own traceback, ``_render_traceback_``, on this one error
+    instance. An error with no user frame at all (a bug of ours) is left whole.
+    """
+    trimmed = user_frames(error.__traceback__)
+    if trimmed is error.__traceback__ or not hasattr(error, "__dict__"):
+        return
+    formatter = shell.InteractiveTB
+
+    def render() -> list[str]:
+        return formatter.structured_traceback(type(error), error, trimmed, tb_offset=0)
+
+    error._render_traceback_ = render  # type: ignore[attr-defined]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from ..errors import StateError
 from ..platforms.base import Event
@@ -23,12 +23,55 @@ class Reply:
         return self.text
 
 
+class SessionField(dict):
+    """A stored session field read as in Bottender: ``session.user.id`` as well as
+    ``session.user["id"]``; nested objects read the same way. A read-only copy: the session
+    is written by the runner, so a change here would be lost and is refused instead.
+    """
+
+    __slots__ = ("_path",)
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "_path":
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            fields = ", ".join(map(str, self)) or "none"
+            raise AttributeError(
+                f"{self._path} has no field {name!r}; its fields are: {fields}"
+            ) from None
+
+    def _refuse(self, *args: Any, **kwargs: Any) -> NoReturn:
+        raise StateError(f"{self._path} is read-only: the session is stored by the runner; "
+                         "keep your own data in the state with context.set_state(...).")
+
+    __setitem__ = __delitem__ = __setattr__ = __delattr__ = __ior__ = _refuse
+    update = pop = popitem = clear = setdefault = _refuse  # type: ignore[assignment]
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        """Copies and pickles are plain dicts: they are the caller's to change."""
+        return (dict, (thaw(dict(self)),))
+
+
+def _field_view(value: Any, path: str) -> Any:
+    """``value`` with its objects as :class:`SessionField` views (lists copied as lists)."""
+    if isinstance(value, Mapping):
+        view = SessionField({key: _field_view(item, f"{path}.{key}") for key, item in value.items()})
+        object.__setattr__(view, "_path", path)
+        return view
+    if isinstance(value, list):
+        return [_field_view(item, f"{path}[{index}]") for index, item in enumerate(value)]
+    return thaw(value)
+
+
 class Session:
     """The stored session of one conversation, in Bottender's shape; read-only.
 
-    Fields are handed out as copies: what an action changes in them is not stored (the state
-    changes through ``context.set_state``), so the record written after the event holds
-    only what the runner put there.
+    Fields read as in Bottender, ``session.user.id`` (and ``.group``, ``.room``, ``.channel``,
+    ``.page``: None when the conversation has none), or as ``session["user"]["id"]``. They are
+    read-only copies: the state changes through ``context.set_state``, so the record written
+    after the event holds only what the runner put there.
     """
 
     __slots__ = ("_record",)
@@ -45,19 +88,50 @@ class Session:
         return self._record["platform"]
 
     @property
-    def user(self) -> dict[str, Any] | None:
+    def user(self) -> SessionField | None:
         return self.get("user")
+
+    @property
+    def group(self) -> SessionField | None:
+        """A LINE or Telegram group (None in a private chat)."""
+        return self.get("group")
+
+    @property
+    def room(self) -> SessionField | None:
+        """A LINE room (None elsewhere)."""
+        return self.get("room")
+
+    @property
+    def channel(self) -> SessionField | None:
+        """A Slack or Telegram channel."""
+        return self.get("channel")
+
+    @property
+    def page(self) -> SessionField | None:
+        """A Messenger page."""
+        return self.get("page")
 
     @property
     def last_activity(self) -> int | None:
         """Epoch milliseconds of the last handled event, as Bottender stores it."""
         return self._record.get(LAST_ACTIVITY_FIELD)
 
+    def __getattr__(self, name: str) -> Any:
+        """Any other stored field, e.g. ``session.lastActivity``; a missing one names those
+        that exist."""
+        if name.startswith("__") or name == "_record":
+            raise AttributeError(name)
+        if name in self._record:
+            return self[name]
+        fields = ", ".join(field for field in self._record if not field.startswith("_"))
+        raise AttributeError(f"context.session has no field {name!r}; its fields are: "
+                             f"{fields} (and the state is context.state)")
+
     def __getitem__(self, field: str) -> Any:
-        return thaw(self._record[field])
+        return _field_view(self._record[field], f"context.session.{field}")
 
     def get(self, field: str, default: Any = None) -> Any:
-        return thaw(self._record[field]) if field in self._record else default
+        return self[field] if field in self._record else default
 
     def as_dict(self) -> dict[str, Any]:
         """A copy of the whole record."""

@@ -93,9 +93,13 @@ class Bot:
         self._store_has_lock = type(session_store).lock is not SessionStore.lock
         self._store_ready = False
 
-    def on_turn(self, listener: TurnListener) -> None:
-        """Call ``listener(turn)`` after every handled event (transcripts, live views)."""
-        self._listeners.append(listener)
+    def on_turn(self, listener: TurnListener, *, remove: bool = False) -> None:
+        """Call ``listener(turn)`` after every handled event (transcripts, live views);
+        ``remove=True`` stops calling it (as ipywidgets' ``on_click(callback, remove=True)``)."""
+        if not remove:
+            self._listeners.append(listener)
+        elif listener in self._listeners:
+            self._listeners = [kept for kept in self._listeners if kept is not listener]
 
     async def handle_request(self, body: Mapping[str, Any], platform: str = "console") -> list[Reply]:
         """Handle a raw webhook body; the bot's replies, in order."""

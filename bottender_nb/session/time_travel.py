@@ -10,15 +10,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..errors import HistoryError
 from ..frozen import thaw
 from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD
+from ..stores.base import Clock, SessionStore
 from ..turns import Turn, changed_keys
 
-if TYPE_CHECKING:
-    from .runner import Bot
+
+class Bot(Protocol):
+    """What time travel needs of a :class:`~bottender_nb.session.runner.Bot` (which calls it)."""
+
+    session_store: SessionStore
+    clock: Clock
+    keep_history: int
+
+    async def _ensure_store(self) -> None: ...
+
+    def _notify(self, turn: Turn) -> None: ...
 
 
 async def history(bot: Bot, session_id: str) -> list[Turn]:
