@@ -11,7 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import CorruptSessionError
+from .errors import CorruptSessionError, StateError
+from .record import _json_problem
 
 KINDS = ("event", "rewind", "fork", "reset")
 """What made a turn: an event the bot handled, or one of the time-travel verbs."""
@@ -68,6 +69,23 @@ def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[st
     keys = [key for key, value in after.items() if key not in before or before[key] != value]
     keys += [key for key in before if key not in after]
     return keys
+
+
+def check_raw(raw: Any) -> None:
+    """Refuse an event whose body JSON cannot carry, before it runs: its turn keeps it as JSON.
+
+    Every other part of a turn is checked where it is made (state by ``set_state``, text by
+    the platform), so this is the one check that keeps a kept turn from failing half-way,
+    after its session was written.
+    """
+    problem = _json_problem(raw)
+    if problem is not None:
+        where, what = problem
+        raise StateError(
+            f"The event{where} holds {what}, which is not JSON-serialisable, and its turn keeps "
+            "the event as JSON; send a JSON body (as a webhook's is), or use Bot(..., history=0). "
+            "Nothing was run or stored."
+        )
 
 
 def _problem(record: Mapping[str, Any]) -> str:

@@ -14,7 +14,7 @@ from ..platforms import Platform, Source, get_platform
 from ..platforms.base import Event
 from ..errors import ConfigError
 from ..stores.base import Clock, SessionStore
-from ..turns import Turn, changed_keys
+from ..turns import Turn, changed_keys, check_raw
 from .context import Context, Reply, Session
 from ..frozen import FrozenDict, freeze
 from .locks import SessionLocks
@@ -220,6 +220,8 @@ class Bot:
                 no_session_reason=f"no session key can be derived from this {handler.name} event",
             )
         else:
+            if self.keep_history:  # refused before it runs, not after its session is written
+                check_raw(raw_event)
             record = await store.read_for_event(session_id)
             if record is None:
                 record = {"id": session_id, "platform": handler.name, STATE_FIELD: self.initial_state}
@@ -243,11 +245,13 @@ class Bot:
         if record is not None:
             record[STATE_FIELD] = context.state
             record[LAST_ACTIVITY_FIELD] = int(now * 1000)
-            await store.write(session_id, CheckedRecord(record))  # type: ignore[arg-type]
             if self.keep_history and store.history is not None:
+                # Before the write: a store may hand its lock on with the write (redis does
+                # when another process waits), and indexes are given in order only under it.
                 turn.index = await store.append_turn(
                     session_id, turn.as_record(), keep=self.keep_history
                 )
+            await store.write(session_id, CheckedRecord(record))  # type: ignore[arg-type]
         return turn
 
     def _notify(self, turn: Turn) -> None:

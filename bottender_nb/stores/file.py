@@ -25,6 +25,7 @@ from ..errors import StoreError
 from ..record import CheckedRecord, dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .file_lock import FileLock, LockFiles, SessionLock
+from .file_history import FileHistory
 from .filenames import SUFFIX, WINDOWS, session_filename
 
 LOCK_DIRNAME = ".locks"
@@ -70,6 +71,7 @@ class FileSessionStore(SessionStore):
         self._temp_counter = itertools.count()
         self._lock_files = LockFiles()
         self._paths: dict[str, tuple[str, str]] = {}  # session id -> its file, its lock file
+        self.history = FileHistory(dirname)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._dir!r}, durable={self.durable})"

@@ -16,9 +16,26 @@ from typing import Any
 from cachetools import LRUCache
 
 from ..errors import CorruptSessionError
+from ..record import _STRICT, dumps_utf8, orjson, parse
 
 TurnRecord = dict[str, Any]
 """A turn as stored: the JSON object of :meth:`bottender_nb.turns.Turn.as_record`."""
+
+
+def encode_turn(turn: TurnRecord) -> bytes:
+    """The turn's JSON (UTF-8) without its ``index``, which each store puts where it keeps it.
+
+    The runner has checked the one part of a turn no edge checked before, the event's ``raw``
+    (:func:`bottender_nb.turns.check_raw`), so orjson encodes it as is; what orjson refuses
+    (an int beyond 64 bits, a lone surrogate) goes through :func:`dumps_utf8`, which names it.
+    """
+    body = {name: value for name, value in turn.items() if name != "index"}
+    if orjson is not None:
+        try:
+            return orjson.dumps(body, option=_STRICT)
+        except TypeError:
+            pass
+    return dumps_utf8(body)
 
 
 class History(ABC):
@@ -46,7 +63,11 @@ class History(ABC):
 
 
 class MemoryHistory(History):
-    """Histories kept in this process, for the memory store; as many as it keeps sessions."""
+    """Histories kept in this process, for the memory store; as many as it keeps sessions.
+
+    Each turn is kept as its JSON, like the other stores keep it: what a caller changes in
+    a webhook body after the event never changes the kept turn, and reads hand out copies.
+    """
 
     def __init__(self, max_sessions: int) -> None:
         self._sessions: LRUCache[str, _Kept] = LRUCache(maxsize=max_sessions)
@@ -55,18 +76,19 @@ class MemoryHistory(History):
         kept = self._sessions.get(session_id)
         if kept is None or kept.turns.maxlen != keep:
             kept = self._sessions[session_id] = _Kept(kept, keep)
-        turn["index"] = index = kept.next_index
+        index = kept.next_index
+        kept.turns.append((index, encode_turn(turn)))
         kept.next_index += 1
-        kept.turns.append(turn)
+        turn["index"] = index
         return index
 
     async def read(self, session_id: str) -> list[TurnRecord]:
         kept = self._sessions.get(session_id)
-        return [] if kept is None else [dict(turn) for turn in kept.turns]
+        return [] if kept is None else [_decode(index, data) for index, data in kept.turns]
 
     async def replace(self, session_id: str, turns: list[TurnRecord]) -> None:
         kept = _Kept(None, max(len(turns), 1))
-        kept.turns.extend(dict(turn) for turn in turns)
+        kept.turns.extend((turn["index"], encode_turn(turn)) for turn in turns)
         kept.next_index = turns[-1]["index"] + 1 if turns else 0
         self._sessions[session_id] = kept
 
@@ -75,17 +97,23 @@ class MemoryHistory(History):
 
     async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
         return [
-            (f"history of {session_id!r}", dict(turn))
+            (f"history of {session_id!r}", _decode(index, data))
             for session_id, kept in list(self._sessions.items())
-            for turn in kept.turns
+            for index, data in kept.turns
         ]
 
 
+def _decode(index: int, data: bytes) -> TurnRecord:
+    record: TurnRecord = parse(data)
+    record["index"] = index
+    return record
+
+
 class _Kept:
-    """One session's turns and the next index; a new ``keep`` keeps the newest that fit."""
+    """One session's turns (index, JSON) and the next index; a new ``keep`` keeps the newest."""
 
     __slots__ = ("next_index", "turns")
 
     def __init__(self, previous: _Kept | None, keep: int) -> None:
-        self.turns: deque[TurnRecord] = deque(previous.turns if previous else (), maxlen=keep)
+        self.turns: deque[tuple[int, bytes]] = deque(previous.turns if previous else (), maxlen=keep)
         self.next_index = previous.next_index if previous else 0

@@ -38,6 +38,7 @@ from ..errors import StoreError, missing_extra
 from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .redis_address import lean_address
+from .redis_history import RedisHistory
 from .redis_busy_poll import BusyPoll
 from .redis_keys import Script, glob_escape, is_lock_key
 from .redis_lanes import DRIVER_ERRORS, ClusterExecutor, ConnectionExecutor, RedisPyConnection
@@ -97,6 +98,7 @@ class RedisSessionStore(SessionStore):
         )
         self._owns_client = client is None
         self._cluster = isinstance(self._client, RedisCluster)
+        self.history = RedisHistory(self._client, prefix)
         seconds = self.expires_in_seconds
         self._ttl = 0 if seconds is None else max(1, math.ceil(seconds))
         self._leases = Leases(self._call, self._wait, self.key, lock_timeout)

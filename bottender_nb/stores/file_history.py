@@ -1,0 +1,229 @@
+"""The file store's histories: one JSON-lines file per session in ``<dirname>/.history/``.
+
+Neither this package's ``all()`` nor Bottender's own file store (node ``jfs``) reads a
+subdirectory, so a history never shows up as a session. A line is one turn, its JSON object
+opening with ``{"index":N,"keep":K,``: the index the turn got, and how many turns its writer
+keeps. That fixed opening is what makes an append cost the same at turn 10 as at turn 10,000:
+
+* the next index is read from the opening of the last line (a read of the file's tail), and
+  the number of turns in the file from the first line's (a 64-byte read of its head);
+* the turn goes in with one ``O_APPEND`` write of one line;
+* once the file holds ``keep`` + ``max(keep, 16)`` turns, the newest ``keep`` are written to a
+  temp file that replaces it: at most one rewrite of ~2 × keep lines per ~keep appends.
+
+Readers keep the newest ``keep`` turns of the last line (the file may hold more until its next
+rewrite). A line torn by a killed writer is reported by :meth:`FileHistory.entries` and skipped;
+the next append starts on a fresh line. Appends to one session come from the runner, which
+holds the file store's cross-process lock on that session, so indexes are handed out in order.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import secrets
+from pathlib import Path
+
+from ..errors import CorruptSessionError, StoreError
+from ..record import parse
+from .filenames import session_filename
+from .history import History, TurnRecord, encode_turn
+
+HISTORY_DIRNAME = ".history"
+SUFFIX = ".jsonl"
+_OPENING = re.compile(rb'\{"index":(\d+),"keep":(\d+),')
+_APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_TAIL = 4096  # bytes read at a time when looking for the last line's opening
+
+
+class FileHistory(History):
+    """Turns as JSON lines in ``<dirname>/.history/<session file name>l`` (see the module)."""
+
+    def __init__(self, dirname: str | os.PathLike[str]) -> None:
+        self.dirname = Path(dirname) / HISTORY_DIRNAME
+        self._dir = os.fspath(self.dirname)
+        self._token = secrets.token_hex(4)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._dir!r})"
+
+    def path(self, session_id: str) -> str:
+        """The file that holds ``session_id``'s turns: its session file's name, ``.jsonl``."""
+        name = session_filename(session_id) + "l"
+        if len(name.encode()) > 255:  # '~' never starts a session file's name: no collision
+            digest = hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
+            name = f"~{digest}{SUFFIX}"
+        return os.path.join(self._dir, name)
+
+    async def append(self, session_id: str, turn: TurnRecord, keep: int) -> int:
+        body = encode_turn(turn)
+        path = self.path(session_id)
+        try:
+            fd = os.open(path, _APPEND, 0o666)
+        except FileNotFoundError:
+            os.makedirs(self._dir, exist_ok=True)
+            fd = os.open(path, _APPEND, 0o666)
+        try:
+            size = os.fstat(fd).st_size
+            last, torn = _last_index(fd, size, path)
+            index = last + 1
+            line = b'{"index":%d,"keep":%d,%s\n' % (index, keep, body[1:])
+            _write_all(fd, b"\n" + line if torn else line)
+            first = _first_index(fd) if size else index
+        except OSError as exc:
+            raise StoreError(f"Cannot append a turn to {path}: {exc}") from exc
+        finally:
+            os.close(fd)
+        if first is None or index - first + 1 > keep + max(keep, 16):
+            self._trim(path, keep)
+        turn["index"] = index
+        return index
+
+    async def read(self, session_id: str) -> list[TurnRecord]:
+        lines = _read_lines(self.path(session_id))
+        return [entry for _, entry in _kept(lines, "") if not isinstance(entry, CorruptSessionError)]
+
+    async def replace(self, session_id: str, turns: list[TurnRecord]) -> None:
+        keep = max(len(turns), 1)
+        data = b"".join(
+            b'{"index":%d,"keep":%d,%s\n' % (turn["index"], keep, encode_turn(turn)[1:])
+            for turn in turns
+        )
+        os.makedirs(self._dir, exist_ok=True)
+        self._replace(self.path(session_id), data)
+
+    async def destroy(self, session_id: str) -> None:
+        path = self.path(session_id)
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise StoreError(f"Cannot delete the history file {path}: {exc}") from exc
+
+    async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
+        try:
+            with os.scandir(self._dir) as found:
+                names = sorted(e.name for e in found if e.name.endswith(SUFFIX) and e.is_file())
+        except FileNotFoundError:
+            return []
+        entries: list[tuple[str, TurnRecord | CorruptSessionError]] = []
+        for name in names:
+            path = os.path.join(self._dir, name)
+            entries += _kept(_read_lines(path), path)
+        return entries
+
+    def _trim(self, path: str, keep: int) -> None:
+        """Rewrite ``path`` with its newest ``keep`` turns (and any bad line among them)."""
+        lines = _read_lines(path)
+        good = [number for number, line in enumerate(lines) if _OPENING.match(line)]
+        start = good[-keep] if len(good) >= keep else (good[0] if good else 0)
+        self._replace(path, b"".join(line + b"\n" for line in lines[start:]))
+
+    def _replace(self, path: str, data: bytes) -> None:
+        temp = f"{path}.{os.getpid()}-{self._token}.tmp"
+        try:
+            with open(temp, "wb") as file:
+                file.write(data)
+            os.replace(temp, path)
+        except OSError as exc:
+            try:
+                os.unlink(temp)
+            except OSError:
+                pass
+            raise StoreError(f"Cannot rewrite the history file {path}: {exc}") from exc
+
+
+def _last_index(fd: int, size: int, path: str) -> tuple[int, bool]:
+    """The index of the file's last whole line (-1 if none), and whether a torn line follows."""
+    if size == 0:
+        return -1, False
+    end = size
+    torn = os.pread(fd, 1, size - 1) != b"\n"
+    data = b""
+    while end > 0:  # read backwards until the line before the last newline is whole
+        start = max(0, end - _TAIL)
+        data = os.pread(fd, end - start, start) + data
+        end = start
+        stop = data.rfind(b"\n")
+        if stop == -1:
+            if start == 0:
+                return -1, True  # no whole line yet: the file is one torn line
+            continue
+        begin = data.rfind(b"\n", 0, stop) + 1
+        if begin or start == 0:
+            match = _OPENING.match(data, begin)
+            if match:
+                return int(match.group(1)), torn
+            return _scan_last_index(path), torn
+    return -1, torn
+
+
+def _scan_last_index(path: str) -> int:
+    """The highest index of any good line: the slow way, when the last line is not one."""
+    indexes = [int(m.group(1)) for m in map(_OPENING.match, _read_lines(path)) if m]
+    return max(indexes, default=-1)
+
+
+def _first_index(fd: int) -> int | None:
+    match = _OPENING.match(os.pread(fd, 64, 0))
+    return int(match.group(1)) if match else None
+
+
+def _read_lines(path: str) -> list[bytes]:
+    try:
+        fd = os.open(path, _READ)
+    except FileNotFoundError:
+        return []
+    try:
+        size = os.fstat(fd).st_size
+        chunks = [os.read(fd, max(size, 1))]
+        while chunks[-1]:  # the file may have grown since fstat
+            chunks.append(os.read(fd, 1 << 16))
+    finally:
+        os.close(fd)
+    lines = b"".join(chunks).split(b"\n")
+    if not lines[-1]:
+        lines.pop()  # what follows the last newline: nothing, unless a torn line
+    return lines
+
+
+def _kept(lines: list[bytes], path: str) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
+    """The turns the last good line's writer keeps, each with where it is (``path:line``)."""
+    keep = last = None
+    for line in reversed(lines):
+        match = _OPENING.match(line)
+        if match and line.endswith(b"}"):  # not a torn line's opening
+            last, keep = int(match.group(1)), int(match.group(2))
+            break
+    if last is None or keep is None:
+        oldest = 0
+    else:
+        oldest = last - keep + 1
+    entries: list[tuple[str, TurnRecord | CorruptSessionError]] = []
+    for number, line in enumerate(lines, 1):
+        if not line:
+            continue
+        match = _OPENING.match(line)
+        if match and int(match.group(1)) < oldest:
+            continue
+        where = f"{path}:{number}"
+        try:
+            record = parse(line)
+        except ValueError as exc:
+            record = exc
+        if match and isinstance(record, dict):
+            del record["keep"]
+            entries.append((where, record))
+        else:
+            why = "is torn or not valid JSON" if isinstance(record, Exception) else "is not a turn"
+            entries.append((where, CorruptSessionError(f"{where} {why}; it is skipped.")))
+    return entries
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
