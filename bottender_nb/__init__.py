@@ -35,7 +35,8 @@ _LAZY = {
     "MongoSessionStore": ".stores.mongo",
     "ChatPane": ".notebook.chat",
     "sessions_frame": ".analysis.frames",
-    "transcripts_frame": ".analysis.frames",
+    "turns_frame": ".analysis.turns",
+    "transcripts_frame": ".analysis.transcripts",
     "plot_sessions": ".analysis.plots",
     "TranscriptRecorder": ".analysis.transcripts",
 }
@@ -49,7 +50,9 @@ __all__ = sorted(
 )
 
 if TYPE_CHECKING:
-    from .analysis.frames import sessions_frame, transcripts_frame
+    from .analysis.frames import sessions_frame
+    from .analysis.transcripts import transcripts_frame
+    from .analysis.turns import turns_frame
     from .analysis.plots import plot_sessions
     from .analysis.transcripts import TranscriptRecorder
     from .notebook.chat import ChatPane

@@ -1,6 +1,6 @@
-"""Stored sessions and transcripts as pandas DataFrames, and plots of them.
+"""Stored sessions, kept turns and transcripts as pandas DataFrames, and plots of them.
 
-``sessions_frame`` / ``transcripts_frame`` (:mod:`.frames`), ``TranscriptRecorder``
-(:mod:`.transcripts`), ``plot_sessions`` (:mod:`.plots`). This layer sits on top of the core:
+``sessions_frame`` (:mod:`.frames`), ``turns_frame`` (:mod:`.turns`), ``transcripts_frame``
+(:mod:`.transcripts`, a view of the turns), ``plot_sessions`` (:mod:`.plots`). This layer sits on top of the core:
 the runner and the stores never import it.
 """

@@ -104,16 +104,19 @@ class FileHistory(History):
             raise StoreError(f"Cannot delete the history file {path}: {exc}") from exc
 
     async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
+        entries: list[tuple[str, TurnRecord | CorruptSessionError]] = []
+        for path in self.files():
+            entries += file_entries(path)
+        return entries
+
+    def files(self) -> list[str]:
+        """Every history file, sorted (none before the first turn)."""
         try:
             with os.scandir(self._dir) as found:
                 names = sorted(e.name for e in found if e.name.endswith(SUFFIX) and e.is_file())
         except FileNotFoundError:
             return []
-        entries: list[tuple[str, TurnRecord | CorruptSessionError]] = []
-        for name in names:
-            path = os.path.join(self._dir, name)
-            entries += _kept(_read_lines(path), path)
-        return entries
+        return [os.path.join(self._dir, name) for name in names]
 
     def _trim(self, path: str, keep: int) -> None:
         """Rewrite ``path`` with its newest ``keep`` turns (and any bad line among them)."""
@@ -190,36 +193,42 @@ def _read_lines(path: str) -> list[bytes]:
     return lines
 
 
+def file_entries(path: str) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
+    """The kept turns of one history file, each with where it is, or why a line is not one."""
+    return _kept(_read_lines(path), path)
+
+
 def _kept(lines: list[bytes], path: str) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
-    """The turns the last good line's writer keeps, each with where it is (``path:line``)."""
-    keep = last = None
+    """The turns the last good line's writer keeps; a good one's place is ``path``, a bad
+    one's ``path:line`` (formatted only for bad lines: a file may hold a million)."""
+    oldest = 0
     for line in reversed(lines):
         match = _OPENING.match(line)
         if match and line.endswith(b"}"):  # not a torn line's opening
-            last, keep = int(match.group(1)), int(match.group(2))
+            oldest = int(match.group(1)) - int(match.group(2)) + 1
             break
-    if last is None or keep is None:
-        oldest = 0
-    else:
-        oldest = last - keep + 1
+    start = len(lines)
+    for number, line in enumerate(lines):  # indexes rise through a file: skip the dropped
+        match = _OPENING.match(line)
+        if match is None or int(match.group(1)) >= oldest:
+            start = number
+            break
     entries: list[tuple[str, TurnRecord | CorruptSessionError]] = []
-    for number, line in enumerate(lines, 1):
+    append = entries.append
+    for number in range(start, len(lines)):
+        line = lines[number]
         if not line:
             continue
-        match = _OPENING.match(line)
-        if match and int(match.group(1)) < oldest:
-            continue
-        where = f"{path}:{number}"
         try:
             record = parse(line)
-        except ValueError as exc:
-            record = exc
-        if match and isinstance(record, dict):
-            del record["keep"]
-            entries.append((where, record))
+        except ValueError:
+            record = None
+        if type(record) is dict and record.pop("keep", None) is not None:
+            append((path, record))
         else:
-            why = "is torn or not valid JSON" if isinstance(record, Exception) else "is not a turn"
-            entries.append((where, CorruptSessionError(f"{where} {why}; it is skipped.")))
+            where = f"{path}:{number + 1}"
+            why = "is torn or not valid JSON" if record is None else "is not a turn"
+            append((where, CorruptSessionError(f"{where} {why}; it is skipped.")))
     return entries
 
 
