@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import to_column
-from .turns import collect, warn_skipped
+from .turns import TurnTable, collect, platforms, seconds_to_utc, warn_skipped
 
 TRANSCRIPT_COLUMNS = ["time", "session_id", "platform", "direction", "text", "state"]
 
@@ -31,12 +31,11 @@ def transcripts_frame(source: Any) -> pd.DataFrame:
     if isinstance(source, Transcript):
         source = source.source
     table, where = collect(source, "transcripts_frame")
-    rows = list(_messages(table.records))
-    columns = {name: [row[name] for row in rows] for name in TRANSCRIPT_COLUMNS}
+    columns = _messages(table)
     data: dict[str, Any] = {
-        "time": pd.to_datetime(np.array(columns["time"], dtype=float), unit="s", utc=True).as_unit("ns"),
+        "time": seconds_to_utc(columns["time"]),
         **{name: to_column(columns[name]) for name in ("session_id", "platform", "direction", "text")},
-        "state": np.fromiter(columns["state"], dtype=object, count=len(rows)),
+        "state": np.fromiter(columns["state"], dtype=object, count=len(columns["state"])),
     }
     frame = pd.DataFrame(data, columns=TRANSCRIPT_COLUMNS)
     frame.attrs["errors"] = table.errors
@@ -44,21 +43,25 @@ def transcripts_frame(source: Any) -> pd.DataFrame:
     return frame
 
 
-def _messages(records: list[dict[str, Any]]) -> Any:
-    """The messages of event turns: the incoming one (text, else payload), then each reply."""
-    for record in records:
-        if record.get("kind") != "event":
-            continue  # a rewind, fork or reset changes state; nobody said anything
-        session_id = record.get("session_id")
-        common = {
-            "time": record["time"], "session_id": session_id,
-            "platform": record.get("platform") or (session_id or "").partition(":")[0],
-            "state": dict(record.get("state") or {}),
-        }
-        text = record.get("text")
-        yield {**common, "direction": "in", "text": text if text is not None else record.get("payload")}
-        for reply in record.get("replies") or []:
-            yield {**common, "direction": "out", "text": reply}
+def _messages(table: TurnTable) -> dict[str, list[Any]]:
+    """The messages of event turns as columns: the incoming one (text, else payload), then
+    each reply. A rewind, fork or reset changes state, but nobody said anything."""
+    turns = table.columns
+    out: dict[str, list[Any]] = {name: [] for name in TRANSCRIPT_COLUMNS}
+    rows = zip(turns["kind"], turns["time"], turns["session_id"], platforms(turns), turns["text"],
+               turns["payload"], turns["replies"], turns["state"])
+    for kind, time, session_id, platform, text, payload, replies, state in rows:
+        if kind != "event":
+            continue
+        state = dict(state or {})
+        said = [text if text is not None else payload, *(replies or [])]
+        out["time"] += [time] * len(said)
+        out["session_id"] += [session_id] * len(said)
+        out["platform"] += [platform] * len(said)
+        out["direction"] += ["in"] + ["out"] * (len(said) - 1)
+        out["text"] += said
+        out["state"] += [state] * len(said)
+    return out
 
 
 class Transcript:
@@ -77,8 +80,8 @@ class Transcript:
     @property
     def turns(self) -> list[dict[str, Any]]:
         """Every message as a dict, oldest first in each session."""
-        table, _ = collect(self.source, "transcript")
-        return list(_messages(table.records))
+        columns = _messages(collect(self.source, "transcript")[0])
+        return [dict(zip(columns, row)) for row in zip(*columns.values())]
 
     def frame(self) -> pd.DataFrame:
         """The messages as a DataFrame (see :func:`transcripts_frame`)."""

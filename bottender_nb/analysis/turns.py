@@ -9,6 +9,7 @@ and only a batch that fails that check is walked turn by turn to find the bad on
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
 import warnings
@@ -28,69 +29,87 @@ STATE_PREFIX = "state."
 _SECONDS_LIMIT = 9.2e9  # epoch seconds a datetime64[ns] column holds: years 1678 to 2261
 _KINDS = frozenset(KINDS)
 _EMPTY: dict[str, Any] = {}
-_NO_ITEMS: list[Any] = []
 Entry = tuple[str, Any]
 
 
 class TurnTable:
-    """The turns of a frame, added a batch at a time; ``errors`` lists the rejects."""
+    """The columns of the kept turns, filled a batch at a time; ``errors`` lists the rejects.
+
+    A batch's records are checked, then only the fields a frame shows are kept (as columns):
+    a million turns never sit in memory whole, with their raw events and earlier states.
+    """
+
+    FIELDS = ("session_id", "platform", "index", "time", "kind", "text", "payload", "replies",
+              "changed", "state")
 
     def __init__(self) -> None:
-        self.records: list[dict[str, Any]] = []
+        self.columns: dict[str, list[Any]] = {name: [] for name in self.FIELDS}
         self.errors: list[tuple[str, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.columns["index"])
 
     def add(self, entries: Iterable[Entry]) -> None:
         """Keep the good turns of ``entries`` (``(where, record or error)`` pairs)."""
-        batch: list[Entry] = []
+        entries = list(entries)
+        records = [entry for _, entry in entries]
+        if set(map(type, records)) <= {dict}:
+            get, repeat = dict.get, itertools.repeat
+            columns = {name: list(map(get, records, repeat(name))) for name in self.FIELDS}
+            if _all_good(columns, records):
+                for name, column in self.columns.items():
+                    column += columns[name]
+                return
+        good = []  # the slow path, to name each bad one
         for where, entry in entries:
-            if type(entry) is dict:
-                batch.append((where, entry))
+            if isinstance(entry, Turn):
+                entry = entry.as_record()
             elif isinstance(entry, Exception):
                 self.errors.append((where, str(entry)))
-            elif isinstance(entry, Turn):
-                batch.append((where, entry.as_record()))
+                continue
             elif isinstance(entry, Mapping):
-                batch.append((where, dict(entry)))
+                entry = dict(entry)
             else:
                 self.errors.append((where, f"is a {type(entry).__name__}, not a turn"))
-        records = [record for _, record in batch]
-        if _all_good(records):
-            self.records += records
-            return
-        for where, record in batch:  # the slow path, to name each bad one
-            problem = _row_problem(record)
+                continue
+            problem = _row_problem(entry)
             if problem:
                 self.errors.append((where, problem))
             else:
-                self.records.append(record)
-
-    def column(self, name: str) -> list[Any]:
-        return list(map(dict.get, self.records, itertools.repeat(name)))
-
-    def states(self) -> list[dict[str, Any]]:
-        return [state or _EMPTY for state in self.column("state")]
+                good.append(entry)
+        for name, column in self.columns.items():
+            column += map(dict.get, good, itertools.repeat(name))
 
     def frame(self) -> pd.DataFrame:
-        sessions = self.column("session_id")
-        platforms = [
-            platform or (session_id or "").partition(":")[0]
-            for platform, session_id in zip(self.column("platform"), sessions)
-        ]
-        times = np.array(self.column("time"), dtype=float)
+        columns = self.columns
         data: dict[str, Any] = {
-            "session_id": to_column(sessions),
-            "platform": to_column(platforms),
-            "turn": to_column(self.column("index")),
-            "time": pd.to_datetime(times, unit="s", utc=True).as_unit("ns"),
-            "kind": to_column(self.column("kind")),
-            "text": to_column(self.column("text")),
-            "replies": _objects([value or [] for value in self.column("replies")]),
-            "changed": _objects([value or [] for value in self.column("changed")]),
+            "session_id": to_column(columns["session_id"]),
+            "platform": to_column(platforms(columns)),
+            "turn": to_column(columns["index"]),
+            "time": seconds_to_utc(columns["time"]),
+            "kind": to_column(columns["kind"]),
+            "text": to_column(columns["text"]),
+            "replies": _objects([value or [] for value in columns["replies"]]),
+            "changed": _objects([value or [] for value in columns["changed"]]),
         }
-        for name, values in flatten_columns(self.states(), STATE_PREFIX).items():
+        states = [state or _EMPTY for state in columns["state"]]
+        for name, values in flatten_columns(states, STATE_PREFIX).items():
             if name not in data:
                 data[name] = to_column(values)
         return pd.DataFrame(data)
+
+
+def platforms(columns: Mapping[str, list[Any]]) -> list[Any]:
+    """Each turn's platform, else the one its session id starts with."""
+    return [
+        platform or (session_id or "").partition(":")[0]
+        for platform, session_id in zip(columns["platform"], columns["session_id"])
+    ]
+
+
+def seconds_to_utc(seconds: list[Any]) -> pd.DatetimeIndex:
+    """Epoch seconds as tz-aware UTC datetimes, in nanoseconds (whichever pandas is installed)."""
+    return pd.to_datetime(np.array(seconds, dtype=float), unit="s", utc=True).as_unit("ns")
 
 
 def turns_frame(source: Any) -> pd.DataFrame:
@@ -108,7 +127,22 @@ def turns_frame(source: Any) -> pd.DataFrame:
 
 
 def collect(source: Any, function: str) -> tuple[TurnTable, str]:
-    """The turns of ``source`` (see :func:`turns_frame`) and a name for where they came from."""
+    """The turns of ``source`` (see :func:`turns_frame`) and a name for where they came from.
+
+    The cyclic garbage collector is paused meanwhile: a million parsed turns are millions of
+    new dicts and lists, none in a cycle, and each collection pass would walk all those kept
+    so far (a third of the time of a large load).
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _collect(source, function)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _collect(source: Any, function: str) -> tuple[TurnTable, str]:
     table = TurnTable()
     store = getattr(source, "session_store", source)  # a Bot's store
     if isinstance(source, (str, os.PathLike)):
@@ -163,28 +197,30 @@ async def _store_entries(store: SessionStore) -> list[Entry]:
     return await store.require_history().entries()
 
 
-def _all_good(records: list[dict[str, Any]]) -> bool:
-    """True when every record is a turn (the column-by-column form of :func:`_row_problem`)."""
-    if not records:
+def _all_good(columns: dict[str, list[Any]], records: list[dict[str, Any]]) -> bool:
+    """True when every record is a turn: :func:`_row_problem`, column by column.
+
+    A field that is missing (or None) fails here; the slow path then takes it as Turn does.
+    """
+    indexes, times = columns["index"], columns["time"]
+    if not indexes:
         return True
-    get, repeat = dict.get, itertools.repeat
-    indexes = list(map(get, records, repeat("index")))
     if set(map(type, indexes)) != {int} or min(indexes) < 0:
         return False
-    times = list(map(get, records, repeat("time")))
     if not set(map(type, times)) <= {int, float}:
         return False
     if not np.all(np.abs(np.array(times, dtype=float)) < _SECONDS_LIMIT):  # NaN fails too
         return False
-    if not set(map(get, records, repeat("kind"))) <= _KINDS:
+    if not set(columns["kind"]) <= _KINDS:
         return False
-    for name, default, allowed in (
-        ("state", _EMPTY, Mapping), ("state_before", _EMPTY, Mapping),
-        ("replies", _NO_ITEMS, list), ("changed", _NO_ITEMS, list),
-    ):  # a missing field reads as its default, as Turn.from_record takes it
-        if not all(issubclass(kind, allowed) for kind in set(map(type, map(get, records, repeat(name), repeat(default))))):
-            return False
-    return True
+    befores = map(dict.get, records, itertools.repeat("state_before"))
+    kinds = {
+        "state": set(map(type, columns["state"])), "state_before": set(map(type, befores)),
+        "replies": set(map(type, columns["replies"])), "changed": set(map(type, columns["changed"])),
+    }
+    return all(issubclass(kind, dict) for kind in kinds["state"] | kinds["state_before"]) and all(
+        issubclass(kind, list) for kind in kinds["replies"] | kinds["changed"]
+    )
 
 
 def _row_problem(record: dict[str, Any]) -> str:

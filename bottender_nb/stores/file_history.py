@@ -82,8 +82,11 @@ class FileHistory(History):
         return index
 
     async def read(self, session_id: str) -> list[TurnRecord]:
-        lines = _read_lines(self.path(session_id))
-        return [entry for _, entry in _kept(lines, "") if not isinstance(entry, CorruptSessionError)]
+        entries = _kept(_read_lines(self.path(session_id)), "")
+        turns = [entry for _, entry in entries if not isinstance(entry, CorruptSessionError)]
+        for turn in turns:
+            del turn["keep"]  # the writer's, not the turn's
+        return turns
 
     async def replace(self, session_id: str, turns: list[TurnRecord]) -> None:
         keep = max(len(turns), 1)
@@ -213,8 +216,19 @@ def _kept(lines: list[bytes], path: str) -> list[tuple[str, TurnRecord | Corrupt
         if match is None or int(match.group(1)) >= oldest:
             start = number
             break
+    try:  # one parse for the whole file: a million lines cost no million calls
+        records = parse(b"[" + b",".join(lines[start:]) + b"]")
+    except ValueError:  # a torn or garbled line (or an empty one): line by line, to name it
+        records = None
+    if records is not None and all(type(r) is dict and "keep" in r for r in records):
+        return [(path, record) for record in records]  # "keep" stays: read() drops it
+    return _line_by_line(lines, start, path)
+
+
+def _line_by_line(
+    lines: list[bytes], start: int, path: str
+) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
     entries: list[tuple[str, TurnRecord | CorruptSessionError]] = []
-    append = entries.append
     for number in range(start, len(lines)):
         line = lines[number]
         if not line:
@@ -223,12 +237,12 @@ def _kept(lines: list[bytes], path: str) -> list[tuple[str, TurnRecord | Corrupt
             record = parse(line)
         except ValueError:
             record = None
-        if type(record) is dict and record.pop("keep", None) is not None:
-            append((path, record))
+        if type(record) is dict and "keep" in record:
+            entries.append((path, record))
         else:
             where = f"{path}:{number + 1}"
             why = "is torn or not valid JSON" if record is None else "is not a turn"
-            append((where, CorruptSessionError(f"{where} {why}; it is skipped.")))
+            entries.append((where, CorruptSessionError(f"{where} {why}; it is skipped.")))
     return entries
 
 
