@@ -29,7 +29,8 @@ def encode_turn(turn: TurnRecord) -> bytes:
     (:func:`bottender_nb.turns.check_raw`), so orjson encodes it as is; what orjson refuses
     (an int beyond 64 bits, a lone surrogate) goes through :func:`dumps_utf8`, which names it.
     """
-    body = {name: value for name, value in turn.items() if name != "index"}
+    body = dict(turn)  # a copy and a pop: half the cost of a filtering comprehension
+    body.pop("index", None)
     if orjson is not None:
         try:
             return orjson.dumps(body, option=_STRICT)
