@@ -169,3 +169,25 @@ async def test_mongo_history_takes_the_next_index_when_another_process_took_one(
     assert await first.append("console:1", turn(11), 100) == 11  # past the one it did not give
     entries = await first.entries()
     assert [e["index"] for _, e in entries] == list(range(12))
+
+
+async def test_two_processes_trimming_one_file_history_keep_the_newest_in_order(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import time
+
+    helper = Path(__file__).parent / "helpers" / "append_turns.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    go = tmp_path / "go"
+    workers = [
+        subprocess.Popen([sys.executable, str(helper), "file", str(tmp_path / "s"), "150", str(go), "7"],
+                         env=env)
+        for _ in range(2)
+    ]
+    time.sleep(1.0)
+    go.touch()
+    assert [await asyncio.to_thread(worker.wait, 120) for worker in workers] == [0, 0]
+    turns = await FileHistory(tmp_path / "s").read("console:1")
+    assert [(t["index"], t["state"]["count"]) for t in turns] == [(n, n + 1) for n in range(293, 300)]
+    assert len((tmp_path / "s" / ".history" / "console:1.jsonl").read_bytes().splitlines()) <= 7 + 16

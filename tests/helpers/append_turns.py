@@ -1,7 +1,9 @@
 """A separate OS process for the tests: a counting bot keeps N turns of one session's history.
 
-    python append_turns.py file DIRNAME EVENTS GO_FILE
+    python append_turns.py file DIRNAME EVENTS GO_FILE [KEEP]
     python append_turns.py redis PORT EVENTS GO_FILE [cluster]
+
+KEEP: the turns kept per session (default: all of them).
 
 Waits for GO_FILE to exist, so several processes start their events together.
 """
@@ -21,12 +23,12 @@ async def count(context):  # type: ignore[no-untyped-def]
     context.set_state({"count": current + 1})
 
 
-async def main(kind: str, where: str, events: int, go_file: str, cluster: bool) -> None:
+async def main(kind: str, where: str, events: int, go_file: str, cluster: bool, keep: int) -> None:
     if kind == "file":
         store = FileSessionStore(where)
     else:
         store = RedisSessionStore(port=int(where), cluster=cluster)
-    bot = Bot(count, initial_state={"count": 0}, session_store=store, history=10 * events)
+    bot = Bot(count, initial_state={"count": 0}, session_store=store, history=keep)
     await store.init()
     while not os.path.exists(go_file):
         await asyncio.sleep(0.002)
@@ -37,4 +39,6 @@ async def main(kind: str, where: str, events: int, go_file: str, cluster: bool) 
 
 if __name__ == "__main__":
     kind, where, events, go_file = sys.argv[1:5]
-    asyncio.run(main(kind, where, int(events), go_file, sys.argv[5:] == ["cluster"]))
+    cluster = sys.argv[5:] == ["cluster"]
+    keep = int(sys.argv[5]) if sys.argv[5:] and not cluster else 10 * int(events)
+    asyncio.run(main(kind, where, int(events), go_file, cluster, keep))
