@@ -499,3 +499,15 @@ async def test_two_processes_append_to_one_history_and_lose_none(backend: Backen
     assert [(t.index, t.state_before["count"], t.state["count"]) for t in turns] == [
         (n, n, n + 1) for n in range(300)
     ]
+
+
+async def test_kept_turns_are_copies(backend: Backend) -> None:
+    bot = await counting_bot(await backend.make())
+    body = {"message": {"text": "hi"}, "extra": {"items": [1]}}
+    turn = await bot.handle_event(body)
+    body["extra"]["items"].append(2)  # the caller reuses its body
+    turn.replies.append("not said")
+    [kept] = await bot.history_async("console:1")
+    kept.raw["extra"]["items"].append(3)
+    [again] = await bot.history_async("console:1")
+    assert again.raw == {"message": {"text": "hi"}, "extra": {"items": [1]}} and again.replies == []

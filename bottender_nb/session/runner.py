@@ -14,7 +14,8 @@ from ..platforms import Platform, Source, get_platform
 from ..platforms.base import Event
 from ..errors import ConfigError
 from ..stores.base import Clock, SessionStore
-from ..turns import Turn, changed_keys, check_raw
+from ..stores.history import CheckedTurn
+from ..turns import Turn, changed_keys, copy_raw
 from .context import Context, Reply, Session
 from ..frozen import FrozenDict, freeze
 from .locks import SessionLocks
@@ -221,7 +222,7 @@ class Bot:
             )
         else:
             if self.keep_history:  # refused before it runs, not after its session is written
-                check_raw(raw_event)
+                raw_copy = copy_raw(raw_event)
             record = await store.read_for_event(session_id)
             if record is None:
                 record = {"id": session_id, "platform": handler.name, STATE_FIELD: self.initial_state}
@@ -245,12 +246,12 @@ class Bot:
         if record is not None:
             record[STATE_FIELD] = context.state
             record[LAST_ACTIVITY_FIELD] = int(now * 1000)
-            if self.keep_history and store.history is not None:
+            history = store.history
+            if self.keep_history and history is not None:
                 # Before the write: a store may hand its lock on with the write (redis does
                 # when another process waits), and indexes are given in order only under it.
-                turn.index = await store.append_turn(
-                    session_id, turn.as_record(), keep=self.keep_history
-                )
+                kept = CheckedTurn(turn.as_record(), raw=raw_copy)
+                turn.index = await history.append(session_id, kept, self.keep_history)
             await store.write(session_id, CheckedRecord(record))  # type: ignore[arg-type]
         return turn
 

@@ -22,11 +22,20 @@ TurnRecord = dict[str, Any]
 """A turn as stored: the JSON object of :meth:`bottender_nb.turns.Turn.as_record`."""
 
 
+class CheckedTurn(dict):
+    """A turn record the runner built from parts that are JSON-safe and that nobody changes:
+    the checked copy of the event (:func:`bottender_nb.turns.copy_raw`), frozen states and
+    fresh lists. The memory history keeps it as it is, as the memory store keeps a
+    :class:`~bottender_nb.record.CheckedRecord`; any other dict is copied through JSON."""
+
+    __slots__ = ()
+
+
 def encode_turn(turn: TurnRecord) -> bytes:
     """The turn's JSON (UTF-8) without its ``index``, which each store puts where it keeps it.
 
     The runner has checked the one part of a turn no edge checked before, the event's ``raw``
-    (:func:`bottender_nb.turns.check_raw`), so orjson encodes it as is; what orjson refuses
+    (:func:`bottender_nb.turns.copy_raw`), so orjson encodes it as is; what orjson refuses
     (an int beyond 64 bits, a lone surrogate) goes through :func:`dumps_utf8`, which names it.
     """
     body = dict(turn)  # a copy and a pop: half the cost of a filtering comprehension
@@ -66,30 +75,33 @@ class History(ABC):
 class MemoryHistory(History):
     """Histories kept in this process, for the memory store; as many as it keeps sessions.
 
-    Each turn is kept as its JSON, like the other stores keep it: what a caller changes in
-    a webhook body after the event never changes the kept turn, and reads hand out copies.
+    The runner's turns (:class:`CheckedTurn`) are kept as they are: no JSON per event. Any
+    other turn is copied through JSON on the way in, and every read hands out JSON copies,
+    so what a caller changes afterwards never changes a kept turn, as in the other stores.
     """
 
     def __init__(self, max_sessions: int) -> None:
         self._sessions: LRUCache[str, _Kept] = LRUCache(maxsize=max_sessions)
 
     async def append(self, session_id: str, turn: TurnRecord, keep: int) -> int:
-        kept = self._sessions.get(session_id)
+        try:
+            kept = self._sessions[session_id]  # one lookup (get() makes two)
+        except KeyError:
+            kept = None
         if kept is None or kept.turns.maxlen != keep:
             kept = self._sessions[session_id] = _Kept(kept, keep)
-        index = kept.next_index
-        kept.turns.append((index, encode_turn(turn)))
+        turn["index"] = index = kept.next_index
         kept.next_index += 1
-        turn["index"] = index
+        kept.turns.append(turn if type(turn) is CheckedTurn else _copy(turn))
         return index
 
     async def read(self, session_id: str) -> list[TurnRecord]:
         kept = self._sessions.get(session_id)
-        return [] if kept is None else [_decode(index, data) for index, data in kept.turns]
+        return [] if kept is None else [_copy(turn) for turn in kept.turns]
 
     async def replace(self, session_id: str, turns: list[TurnRecord]) -> None:
         kept = _Kept(None, max(len(turns), 1))
-        kept.turns.extend((turn["index"], encode_turn(turn)) for turn in turns)
+        kept.turns.extend(_copy(turn) for turn in turns)
         kept.next_index = turns[-1]["index"] + 1 if turns else 0
         self._sessions[session_id] = kept
 
@@ -98,23 +110,24 @@ class MemoryHistory(History):
 
     async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
         return [
-            (f"history of {session_id!r}", _decode(index, data))
+            (f"history of {session_id!r}", _copy(turn))
             for session_id, kept in list(self._sessions.items())
-            for index, data in kept.turns
+            for turn in kept.turns
         ]
 
 
-def _decode(index: int, data: bytes) -> TurnRecord:
-    record: TurnRecord = parse(data)
-    record["index"] = index
+def _copy(turn: TurnRecord) -> TurnRecord:
+    """A plain, deep copy of a turn through JSON, as a persistent store would give it back."""
+    record: TurnRecord = parse(encode_turn(turn))
+    record["index"] = turn["index"]
     return record
 
 
 class _Kept:
-    """One session's turns (index, JSON) and the next index; a new ``keep`` keeps the newest."""
+    """One session's turns and the next index; a new ``keep`` keeps the newest that fit."""
 
     __slots__ = ("next_index", "turns")
 
     def __init__(self, previous: _Kept | None, keep: int) -> None:
-        self.turns: deque[tuple[int, bytes]] = deque(previous.turns if previous else (), maxlen=keep)
+        self.turns: deque[TurnRecord] = deque(previous.turns if previous else (), maxlen=keep)
         self.next_index = previous.next_index if previous else 0
