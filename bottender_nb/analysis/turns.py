@@ -13,7 +13,8 @@ import gc
 import itertools
 import os
 import warnings
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -119,24 +120,31 @@ def turns_frame(source: Any) -> pd.DataFrame:
     :param source: a ``Bot`` or a session store (their histories), a file store's directory
         (read without a store), or a list of turns (``Turn`` objects or their dicts).
     """
-    table, where = collect(source, "turns_frame")
-    frame = table.frame()
+    with gc_paused():
+        table, where = _collect(source, "turns_frame")
+        frame = table.frame()
     frame.attrs["errors"] = table.errors
     warn_skipped(table.errors, "turns_frame", "entries that are not valid turns", where)
     return frame
 
 
 def collect(source: Any, function: str) -> tuple[TurnTable, str]:
-    """The turns of ``source`` (see :func:`turns_frame`) and a name for where they came from.
+    """The turns of ``source`` (see :func:`turns_frame`) and a name for where they came from."""
+    with gc_paused():
+        return _collect(source, function)
 
-    The cyclic garbage collector is paused meanwhile: a million parsed turns are millions of
-    new dicts and lists, none in a cycle, and each collection pass would walk all those kept
-    so far (a third of the time of a large load).
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while turns are loaded and framed.
+
+    A million parsed turns are millions of new dicts and lists, none in a cycle, and each
+    collection pass would walk all those kept so far: a third of the time of a large load.
     """
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _collect(source, function)
+        yield
     finally:
         if paused:
             gc.enable()

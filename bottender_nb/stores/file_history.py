@@ -35,7 +35,7 @@ SUFFIX = ".jsonl"
 _OPENING = re.compile(rb'\{"index":(\d+),"keep":(\d+),')
 _APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
 _READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
-_TAIL = 4096  # bytes read at a time when looking for the last line's opening
+_TAIL = 2048  # bytes read at a time when looking for the last line's opening
 
 
 class FileHistory(History):
@@ -45,6 +45,7 @@ class FileHistory(History):
         self.dirname = Path(dirname) / HISTORY_DIRNAME
         self._dir = os.fspath(self.dirname)
         self._token = secrets.token_hex(4)
+        self._firsts: dict[str, tuple[int, int]] = {}  # path -> (inode, first index)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._dir!r})"
@@ -66,12 +67,12 @@ class FileHistory(History):
             os.makedirs(self._dir, exist_ok=True)
             fd = os.open(path, _APPEND, 0o666)
         try:
-            size = os.fstat(fd).st_size
-            last, torn = _last_index(fd, size, path)
+            stat = os.fstat(fd)
+            last, torn = _last_index(fd, stat.st_size, path)
             index = last + 1
             line = b'{"index":%d,"keep":%d,%s\n' % (index, keep, body[1:])
             _write_all(fd, b"\n" + line if torn else line)
-            first = _first_index(fd) if size else index
+            first = self._first_index(fd, path, stat.st_ino) if stat.st_size else index
         except OSError as exc:
             raise StoreError(f"Cannot append a turn to {path}: {exc}") from exc
         finally:
@@ -80,6 +81,22 @@ class FileHistory(History):
             self._trim(path, keep)
         turn["index"] = index
         return index
+
+    def _first_index(self, fd: int, path: str, inode: int) -> int | None:
+        """The file's first index: read from its head once per file (a trim makes a new one).
+
+        A stale entry (an inode number reused by a later file) can only be older, so smaller:
+        it makes the file look longer than it is, and at worst triggers one more trim.
+        """
+        known = self._firsts.get(path)
+        if known is not None and known[0] == inode:
+            return known[1]
+        first = _first_index(fd)
+        if first is not None:
+            if len(self._firsts) >= 4096:
+                self._firsts.clear()
+            self._firsts[path] = (inode, first)
+        return first
 
     async def read(self, session_id: str) -> list[TurnRecord]:
         entries = _kept(_read_lines(self.path(session_id)), "")
@@ -146,13 +163,15 @@ def _last_index(fd: int, size: int, path: str) -> tuple[int, bool]:
     """The index of the file's last whole line (-1 if none), and whether a torn line follows."""
     if size == 0:
         return -1, False
-    end = size
-    torn = os.pread(fd, 1, size - 1) != b"\n"
     data = b""
-    while end > 0:  # read backwards until the line before the last newline is whole
+    end = size
+    torn = None
+    while end > 0:  # read backwards until the last whole line's opening is in ``data``
         start = max(0, end - _TAIL)
         data = os.pread(fd, end - start, start) + data
         end = start
+        if torn is None:
+            torn = not data.endswith(b"\n")
         stop = data.rfind(b"\n")
         if stop == -1:
             if start == 0:
@@ -164,7 +183,7 @@ def _last_index(fd: int, size: int, path: str) -> tuple[int, bool]:
             if match:
                 return int(match.group(1)), torn
             return _scan_last_index(path), torn
-    return -1, torn
+    return -1, bool(torn)
 
 
 def _scan_last_index(path: str) -> int:

@@ -82,20 +82,30 @@ class MemoryHistory(History):
 
     def __init__(self, max_sessions: int) -> None:
         self._sessions: LRUCache[str, _Kept] = LRUCache(maxsize=max_sessions)
+        # The session appended to last, still the most recently used one: its next turn skips
+        # the LRU's lookup (a third of an append; keeping a turn is to cost an event at most
+        # a fifth). Forgotten by anything else that uses the LRU.
+        self._last: tuple[str, _Kept] | None = None
 
     async def append(self, session_id: str, turn: TurnRecord, keep: int) -> int:
-        try:
-            kept = self._sessions[session_id]  # one lookup (get() makes two)
-        except KeyError:
-            kept = None
-        if kept is None or kept.turns.maxlen != keep:
-            kept = self._sessions[session_id] = _Kept(kept, keep)
+        last = self._last
+        if last is not None and last[0] == session_id and last[1].turns.maxlen == keep:
+            kept = last[1]
+        else:
+            try:
+                kept = self._sessions[session_id]  # one lookup (get() makes two)
+            except KeyError:
+                kept = None
+            if kept is None or kept.turns.maxlen != keep:
+                kept = self._sessions[session_id] = _Kept(kept, keep)
+            self._last = (session_id, kept)
         turn["index"] = index = kept.next_index
         kept.next_index += 1
         kept.turns.append(turn if type(turn) is CheckedTurn else _copy(turn))
         return index
 
     async def read(self, session_id: str) -> list[TurnRecord]:
+        self._last = None
         kept = self._sessions.get(session_id)
         return [] if kept is None else [_copy(turn) for turn in kept.turns]
 
@@ -103,12 +113,15 @@ class MemoryHistory(History):
         kept = _Kept(None, max(len(turns), 1))
         kept.turns.extend(_copy(turn) for turn in turns)
         kept.next_index = turns[-1]["index"] + 1 if turns else 0
+        self._last = None
         self._sessions[session_id] = kept
 
     async def destroy(self, session_id: str) -> None:
+        self._last = None
         self._sessions.pop(session_id, None)
 
     async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
+        self._last = None
         return [
             (f"history of {session_id!r}", _copy(turn))
             for session_id, kept in list(self._sessions.items())
