@@ -34,11 +34,14 @@ from .history import History, TurnRecord, encode_turn
 
 try:
     from redis.crc import key_slot
-    from redis.exceptions import RedisError
+    from redis.exceptions import ConnectionError as RedisConnectionError
+    from redis.exceptions import RedisClusterException, RedisError
+    from redis.exceptions import TimeoutError as RedisTimeoutError
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
 HISTORY, NEXT = ":history:", ":history-next:"
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, RedisClusterException, OSError)
 
 _APPEND = """
 local index = redis.call('HINCRBY', KEYS[2], 'next', 1) - 1
@@ -107,8 +110,13 @@ class RedisHistory(History):
     async def _run(self, awaitable: Any) -> Any:
         try:
             return await awaitable
-        except (RedisError, OSError) as exc:
-            raise StoreError(f"Redis refused a history command ({exc}); is it reachable?") from exc
+        except _UNREACHABLE as exc:
+            raise StoreError(
+                f"Cannot reach Redis to keep or read turns ({exc}). Is redis-server running "
+                "there, and are host, port and password right?"
+            ) from exc
+        except RedisError as exc:
+            raise StoreError(f"Redis refused a history command: {exc}") from exc
 
 
 def history_key(key: str, mark: str = HISTORY) -> str:
