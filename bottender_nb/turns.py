@@ -63,7 +63,7 @@ class Turn:
             raise CorruptSessionError(
                 f"{where} holds a JSON {type(record).__name__}, not a turn object; fix or delete it."
             )
-        problem = _problem(record)
+        problem = record_problem(record)
         if problem:
             raise CorruptSessionError(f"{where} is not a valid turn: {problem}; fix or delete it.")
         return cls(**{name: record.get(name) for name in FIELDS if name in record})
@@ -115,7 +115,8 @@ def _plain_copy(value: Any) -> Any:
             if type(key) is not str:
                 raise _NotPlain
             leaf = type(item)
-            copy[key] = item if leaf is str or leaf is int or leaf is bool or item is None else _plain_copy(item)
+            plain = leaf is str or leaf is int or leaf is bool or item is None
+            copy[key] = item if plain else _plain_copy(item)
         return copy
     if kind is list:
         return [_plain_copy(item) for item in value]
@@ -126,7 +127,8 @@ def _plain_copy(value: Any) -> Any:
     raise _NotPlain
 
 
-def _problem(record: Mapping[str, Any]) -> str:
+def record_problem(record: Mapping[str, Any]) -> str:
+    """Why a stored record is not a turn ("" when it is one): from_record's and turns_frame's check."""
     index, time, kind = record.get("index"), record.get("time"), record.get("kind")
     if not (type(index) is int and index >= 0):
         return f"index {index!r} is not a non-negative int"

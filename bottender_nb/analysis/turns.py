@@ -22,7 +22,7 @@ import pandas as pd
 
 from ..session.sync import run_sync
 from ..stores.base import SessionStore
-from ..turns import KINDS, Turn, _problem
+from ..turns import KINDS, Turn, record_problem
 from .columns import flatten_columns, to_column
 
 COLUMNS = ["session_id", "platform", "turn", "time", "kind", "text", "replies", "changed"]
@@ -232,7 +232,7 @@ def _all_good(columns: dict[str, list[Any]], records: list[dict[str, Any]]) -> b
 
 
 def _row_problem(record: dict[str, Any]) -> str:
-    problem = _problem(record)
+    problem = record_problem(record)
     if problem:
         return f"is not a valid turn: {problem}"
     if not abs(float(record["time"])) < _SECONDS_LIMIT:

@@ -28,8 +28,8 @@ except ImportError as exc:  # pragma: no cover - exercised in a subprocess witho
     raise missing_extra("pymongo", "mongo") from exc
 
 SUFFIX = "_history"
-_FIELDS = {"_id": False, "index": True, "turn": True}
 _TRIES = 100
+_ORDER = [("session_id", ASCENDING), ("index", ASCENDING)]
 
 
 class MongoHistory(History):
@@ -48,9 +48,7 @@ class MongoHistory(History):
         if self._collection is None:
             sessions = await self._sessions()
             collection = sessions.database[sessions.name + SUFFIX]
-            await self._run(
-                "index", collection.create_index([("session_id", ASCENDING), ("index", ASCENDING)], unique=True)
-            )
+            await self._run("index", collection.create_index(_ORDER, unique=True))
             self._collection = collection
         return self._collection
 
@@ -102,7 +100,7 @@ class MongoHistory(History):
 
     async def _find(self, query: dict[str, Any]) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
         collection = await self.collection()
-        cursor = collection.find(query, {"_id": False}, sort=[("session_id", ASCENDING), ("index", ASCENDING)])
+        cursor = collection.find(query, {"_id": False}, sort=_ORDER)
         documents = await self._run("read", cursor.to_list(None))
         return [_entry(document) for document in documents]
 
