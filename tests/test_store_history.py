@@ -191,3 +191,12 @@ async def test_two_processes_trimming_one_file_history_keep_the_newest_in_order(
     turns = await FileHistory(tmp_path / "s").read("console:1")
     assert [(t["index"], t["state"]["count"]) for t in turns] == [(n, n + 1) for n in range(293, 300)]
     assert len((tmp_path / "s" / ".history" / "console:1.jsonl").read_bytes().splitlines()) <= 7 + 16
+
+
+async def test_file_history_without_pread_as_on_windows(tmp_path: Path, monkeypatch) -> None:
+    from bottender_nb.stores import file_history
+
+    monkeypatch.setattr(file_history, "_HAS_PREAD", False)
+    history = FileHistory(tmp_path)
+    assert await fill(history, 40, 10) == list(range(40))
+    assert [t["index"] for t in await history.read("console:1")] == list(range(30, 40))

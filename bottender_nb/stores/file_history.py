@@ -35,6 +35,7 @@ SUFFIX = ".jsonl"
 _OPENING = re.compile(rb'\{"index":(\d+),"keep":(\d+),')
 _APPEND = os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
 _READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+_HAS_PREAD = hasattr(os, "pread")
 _TAIL = 2048  # bytes read at a time when looking for the last line's opening
 
 
@@ -168,7 +169,7 @@ def _last_index(fd: int, size: int, path: str) -> tuple[int, bool]:
     torn = None
     while end > 0:  # read backwards until the last whole line's opening is in ``data``
         start = max(0, end - _TAIL)
-        data = os.pread(fd, end - start, start) + data
+        data = _pread(fd, end - start, start) + data
         end = start
         if torn is None:
             torn = not data.endswith(b"\n")
@@ -193,7 +194,7 @@ def _scan_last_index(path: str) -> int:
 
 
 def _first_index(fd: int) -> int | None:
-    match = _OPENING.match(os.pread(fd, 64, 0))
+    match = _OPENING.match(_pread(fd, 64, 0))
     return int(match.group(1)) if match else None
 
 
@@ -263,6 +264,15 @@ def _line_by_line(
             why = "is torn or not valid JSON" if record is None else "is not a turn"
             entries.append((where, CorruptSessionError(f"{where} {why}; it is skipped.")))
     return entries
+
+
+def _pread(fd: int, size: int, offset: int) -> bytes:
+    """``os.pread`` where there is one; elsewhere (Windows) a seek and a read, which an
+    ``O_APPEND`` write after it does not care about."""
+    if _HAS_PREAD:
+        return os.pread(fd, size, offset)
+    os.lseek(fd, offset, os.SEEK_SET)
+    return os.read(fd, size)
 
 
 def _write_all(fd: int, data: bytes) -> None:
