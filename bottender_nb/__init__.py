@@ -37,7 +37,8 @@ _LAZY = {
     "MongoSessionStore": ".stores.mongo",
     "ChatPane": ".notebook.chat",
     "sessions_frame": ".analysis.frames",
-    "transcripts_frame": ".analysis.frames",
+    "turns_frame": ".analysis.turns",
+    "transcripts_frame": ".analysis.transcripts",
     "plot_sessions": ".analysis.plots",
     "TranscriptRecorder": ".analysis.transcripts",
     "funnel": ".analysis.funnels",
@@ -65,8 +66,10 @@ if TYPE_CHECKING:
     from .analysis.cohorts import retention
     from .analysis.drop_offs import drop_off
     from .analysis.flows import transitions
-    from .analysis.frames import sessions_frame, transcripts_frame
+    from .analysis.frames import sessions_frame
     from .analysis.funnels import funnel
+    from .analysis.transcripts import transcripts_frame
+    from .analysis.turns import turns_frame
     from .analysis.plots import plot_sessions
     from .analysis.transcripts import TranscriptRecorder
     from .analysis.turn_plots import plot_funnel, plot_retention, plot_transitions

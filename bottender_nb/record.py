@@ -101,7 +101,18 @@ def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
         record = parse(text)
     except (ValueError, RecursionError) as exc:
         raise CorruptSessionError(f"{where} is not valid JSON ({exc}); fix or delete it.") from exc
+    if len(text) > 2 * _WRITABLE_DEPTH:  # only a long text can nest that deep: no walk otherwise
+        problem = _json_problem(record, _WRITABLE_DEPTH)
+        if problem is not None:
+            raise CorruptSessionError(
+                f"{where} holds JSON nested more deeply than Python's JSON encoder can write "
+                f"back ({_WRITABLE_DEPTH} levels; state may nest {MAX_DEPTH}); fix or delete it."
+            )
     return validate_record(record, where=where)
+
+
+_WRITABLE_DEPTH = 900
+"""Nesting the stdlib encoder writes without a RecursionError (it recurses; ~990 here)."""
 
 
 def validate_record(record: Any, *, where: str) -> dict[str, Any]:

@@ -7,11 +7,14 @@ turn as the JSON object :meth:`Turn.as_record` gives and hands it back through
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import CorruptSessionError
+from .errors import BodyError, CorruptSessionError, StateError
+from .record import MAX_DEPTH, _json_problem
 
 KINDS = ("event", "rewind", "fork", "reset")
 """What made a turn: an event the bot handled, or one of the time-travel verbs."""
@@ -46,7 +49,12 @@ class Turn:
 
     def as_record(self) -> dict[str, Any]:
         """The JSON object a store keeps (``index`` is the store's to assign)."""
-        return {name: getattr(self, name) for name in FIELDS}
+        return {  # a literal, not a loop over FIELDS: this runs once per event
+            "session_id": self.session_id, "index": self.index, "time": self.time,
+            "kind": self.kind, "platform": self.platform, "text": self.text,
+            "payload": self.payload, "raw": self.raw, "replies": list(self.replies),
+            "state_before": self.state_before, "state": self.state, "changed": list(self.changed),
+        }
 
     @classmethod
     def from_record(cls, record: Any, *, where: str) -> Turn:
@@ -55,7 +63,7 @@ class Turn:
             raise CorruptSessionError(
                 f"{where} holds a JSON {type(record).__name__}, not a turn object; fix or delete it."
             )
-        problem = _problem(record)
+        problem = record_problem(record)
         if problem:
             raise CorruptSessionError(f"{where} is not a valid turn: {problem}; fix or delete it.")
         return cls(**{name: record.get(name) for name in FIELDS if name in record})
@@ -70,7 +78,62 @@ def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[st
     return keys
 
 
-def _problem(record: Mapping[str, Any]) -> str:
+def copy_raw(raw: Any) -> Any:
+    """A private JSON copy of an event body, for its turn; StateError if JSON cannot carry it.
+
+    Called before the event runs: the turn keeps the event, and an event it could not keep
+    is refused whole, not after its session was written. Every other part of a turn is
+    checked where it is made (state by ``set_state``, text by the platform). The copy keeps
+    the turn apart from the caller's dict, which may be changed or reused afterwards.
+    """
+    try:
+        return _plain_copy(raw)
+    except _NotPlain:
+        pass
+    except RecursionError:
+        raise BodyError(
+            f"The event body is nested more deeply than {MAX_DEPTH} levels, which no webhook "
+            "sends; send the platform's own body."
+        ) from None
+    problem = _json_problem(raw)
+    if problem is not None:
+        where, what = problem
+        raise StateError(
+            f"The event{where} holds {what}, which is not JSON-serialisable, and its turn keeps "
+            "the event as JSON; send a JSON body (as a webhook's is), or use Bot(..., history=0). "
+            "Nothing was run or stored."
+        )
+    return json.loads(json.dumps(raw, ensure_ascii=False))  # a tuple, a Mapping: made plain
+
+
+class _NotPlain(Exception):
+    """Raised inside :func:`_plain_copy`: the value needs the walk that names problems."""
+
+
+def _plain_copy(value: Any) -> Any:
+    """A copy of what webhook bodies are made of (dicts with str keys, lists, str, int, bool,
+    None, finite floats): the common case, in one pass and a third of the general walk's cost."""
+    kind = type(value)
+    if kind is dict:
+        copy = {}
+        for key, item in value.items():
+            if type(key) is not str:
+                raise _NotPlain
+            leaf = type(item)
+            plain = leaf is str or leaf is int or leaf is bool or item is None
+            copy[key] = item if plain else _plain_copy(item)
+        return copy
+    if kind is list:
+        return [_plain_copy(item) for item in value]
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is float and math.isfinite(value):
+        return value
+    raise _NotPlain
+
+
+def record_problem(record: Mapping[str, Any]) -> str:
+    """Why a stored record is not a turn ("" when it is one): from_record's and turns_frame's check."""
     index, time, kind = record.get("index"), record.get("time"), record.get("kind")
     if not (type(index) is int and index >= 0):
         return f"index {index!r} is not a non-negative int"

@@ -262,6 +262,15 @@ class AsyncMongomockCollection:
     def find(self, *args: Any, **kwargs: Any) -> _AsyncMongomockCursor:
         return _AsyncMongomockCursor(self.sync.find(*args, **kwargs))
 
+    @property
+    def name(self) -> str:
+        return self.sync.name
+
+    @property
+    def database(self) -> _AsyncMongomockDatabase:
+        """Like pymongo's: ``collection.database[name]`` is a sibling collection."""
+        return _AsyncMongomockDatabase(self.sync.database)
+
     def __getattr__(self, name: str) -> Any:
         method = getattr(self.sync, name)
 
@@ -269,6 +278,14 @@ class AsyncMongomockCollection:
             return method(*args, **kwargs)
 
         return call
+
+
+class _AsyncMongomockDatabase:
+    def __init__(self, database: Any) -> None:
+        self.sync = database
+
+    def __getitem__(self, name: str) -> AsyncMongomockCollection:
+        return AsyncMongomockCollection(self.sync[name])
 
 
 class _AsyncMongomockCursor:

@@ -97,3 +97,16 @@ def test_destroy_removes_the_history_and_reset_is_a_turn():
     assert [t.kind for t in bot.history("console:1")] == ["event", "reset"]
     asyncio.run(store.destroy("console:1"))
     assert bot.history("console:1") == []
+
+
+def test_a_store_without_history_handles_events_but_has_no_turns_to_travel():
+    from bottender_nb import StoreError
+
+    store = MemorySessionStore()
+    store.history = None  # as a store of the user's own that keeps no turns
+    bot = counting_bot(session_store=store)
+    assert bot.say("Hi") == ["Count: 1"]
+    with pytest.raises(StoreError, match="keeps no conversation history"):
+        bot.history("console:1")
+    with pytest.raises(StoreError, match="keeps no conversation history"):
+        bot.rewind("console:1", 0)

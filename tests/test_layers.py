@@ -12,7 +12,6 @@ PACKAGE = Path(__file__).resolve().parent.parent / "bottender_nb"
 # Cycles other branches are removing (issue 12). The integrator deletes an entry once the
 # branch that removes it is merged; the test then keeps the cycle from coming back.
 KNOWN_CYCLES_TO_BE_FIXED: set[frozenset[str]] = {
-    frozenset({"bottender_nb.analysis.frames", "bottender_nb.analysis.transcripts"}),
 }
 
 

@@ -209,7 +209,7 @@ def test_config_picks_the_store_and_both_action_forms_work(tmp_path: Path):
     assert stream(say) == "You > Hi\nBot > Count: 1\n"
     stored = json.loads((tmp_path / "my_sessions" / "console:1.json").read_text())
     assert stored["_state"] == {"count": 1}
-    assert (tmp_path / "my_sessions" / "transcripts.jsonl").is_file()
+    assert (tmp_path / "my_sessions" / ".history" / "console:1.jsonl").is_file()  # every turn kept
     assert stream(greeter) == "You > Ada\nBot > Hello, Ada!\n"
     assert stream(echo) == "You > <b>as typed</b>\nBot > <b>as typed</b>\n"
     assert stream(names) == "Greeter Echo\n"

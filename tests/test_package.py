@@ -9,7 +9,7 @@ import bottender_nb
 
 SPEC_NAMES = [
     "Bot", "MemorySessionStore", "FileSessionStore", "RedisSessionStore", "MongoSessionStore",
-    "ChatPane", "sessions_frame", "transcripts_frame", "plot_sessions", "SessionStore",
+    "ChatPane", "sessions_frame", "turns_frame", "transcripts_frame", "plot_sessions", "SessionStore",
     "StateError", "StoreError", "load_ipython_extension",
 ]
 

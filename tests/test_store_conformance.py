@@ -9,7 +9,9 @@ lives in ``test_store_<kind>.py``.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import json
+import os
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -18,7 +20,8 @@ from typing import Any
 import pytest
 
 from bottender_nb import (
-    Bot, CorruptSessionError, FileSessionStore, MemorySessionStore, MongoSessionStore, StateError,
+    Bot, CorruptSessionError, FileSessionStore, HistoryError, MemorySessionStore,
+    MongoSessionStore, StateError,
 )
 from bottender_nb.record import dumps
 from bottender_nb.stores.base import SessionStore
@@ -532,3 +535,176 @@ async def test_writing_what_is_not_a_record_raises_and_keeps_the_previous_one(
     with pytest.raises(StateError):
         await store.write("console:1", {**before, **change})
     assert await store.read("console:1") == before
+# -- conversation history (SPEC §7) ----------------------------------------------------------
+
+HISTORY_STORES = ["file", "redis", "redis-cluster"]  # shared by processes, with a lock
+
+
+async def counting_bot(store: SessionStore, **options: Any) -> Bot:
+    return Bot(counter, initial_state={"count": 0}, session_store=store, **options)
+
+
+async def indexes(bot: Bot, session_id: str = "console:1") -> list[int]:
+    return [turn.index for turn in await bot.history_async(session_id)]
+
+
+@pytest.mark.parametrize("backend", PERSISTENT, indirect=True)
+async def test_history_survives_a_new_bot_over_the_same_storage(backend: Backend) -> None:
+    bot = await counting_bot(await backend.make())
+    for _ in range(3):
+        await bot.handle_request(HI)
+    again = await counting_bot(await backend.make())
+    await again.handle_request(HI)
+    turns = await again.history_async("console:1")
+    assert [(t.index, t.state_before["count"], t.state["count"]) for t in turns] == [
+        (0, 0, 1), (1, 1, 2), (2, 2, 3), (3, 3, 4),
+    ]
+    assert turns[0].raw == HI
+
+
+async def test_history_is_capped_and_indexes_go_on(backend: Backend) -> None:
+    store = await backend.make()
+    bot = await counting_bot(store, history=3)
+    for _ in range(50):
+        await bot.handle_request(HI)
+    assert await indexes(bot) == [47, 48, 49]
+    assert [turn["index"] for turn in await store.turns("console:1")] == [47, 48, 49]
+    assert [(await store.read("console:1"))["_state"]["count"]] == [50]
+
+
+async def test_rewind_keeps_the_earlier_turns(backend: Backend) -> None:
+    bot = await counting_bot(await backend.make())
+    for _ in range(3):
+        await bot.handle_request(HI)
+    rewound = await bot.rewind_async("console:1", 0)
+    assert (rewound.index, rewound.kind, dict(rewound.state)) == (3, "rewind", {"count": 1})
+    await bot.handle_request(HI)
+    turns = await bot.history_async("console:1")
+    assert [(t.index, t.kind, t.state["count"]) for t in turns] == [
+        (0, "event", 1), (1, "event", 2), (2, "event", 3), (3, "rewind", 1), (4, "event", 2),
+    ]
+
+
+async def test_fork_copies_and_onto_an_existing_id_fails(backend: Backend) -> None:
+    store = await backend.make()
+    bot = await counting_bot(store)
+    for _ in range(3):
+        await bot.handle_request(HI)
+    await bot.handle_request({"message": {"text": "hi"}, "_user": "2"})
+    assert await bot.fork_async("console:1", 1, to="alt") == "console:alt"
+    assert await indexes(bot, "console:alt") == [0, 1, 2]
+    assert (await store.read("console:alt"))["_state"] == {"count": 2}
+    before = await indexes(bot, "console:2")
+    with pytest.raises(HistoryError, match="already exists"):
+        await bot.fork_async("console:1", 1, to="console:2")
+    assert await indexes(bot, "console:2") == before
+    assert (await store.read("console:2"))["_state"] == {"count": 1}
+    assert await indexes(bot) == [0, 1, 2]  # the original is untouched
+
+
+async def test_destroy_removes_the_history(backend: Backend) -> None:
+    store = await backend.make()
+    bot = await counting_bot(store)
+    for _ in range(3):
+        await bot.handle_request(HI)
+    await bot.handle_request({"message": {"text": "hi"}, "_user": "2"})
+    await store.destroy("console:1")
+    assert await store.turns("console:1") == []
+    assert await indexes(bot, "console:2") == [0]
+    await bot.handle_request(HI)
+    assert await indexes(bot) == [0]  # a new conversation, a new history
+
+
+async def test_history_is_never_a_session(backend: Backend) -> None:
+    store = await backend.make()
+    bot = await counting_bot(store)
+    for user in ("1", "2"):
+        for _ in range(3):
+            await bot.handle_request({"message": {"text": "hi"}, "_user": user})
+    assert sorted(record["id"] for record in await store.all()) == ["console:1", "console:2"]
+    if backend.kind == "file":  # Bottender's jfs reads <dirname>/*.json
+        names = sorted(path.name for path in (backend.tmp_path / "sessions").glob("*.json"))
+        assert names == ["console:1.json", "console:2.json"]
+    elif backend.kind == "mongo":  # Bottender's MongoSessionStore reads its collection only
+        assert sorted(doc["id"] for doc in backend.raw.find()) == ["console:1", "console:2"]
+    elif backend.kind.startswith("redis"):  # Bottender's all(): SCAN every key, MGET them
+        keys = [key async for key in backend.raw.scan_iter(count=1000)]
+        values = [(await backend.raw.mget([key]))[0] for key in keys]
+        turns = [value for value in values if value is not None and b'"kind"' in value]
+        assert turns == [] and any(b"history" in key for key in keys)
+
+
+async def test_turns_keep_what_json_carries_exactly(backend: Backend) -> None:
+    bot = await counting_bot(await backend.make())
+    raw = {"message": {"text": "hi \ud83d 😀"}, "big": 2**70}
+    await bot.handle_event(raw)
+    [turn] = await bot.history_async("console:1")
+    assert turn.raw == raw and type(turn.raw["big"]) is int
+
+
+async def test_an_event_json_cannot_carry_is_refused_before_it_runs(backend: Backend) -> None:
+    store = await backend.make()
+    ran: list[Any] = []
+
+    async def action(context: Any) -> None:
+        ran.append(context.event.text)
+        context.set_state(count=context.state["count"] + 1)
+
+    bot = Bot(action, initial_state={"count": 0}, session_store=store)
+    await bot.handle_event({"message": {"text": "hi"}})
+    with pytest.raises(StateError, match=r"\['when'\] holds datetime"):
+        await bot.handle_event({"message": {"text": "again"}, "when": dt.datetime(2024, 1, 1)})
+    assert ran == ["hi"]
+    assert (await store.read("console:1"))["_state"] == {"count": 1}
+    assert await indexes(bot) == [0]
+    no_history = Bot(action, initial_state={"count": 0}, session_store=store, history=0)
+    await no_history.handle_event({"message": {"text": "kept"}, "when": dt.datetime(2024, 1, 1)})
+    assert ran == ["hi", "kept"]  # nothing keeps the event: it runs
+
+
+async def test_overlapping_events_get_indexes_in_order(backend: Backend) -> None:
+    bot = await counting_bot(await backend.make())
+    await asyncio.gather(*(bot.handle_request(HI) for _ in range(100)))
+    turns = await bot.history_async("console:1")
+    assert [(t.index, t.state["count"]) for t in turns] == [(n, n + 1) for n in range(100)]
+
+
+@pytest.mark.parametrize("backend", HISTORY_STORES, indirect=True)
+async def test_two_processes_append_to_one_history_and_lose_none(backend: Backend) -> None:
+    import subprocess
+    import sys
+    import time
+
+    helper = Path(__file__).parent / "helpers" / "append_turns.py"
+    go = backend.tmp_path / "go"
+    if backend.kind == "file":
+        args = ["file", str(backend.tmp_path / "sessions")]
+    else:
+        args = ["redis", str(backend.server.port)]
+    extra = ["cluster"] if backend.kind == "redis-cluster" else []
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(Path(__file__).parent.parent),
+                                                         os.environ.get("PYTHONPATH", "")])}
+    workers = [
+        subprocess.Popen([sys.executable, str(helper), *args, "150", str(go), *extra], env=env)
+        for _ in range(2)
+    ]
+    time.sleep(1.0)  # let both import and connect (the test's loop has nothing else to do)
+    go.touch()
+    assert [await asyncio.to_thread(worker.wait, 120) for worker in workers] == [0, 0]
+    bot = await counting_bot(await backend.make())
+    turns = await bot.history_async("console:1")
+    assert [(t.index, t.state_before["count"], t.state["count"]) for t in turns] == [
+        (n, n, n + 1) for n in range(300)
+    ]
+
+
+async def test_kept_turns_are_copies(backend: Backend) -> None:
+    bot = await counting_bot(await backend.make())
+    body = {"message": {"text": "hi"}, "extra": {"items": [1]}}
+    turn = await bot.handle_event(body)
+    body["extra"]["items"].append(2)  # the caller reuses its body
+    turn.replies.append("not said")
+    [kept] = await bot.history_async("console:1")
+    kept.raw["extra"]["items"].append(3)
+    [again] = await bot.history_async("console:1")
+    assert again.raw == {"message": {"text": "hi"}, "extra": {"items": [1]}} and again.replies == []

@@ -552,6 +552,7 @@ def _failing(real, error: int, when=lambda *args: True):
     return call
 
 
+@pytest.mark.parametrize("history", [0, 1000], ids=["no-history", "history"])
 @pytest.mark.parametrize(
     "name, error, cause",
     [("write", 28, "No space left on device"), ("replace", 28, "No space left on device"),
@@ -559,24 +560,28 @@ def _failing(real, error: int, when=lambda *args: True):
     ids=["disk-full-on-write", "disk-full-on-rename", "read-only-directory"],
 )
 async def test_a_failed_write_names_the_file_and_the_cause_and_keeps_the_old_file(
-    tmp_path, monkeypatch, name, error, cause
+    tmp_path, monkeypatch, name, error, cause, history
 ):
-    """Tests run as root, where chmod stops no write: the OS error is injected instead."""
+    """Tests run as root, where chmod stops no write: the OS error is injected instead.
+
+    With a history, the turn is kept first: a full disk may stop it there, naming that file.
+    """
     from bottender_nb import StoreError
 
     store = await FileSessionStore(tmp_path).init()
-    bot = Bot(count, initial_state={"count": 0}, session_store=store)
+    bot = Bot(count, initial_state={"count": 0}, session_store=store, history=history)
     await bot.handle_request(HI)
     path = tmp_path / "console:1.json"
     before = path.read_bytes()
-    is_temp_open = lambda target, flags, *rest: str(target).endswith(".tmp")  # noqa: E731
+    is_temp_open = lambda target, flags, *rest: str(target).endswith((".tmp", ".jsonl"))  # noqa: E731
     monkeypatch.setattr(os, name, _failing(getattr(os, name), error,
                                            is_temp_open if name == "open" else lambda *a: True))
-    with pytest.raises(StoreError, match=f"console:1.json \\({cause}"):
+    with pytest.raises(StoreError, match=f"console:1.jsonl? \\({cause}"):
         await bot.handle_request(HI)
     monkeypatch.undo()
     assert path.read_bytes() == before
-    assert sorted(p.name for p in tmp_path.iterdir()) == [".locks", "console:1.json"]
+    kept = [".history"] if history else []
+    assert sorted(p.name for p in tmp_path.iterdir()) == [*kept, ".locks", "console:1.json"]
     await bot.handle_request(HI)
     assert json.loads(path.read_bytes())["_state"] == {"count": 2}
 

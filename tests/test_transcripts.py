@@ -1,9 +1,8 @@
-"""Issue 5: every turn recorded next to the sessions, and read back as a DataFrame."""
+"""Transcripts are a view of the kept turns: one row per message, no record of their own."""
 
 from __future__ import annotations
 
-import json
-import multiprocessing
+import os
 
 import pandas as pd
 import pytest
@@ -11,7 +10,6 @@ import pytest
 from bottender_nb import (
     Bot, FileSessionStore, MemorySessionStore, TranscriptRecorder, sessions_frame, transcripts_frame,
 )
-from bottender_nb.session.runner import Turn
 
 T0 = 1_578_000_000
 COLUMNS = ["time", "session_id", "platform", "direction", "text", "state"]
@@ -29,113 +27,72 @@ def make_bot(store):
     return Bot(echo, initial_state={"count": 0}, session_store=store, clock=lambda: T0)
 
 
-def test_a_file_store_records_into_transcripts_jsonl(tmp_path):
+def test_a_file_stores_transcript_is_read_from_its_history(tmp_path):
     store = FileSessionStore(tmp_path)
     bot = make_bot(store)
-    recorder = TranscriptRecorder.for_store(store).attach(bot)
-    assert recorder.path == tmp_path / "transcripts.jsonl"
     bot.say("hi")
     bot.say("héllo 👋", platform="line", user="U1", group="G1")
-    lines = (tmp_path / "transcripts.jsonl").read_text(encoding="utf-8").splitlines()
-    assert [json.loads(line)["direction"] for line in lines] == ["in", "out", "out"] * 2
-    assert json.loads(lines[3]) == {
-        "time": T0, "session_id": "line:G1", "platform": "line", "direction": "in",
-        "text": "héllo 👋", "state": {"count": 1},
-    }
-    for source in (recorder, tmp_path, tmp_path / "transcripts.jsonl", str(tmp_path)):
+    everything = ["hi", "You said hi", "Count: 1", "héllo 👋", "You said héllo 👋", "Count: 1"]
+    for source in (bot, store, tmp_path, str(tmp_path)):
         frame = transcripts_frame(source)
         assert list(frame.columns) == COLUMNS
-        assert frame["text"].tolist() == [
-            "hi", "You said hi", "Count: 1", "héllo 👋", "You said héllo 👋", "Count: 1"
-        ]
+        assert sorted(frame["text"].tolist()) == sorted(everything)
+    assert transcripts_frame(bot.history("console:1"))["text"].tolist() == everything[:3]
+    frame = transcripts_frame(bot)
+    mine = frame[frame["session_id"] == "console:1"]
+    assert mine["direction"].tolist() == ["in", "out", "out"]
+    assert mine["text"].tolist() == ["hi", "You said hi", "Count: 1"]
     assert str(frame["time"].dtype) == "datetime64[ns, UTC]"
     assert frame["time"][0] == pd.Timestamp(T0, unit="s", tz="UTC")
-    assert frame["session_id"].tolist()[:3] == ["console:1"] * 3
-    assert frame["state"][0] == {"count": 1}
-    assert len(sessions_frame(tmp_path)) == 2  # the transcript is not read as a session
+    assert mine["state"].tolist()[0] == {"count": 1}
+    line = frame[frame["session_id"] == "line:G1"]
+    assert line["platform"].tolist() == ["line"] * 3 and line["text"].tolist()[0] == "héllo 👋"
+    assert len(sessions_frame(tmp_path)) == 2  # the history is not read as a session
+    assert not any(name.endswith(".jsonl") for name in os.listdir(tmp_path))  # no file apart
 
 
-def test_other_stores_keep_turns_in_memory():
-    store = MemorySessionStore()
-    bot = make_bot(store)
-    recorder = TranscriptRecorder.for_store(store).attach(bot)
-    assert recorder.path is None
+def test_messages_of_every_store_and_turns_without_replies():
+    bot = make_bot(MemorySessionStore())
     bot.say("hi")
-    bot.say("quiet")  # a turn without replies still records what came in
+    bot.say("quiet")  # a turn without replies still shows what came in
     bot.say(payload="BUY")
-    assert [(t["direction"], t["text"]) for t in recorder.turns] == [
+    bot.rewind("console:1", 0)  # changes state; nobody said anything
+    frame = transcripts_frame(bot)
+    assert list(zip(frame["direction"], frame["text"])) == [
         ("in", "hi"), ("out", "You said hi"), ("out", "Count: 1"), ("in", "quiet"),
         ("in", "BUY"), ("out", "You said BUY"), ("out", "Count: 2"),
     ]
-    assert [t["state"] for t in recorder.turns][3] == {"count": 1}
-    frame = recorder.frame()
-    assert frame["direction"].tolist().count("in") == 3
+    assert frame["state"].tolist()[3] == {"count": 1}
 
 
-def test_one_recorder_per_store_and_attaching_twice_records_once(tmp_path):
+def test_transcript_recorder_is_a_deprecated_view_of_the_history(tmp_path):
     store = FileSessionStore(tmp_path)
     bot = make_bot(store)
-    for _ in range(3):  # what %say does on every call
-        TranscriptRecorder.for_store(store).attach(bot)
-    assert TranscriptRecorder.for_store(store) is TranscriptRecorder.for_store(store)
-    assert TranscriptRecorder.for_store(FileSessionStore(tmp_path)) is not TranscriptRecorder.for_store(store)
+    with pytest.deprecated_call():
+        recorder = TranscriptRecorder.for_store(store).attach(bot)
     bot.say("hi")
-    assert len(TranscriptRecorder.for_store(store).turns) == 3
+    assert [(t["direction"], t["text"]) for t in recorder.turns] == [
+        ("in", "hi"), ("out", "You said hi"), ("out", "Count: 1"),
+    ]
+    assert recorder.frame()["text"].tolist() == transcripts_frame(bot)["text"].tolist()
 
 
-def test_an_explicit_file_for_a_store_without_files(tmp_path):
-    bot = make_bot(MemorySessionStore())
-    recorder = TranscriptRecorder(tmp_path / "logs" / "chat.jsonl").attach(bot)
+def test_bad_turns_are_reported_and_skipped(tmp_path):
+    bot = make_bot(FileSessionStore(tmp_path))
     bot.say("hi")
-    assert len(transcripts_frame(tmp_path / "logs" / "chat.jsonl")) == 3
-    assert len(recorder.turns) == 3
+    with open(tmp_path / ".history" / "console:1.jsonl", "ab") as file:
+        file.write(b'{"index":1,"keep":1000,"sess')
+    with pytest.warns(UserWarning, match="skipped 1"):
+        frame = transcripts_frame(tmp_path)
+    assert len(frame) == 3
+    assert frame.attrs["errors"][0][0].endswith("console:1.jsonl:2")
 
 
-def test_bad_lines_are_reported_and_skipped(tmp_path):
-    path = tmp_path / "transcripts.jsonl"
-    good = {"time": T0, "session_id": "console:1", "platform": "console", "direction": "in",
-            "text": "hi", "state": {}}
-    path.write_text(json.dumps(good) + "\n[1]\n\n" + json.dumps(good) + '\n{"time": 1, "sess', encoding="utf-8")
-    with pytest.warns(UserWarning, match="skipped 2"):
-        frame = transcripts_frame(path)
-    assert len(frame) == 2
-    assert [where for where, _ in frame.attrs["errors"]] == [f"{path}:2", f"{path}:5"]
-
-
-def test_a_list_of_turns_and_an_empty_transcript(tmp_path):
-    frame = transcripts_frame([{"time": T0, "session_id": "console:1", "platform": "console",
-                                "direction": "out", "text": "ok", "state": {"a": 1}}])
-    assert frame.loc[0, "text"] == "ok" and frame.loc[0, "state"] == {"a": 1}
+def test_an_empty_transcript_and_a_wrong_source(tmp_path):
     empty = transcripts_frame([])
     assert list(empty.columns) == COLUMNS and len(empty) == 0
-    assert TranscriptRecorder(tmp_path / "none.jsonl").turns == []
-    with pytest.raises(FileNotFoundError, match="TranscriptRecorder.for_store"):
-        transcripts_frame(tmp_path)
-
-
-def _record_many(path: str, writer: int, count: int) -> None:
-    recorder = TranscriptRecorder(path)
-    state = {"writer": writer, "padding": "x" * 500}
-    for index in range(count):
-        recorder.record(Turn(
-            session_id=f"console:{writer}", platform="console",
-            text=f"{writer}-{index}", replies=["ok"],
-            state_before={}, state=state, time=T0 + index,
-        ))
-
-
-def test_processes_appending_to_one_file_never_tear_a_line(tmp_path):
-    path = str(tmp_path / "transcripts.jsonl")
-    context = multiprocessing.get_context("spawn")
-    workers = [context.Process(target=_record_many, args=(path, writer, 200)) for writer in range(4)]
-    for worker in workers:
-        worker.start()
-    for worker in workers:
-        worker.join(60)
-        assert worker.exitcode == 0
-    frame = transcripts_frame(path)
-    assert frame.attrs["errors"] == [] and len(frame) == 4 * 200 * 2
-    for writer in range(4):  # each writer's turns in order, each "in" followed by its "out"
-        mine = frame[frame["session_id"] == f"console:{writer}"]
-        assert mine["text"].tolist()[::2] == [f"{writer}-{index}" for index in range(200)]
-        assert set(mine["direction"].tolist()[1::2]) == {"out"}
+    assert len(transcripts_frame(tmp_path)) == 0  # a directory without turns yet
+    with pytest.raises(FileNotFoundError, match="not a directory"):
+        transcripts_frame(tmp_path / "missing")
+    with pytest.raises(TypeError, match="transcripts_frame needs"):
+        transcripts_frame(42)

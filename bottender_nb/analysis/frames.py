@@ -1,4 +1,4 @@
-"""Stored sessions and recorded transcripts as pandas DataFrames.
+"""Stored sessions as a pandas DataFrame (turns and transcripts: :mod:`.turns`, :mod:`.transcripts`).
 
 ``sessions_frame(".sessions")`` is the analysis entry point: one row per session, state
 flattened into ``state.*`` columns (colliding names kept apart, see
@@ -15,20 +15,16 @@ import os
 import time
 import warnings
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from ..errors import MissingSourceError, SourceError
 from ..stores.base import Clock, ExpiresIn, SessionStore, to_timedelta
 from . import sources
-from .columns import SessionTable, to_column
-from .transcripts import TRANSCRIPT_FILENAME, TranscriptRecorder, read_transcript
+from .columns import SessionTable
 
 SessionSource = str | os.PathLike[str] | SessionStore | Iterable[Mapping[str, Any]]
-TRANSCRIPT_COLUMNS = ["time", "session_id", "platform", "direction", "text", "state"]
 
 
 def sessions_frame(
@@ -100,35 +96,6 @@ def _load_list(items: Any, table: SessionTable, progress: bool | None) -> str:
         )
     sources.load_records(list(items), table, progress, "item")
     return "the list"
-
-
-def transcripts_frame(source: TranscriptRecorder | str | os.PathLike[str] | Iterable[Mapping[str, Any]]) -> pd.DataFrame:
-    """Recorded turns, one row per message: ``time`` (UTC), ``session_id``, ``platform``,
-    ``direction`` ("in"/"out"), ``text``, ``state`` (the state after the turn, a dict).
-
-    :param source: a :class:`TranscriptRecorder`, a ``transcripts.jsonl`` path, a session
-        directory holding one, or a list of turn dicts.
-    """
-    errors: list[tuple[str, str]] = []
-    where = "the list"
-    if isinstance(source, TranscriptRecorder):
-        turns, errors, where = source.read()
-    elif isinstance(source, (str, os.PathLike)):
-        path = Path(source)
-        if path.is_dir():
-            path = path / TRANSCRIPT_FILENAME
-        turns, errors = read_transcript(path)
-        where = str(path)
-    else:
-        turns = list(source)
-    data = {name: [turn.get(name) for turn in turns] for name in TRANSCRIPT_COLUMNS}
-    columns: dict[str, Any] = {name: to_column(values) for name, values in data.items()}
-    columns["time"] = pd.to_datetime(np.array(data["time"], dtype=float), unit="s", utc=True).as_unit("ns")
-    columns["state"] = np.fromiter(data["state"], dtype=object, count=len(turns))
-    frame = pd.DataFrame(columns, columns=TRANSCRIPT_COLUMNS)
-    frame.attrs["errors"] = errors
-    _warn_skipped(errors, "transcripts_frame", "lines that are not valid turns", where)
-    return frame
 
 
 def _warn_skipped(

@@ -1,169 +1,106 @@
-"""Transcripts: every message a bot handles, kept next to its sessions as JSON lines.
+"""Transcripts: the messages of the kept turns, one row each -- a view of the history (SPEC §7).
 
-One line per message: ``{"time": <epoch s>, "session_id", "platform", "direction": "in" |
-"out", "text", "state": <state after the turn>}``. The file is ``transcripts.jsonl``: not
-``.json``, so session loaders (ours and Bottender's) never mistake it for a session.
+There is one record of what a bot handled: each session's history of turns, which its store
+keeps (:mod:`bottender_nb.stores.history`). A transcript is that history read as messages:
+for each event turn, the message that came in (its text, else its payload), then each reply,
+each with the state after the turn. ``TranscriptRecorder``, which once wrote a separate
+``transcripts.jsonl``, remains as a deprecated name for this view.
 """
 
 from __future__ import annotations
 
-import json
-import os
 import warnings
-import weakref
-from collections.abc import Iterator
-from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any
 
-from .sources import is_file_store
+import numpy as np
+import pandas as pd
 
-if TYPE_CHECKING:
-    import pandas as pd
+from .columns import to_column
+from .turns import TurnTable, collect, gc_paused, platforms, seconds_to_utc, warn_skipped
 
-    from ..session.runner import Bot, Turn
-    from ..stores.base import SessionStore
-
-TRANSCRIPT_FILENAME = "transcripts.jsonl"
-_APPEND = os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_BINARY", 0)
+TRANSCRIPT_COLUMNS = ["time", "session_id", "platform", "direction", "text", "state"]
 
 
-class TranscriptRecorder:
-    """Records every turn of the bots it is attached to, in a JSON-lines file or in memory.
+def transcripts_frame(source: Any) -> pd.DataFrame:
+    """The kept turns as messages, one row each: ``time`` (UTC), ``session_id``, ``platform``,
+    ``direction`` ("in"/"out"), ``text``, ``state`` (the state after the turn, a dict).
 
-    With a ``path``, each turn is appended with one ``write`` on a file opened ``O_APPEND``:
-    on a local filesystem the turn's lines land whole and in order even when several
-    processes record into one file (network filesystems such as NFS promise less). A crash
-    can at most leave a torn last line, which readers report and skip.
+    :param source: what :func:`~bottender_nb.analysis.turns.turns_frame` takes: a ``Bot``, a
+        session store, a file store's directory, or a list of turns.
     """
+    if isinstance(source, Transcript):
+        source = source.source
+    with gc_paused():
+        table, where = collect(source, "transcripts_frame")
+        columns = _messages(table)
+    data: dict[str, Any] = {
+        "time": seconds_to_utc(columns["time"]),
+        **{name: to_column(columns[name]) for name in ("session_id", "platform", "direction", "text")},
+        "state": np.fromiter(columns["state"], dtype=object, count=len(columns["state"])),
+    }
+    frame = pd.DataFrame(data, columns=TRANSCRIPT_COLUMNS)
+    frame.attrs["errors"] = table.errors
+    warn_skipped(table.errors, "transcripts_frame", "entries that are not valid turns", where)
+    return frame
 
-    _by_store: ClassVar[weakref.WeakKeyDictionary[Any, TranscriptRecorder]] = (
-        weakref.WeakKeyDictionary()
-    )  # a cache, so for_store(store).attach(bot) on every %say attaches once
 
-    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        self.path = Path(path) if path is not None else None
-        self._lines: list[str] = []
-        self._bots: weakref.WeakSet[Any] = weakref.WeakSet()
+def _messages(table: TurnTable) -> dict[str, list[Any]]:
+    """The messages of event turns as columns: the incoming one (text, else payload), then
+    each reply. A rewind, fork or reset changes state, but nobody said anything."""
+    turns = table.columns
+    out: dict[str, list[Any]] = {name: [] for name in TRANSCRIPT_COLUMNS}
+    rows = zip(turns["kind"], turns["time"], turns["session_id"], platforms(turns), turns["text"],
+               turns["payload"], turns["replies"], turns["state"])
+    for kind, time, session_id, platform, text, payload, replies, state in rows:
+        if kind != "event":
+            continue
+        state = dict(state or {})
+        said = [text if text is not None else payload, *(replies or [])]
+        out["time"] += [time] * len(said)
+        out["session_id"] += [session_id] * len(said)
+        out["platform"] += [platform] * len(said)
+        out["direction"] += ["in"] + ["out"] * (len(said) - 1)
+        out["text"] += said
+        out["state"] += [state] * len(said)
+    return out
+
+
+class Transcript:
+    """The messages of a bot's (or store's) kept turns; ``frame()`` is :func:`transcripts_frame`."""
+
+    def __init__(self, source: Any) -> None:
+        self.source = source
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({str(self.path) if self.path else 'in memory'!r})"
+        return f"{type(self).__name__}({self.source!r})"
 
-    @classmethod
-    def for_store(cls, store: SessionStore) -> TranscriptRecorder:
-        """The recorder that keeps turns "next to" ``store``'s sessions; one per store.
-
-        A ``FileSessionStore`` gets ``<dirname>/transcripts.jsonl``. Any other store keeps
-        turns in this process's memory: a transcript written into Bottender's redis database
-        or mongo collection would sit among the session keys/documents, where Bottender's store
-        and ``all()`` would read it as a (corrupt) session. To keep a redis or mongo bot's
-        transcripts, pass a file: ``TranscriptRecorder("transcripts.jsonl").attach(bot)``.
-        """
-        try:
-            return cls._by_store[store]
-        except (KeyError, TypeError):
-            pass
-        dirname = getattr(store, "dirname", None)
-        recorder = cls(Path(dirname) / TRANSCRIPT_FILENAME if is_file_store(store) else None)
-        try:
-            cls._by_store[store] = recorder
-        except TypeError:  # a store without weak-reference support: no caching
-            pass
-        return recorder
-
-    def attach(self, bot: Bot) -> TranscriptRecorder:
-        """Record every turn ``bot`` handles from now on; attaching twice records once."""
-        if bot not in self._bots:
-            bot.on_turn(self.record)
-            self._bots.add(bot)
+    def attach(self, bot: Any) -> Transcript:
+        """Nothing to attach: every bot keeps its turns in its store's history."""
         return self
-
-    def record(self, turn: Turn) -> None:
-        """Keep one turn: its incoming message and each reply, with the state after it."""
-        lines = "".join(_line(entry) for entry in turn_entries(turn))
-        if self.path is None:
-            self._lines.append(lines)
-            return
-        try:
-            _append(self.path, lines)
-        except OSError as exc:  # the bot's turn is done and saved: losing its log is not fatal
-            warnings.warn(f"A turn was not recorded in {self.path}: {exc}", stacklevel=2)
-
-    def read(self) -> tuple[list[dict[str, Any]], list[tuple[str, str]], str]:
-        """The recorded messages, the lines that could not be read, and where they live."""
-        if self.path is None:
-            return _parse("".join(self._lines).splitlines(), "memory"), [], "memory"
-        if not self.path.exists():
-            return [], [], str(self.path)
-        turns, errors = read_transcript(self.path)
-        return turns, errors, str(self.path)
 
     @property
     def turns(self) -> list[dict[str, Any]]:
-        """Every recorded message as a dict, oldest first."""
-        return self.read()[0]
+        """Every message as a dict, oldest first in each session."""
+        columns = _messages(collect(self.source, "transcript")[0])
+        return [dict(zip(columns, row)) for row in zip(*columns.values())]
 
     def frame(self) -> pd.DataFrame:
-        """The transcript as a DataFrame (see :func:`~bottender_nb.analysis.frames.transcripts_frame`)."""
-        from .frames import transcripts_frame
-
-        return transcripts_frame(self)
+        """The messages as a DataFrame (see :func:`transcripts_frame`)."""
+        return transcripts_frame(self.source)
 
 
-def turn_entries(turn: Turn) -> Iterator[dict[str, Any]]:
-    """The messages of one turn: the incoming one (text, else payload), then each reply."""
-    common = {"time": turn.time, "session_id": turn.session_id, "platform": turn.platform}
-    state = turn.state
-    text = turn.text if turn.text is not None else turn.payload
-    yield {**common, "direction": "in", "text": text, "state": state}
-    for reply in turn.replies:
-        yield {**common, "direction": "out", "text": reply, "state": state}
+class TranscriptRecorder(Transcript):
+    """Deprecated: turns are no longer recorded apart; this reads the store's history."""
 
+    def __init__(self, source: Any) -> None:
+        warnings.warn(
+            "TranscriptRecorder is deprecated: every turn is kept in its store's history. Use "
+            "transcripts_frame(bot) or turns_frame(bot) instead.",
+            DeprecationWarning, stacklevel=2,
+        )
+        super().__init__(source)
 
-def read_transcript(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[tuple[str, str]]]:
-    """The messages of a JSON-lines transcript, and ``(path:line, why)`` for each bad line."""
-    try:
-        text = Path(path).read_text(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        raise FileNotFoundError(
-            f"No transcript at {os.fspath(path)!r}; record one with "
-            "TranscriptRecorder.for_store(store).attach(bot)."
-        ) from None
-    errors: list[tuple[str, str]] = []
-    return _parse(text.splitlines(), os.fspath(path), errors), errors
-
-
-def _parse(lines: list[str], where: str, errors: list[tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    turns = []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            entry = json.loads(line)
-        except ValueError as exc:
-            entry = exc
-        if isinstance(entry, dict) and "direction" in entry:
-            turns.append(entry)
-        elif errors is not None:
-            why = f"is not valid JSON ({entry})" if isinstance(entry, Exception) else "is not a turn"
-            errors.append((f"{where}:{number}", why))
-    return turns
-
-
-def _line(entry: dict[str, Any]) -> str:
-    return json.dumps(entry, ensure_ascii=False, separators=(",", ":")) + "\n"
-
-
-def _append(path: Path, lines: str) -> None:
-    data = lines.encode("utf-8", "backslashreplace")
-    try:
-        fd = os.open(path, _APPEND, 0o666)
-    except FileNotFoundError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(path, _APPEND, 0o666)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-    finally:
-        os.close(fd)
-
+    @classmethod
+    def for_store(cls, store: Any) -> TranscriptRecorder:
+        """The transcript of ``store``'s kept turns."""
+        return cls(store)

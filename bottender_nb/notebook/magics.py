@@ -32,7 +32,7 @@ def _source_arguments(magic: Callable[..., Any]) -> Callable[..., Any]:
         argument("--group", "-g", default=None, help="a group (or Slack channel) to write in"),
         argument("--room", "-r", default=None, help="a LINE room to write in"),
         argument("--record", action="store_true",
-                 help="record the turns as a transcript next to the sessions"),
+                 help="kept for old notebooks: every turn is kept in the store's history"),
     ]):
         magic = decorator(magic)
     return magic

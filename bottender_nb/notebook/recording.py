@@ -8,7 +8,8 @@ from ..session.runner import Bot
 
 
 def attach_recorder(bot: Bot) -> Any:
-    """Record the bot's turns next to its sessions (the analysis kit loads only when asked)."""
-    from ..analysis.transcripts import TranscriptRecorder
+    """The bot's transcript: a view of the turns its store keeps (the analysis kit loads only
+    when asked). Nothing to record apart: every turn is in the store's history already."""
+    from ..analysis.transcripts import Transcript
 
-    return TranscriptRecorder.for_store(bot.session_store).attach(bot)
+    return Transcript(bot)

@@ -14,7 +14,8 @@ from ..platforms import Platform, Source, get_platform
 from ..platforms.base import Event
 from ..errors import ConfigError
 from ..stores.base import Clock, SessionStore
-from ..turns import Turn, changed_keys
+from ..stores.history import CheckedTurn
+from ..turns import Turn, changed_keys, copy_raw
 from .context import Context, Reply, Session
 from ..frozen import FrozenDict, freeze
 from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
@@ -235,6 +236,8 @@ class Bot:
                 no_session_reason=f"no session key can be derived from this {handler.name} event",
             )
         else:
+            if self.keep_history:  # refused before it runs, not after its session is written
+                raw_copy = copy_raw(raw_event)
             record = await store.read(session_id)
             if record is None:
                 record = {"id": session_id, "platform": handler.name}
@@ -262,11 +265,13 @@ class Bot:
         if record is not None:
             record[STATE_FIELD] = context.state
             record[LAST_ACTIVITY_FIELD] = int(now * 1000)
+            history = store.history
+            if self.keep_history and history is not None:
+                # Before the write: a store may hand its lock on with the write (redis does
+                # when another process waits), and indexes are given in order only under it.
+                kept = CheckedTurn(turn.as_record(), raw=raw_copy)
+                turn.index = await history.append(session_id, kept, self.keep_history)
             await store.write(session_id, record)
-            if self.keep_history and store.history is not None:
-                turn.index = await store.append_turn(
-                    session_id, turn.as_record(), keep=self.keep_history
-                )
         return turn
 
     def _notify(self, turn: Turn) -> None:

@@ -80,12 +80,12 @@ async def record_turn(
     record[STATE_FIELD] = thaw(state)
     record[LAST_ACTIVITY_FIELD] = int(now * 1000)
     store = bot.session_store
-    await store.write(session_id, record)
     turn = Turn(session_id, record.get("platform", session_id.partition(":")[0]), now, kind,
                 raw=raw, state_before=before, state=record[STATE_FIELD],
                 changed=changed_keys(before, record[STATE_FIELD]))
-    if bot.keep_history and store.history is not None:
+    if bot.keep_history and store.history is not None:  # before the write, as the runner does
         turn.index = await store.append_turn(session_id, turn.as_record(), keep=bot.keep_history)
+    await store.write(session_id, record)
     bot._notify(turn)
     return turn
 

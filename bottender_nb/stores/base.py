@@ -151,8 +151,9 @@ class SessionStore(ABC):
         """This store's :class:`History`; a clear error for a store that keeps none."""
         if self.history is None:
             raise StoreError(
-                f"{type(self).__name__} keeps no conversation history; use a store that does "
-                "(memory, file, redis, mongo) or Bot(..., history=0)."
+                f"{type(self).__name__} keeps no conversation history, so it has no turns to "
+                "list, rewind or fork; give it one (self.history = a History) or use a store "
+                "that keeps one (memory, file, redis, mongo)."
             )
         return self.history
 

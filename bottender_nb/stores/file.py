@@ -14,7 +14,6 @@ else is a :class:`~bottender_nb.errors.CorruptSessionError` naming it, and is le
 
 from __future__ import annotations
 
-import errno
 import itertools
 import os
 import secrets
@@ -26,8 +25,9 @@ from typing import Any
 from ..errors import CorruptSessionError, StoreError
 from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
+from .file_history import FileHistory
 from .file_lock import FileLock
-from .file_read import read_session_file
+from .file_read import os_error_cause, read_session_file
 from .filenames import SUFFIX, WINDOWS, session_filename
 
 LOCK_DIRNAME = ".locks"
@@ -66,6 +66,7 @@ class FileSessionStore(SessionStore):
         self._temp_token = secrets.token_hex(4)
         self._temp_counter = itertools.count()
         self._paths: dict[str, tuple[str, str]] = {}  # session id -> its file, its lock file
+        self.history = FileHistory(dirname)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._dir!r}, durable={self.durable})"
@@ -106,7 +107,7 @@ class FileSessionStore(SessionStore):
                 self._replace(path, data)
         except OSError as exc:
             raise StoreError(
-                f"Cannot write the session file {path} ({_cause(exc)}); the stored session "
+                f"Cannot write the session file {path} ({os_error_cause(exc)}); the stored session "
                 "is unchanged."
             ) from exc
 
@@ -216,7 +217,7 @@ class FileSessionStore(SessionStore):
         except FileNotFoundError:
             return None
         except OSError as exc:
-            raise StoreError(f"Cannot read the session file {path} ({_cause(exc)}).") from exc
+            raise StoreError(f"Cannot read the session file {path} ({os_error_cause(exc)}).") from exc
         return loads(data, where=f"The session file {path}")
 
     def _replace(self, path: str, data: bytes) -> None:
@@ -252,10 +253,3 @@ class FileSessionStore(SessionStore):
             os.fsync(fd)
         finally:
             os.close(fd)
-
-
-def _cause(exc: OSError) -> str:
-    """``No space left on device (ENOSPC)``: the OS's words and the code to search for."""
-    name = errno.errorcode.get(exc.errno or 0)
-    words = exc.strerror or str(exc)
-    return f"{words} ({name})" if name else words

@@ -8,6 +8,7 @@ within a bounded time, with the entry left untouched.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
@@ -65,3 +66,10 @@ def _kind(mode: int) -> str:
     if stat.S_ISSOCK(mode):
         return "a socket"
     return "not a regular file"
+
+
+def os_error_cause(exc: OSError) -> str:
+    """``No space left on device (ENOSPC)``: the OS's words and the code to search for."""
+    name = errno.errorcode.get(exc.errno or 0)
+    words = exc.strerror or str(exc)
+    return f"{words} ({name})" if name else words

@@ -28,6 +28,7 @@ from typing import Any
 from ..errors import CorruptSessionError, StateError, StoreError, missing_extra
 from ..record import LAST_ACTIVITY_FIELD, copy_record, validate_record
 from .base import Clock, ExpiresIn, SessionStore
+from .mongo_history import MongoHistory
 
 try:
     from bson import Decimal128, ObjectId
@@ -65,6 +66,7 @@ class MongoSessionStore(SessionStore):
         self._owns_client = client is None and collection is None
         self._collection = collection
         self._ready = False
+        self.history = MongoHistory(self.collection)
 
     def __repr__(self) -> str:
         return f"MongoSessionStore({self.url!r}, collection_name={self.collection_name!r})"

@@ -30,10 +30,10 @@ from ..errors import CorruptSessionError, SessionIdError, StoreError
 from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .redis_client import RedisClient, key_text
-from .redis_keys import glob_escape, is_lock_key, lock_key
+from .redis_history import RedisHistory
+from .redis_keys import ACQUIRE, RELEASE, RENEW, WRITE, glob_escape, is_lock_key, lock_key
 
 _MAX_POLL = 0.05  # seconds: the longest sleep between two tries of a lock another one holds
-ACQUIRE, WRITE, RENEW, RELEASE = range(4)  # the scripts, in RedisClient.scripts
 
 
 class _Held:
@@ -75,6 +75,7 @@ class RedisSessionStore(SessionStore):
         self.prefix, self.lock_timeout, self.cluster = prefix, lock_timeout, cluster
         self._redis = RedisClient(url, host, port, password, db, cluster, options, self._forget)
         self.where = self._redis.where
+        self.history = RedisHistory(self._redis, prefix)
         seconds = self.expires_in_seconds
         self._ttl = 0 if seconds is None else max(1, math.ceil(seconds))
         self._serial = itertools.count()

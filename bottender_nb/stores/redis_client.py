@@ -20,7 +20,6 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import CorruptSessionError, StoreError, missing_extra
-from .redis_keys import ACQUIRE, RELEASE, RENEW, WRITE
 
 try:
     import redis.asyncio as aioredis
@@ -31,7 +30,6 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
-_SCRIPTS = (ACQUIRE, WRITE, RENEW, RELEASE)  # RedisClient.run takes an index into these
 _INHERITED: list[Any] = []
 _forks = [0]  # forks since this module was imported: a child's count differs from its parent's
 if hasattr(os, "register_at_fork"):
@@ -63,7 +61,7 @@ class RedisClient:
                 _INHERITED.append(self._client)
                 self._on_fork()
             self._client, bound_loop = self._make(), None
-            self.scripts = [self._client.register_script(s) for s in _SCRIPTS]
+            self._scripts: dict[str, Any] = {}  # Lua source -> its Script on this client
         self._bound = (_forks[0], bound_loop or loop)
         return self._client
 
@@ -82,10 +80,12 @@ class RedisClient:
         if client is not None and forks == _forks[0] and loop in (None, _running_loop()):
             await client.aclose()
 
-    async def run(self, script: int, keys: list[str], args: list[Any], key: str = "") -> Any:
-        """Run one of the lock's scripts (an index into :attr:`scripts`)."""
-        self.get()  # the scripts of this process's and loop's client
-        return await self.command(self.scripts[script](keys, args), key)
+    async def run(self, script: str, keys: list[str], args: list[Any], key: str = "") -> Any:
+        """Run a Lua ``script`` (EVALSHA, loaded once per client by redis-py's ``Script``)."""
+        client = self.get()
+        runner = self._scripts.get(script) or self._scripts.setdefault(
+            script, client.register_script(script))
+        return await self.command(runner(keys, args), key)
 
     async def command(self, awaitable: Any, key: str = "") -> Any:
         """Await a redis-py call; its failure as a StoreError (``key``: the session key)."""

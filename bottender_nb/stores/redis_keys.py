@@ -1,9 +1,9 @@
-"""The session lock's Redis key and its four Lua scripts (one round trip each).
+"""The Redis keys kept beside a session, and the Lua scripts (one round trip each) on them.
 
 A session's lock lives at ``{tag}:lock:<key>`` (``key`` is ``prefix + session id``), holding
-its owner's token and expiring by itself. ``tag`` is a hash tag Redis Cluster hashes to the
-key's own slot, so one script may touch both keys: the key's own hash tag, else the whole key,
-else (the empty key, or one holding ``}``) a number found to hash to the key's slot.
+its owner's token and expiring by itself; its history beside it (:mod:`.redis_history`). ``tag`` is a hash tag Redis Cluster
+hashes to the key's own slot, so one script may touch them together: the key's own hash tag,
+else the whole key, else (the empty key, or one holding ``}``) a number found for that slot.
 
 A token is ``<store id>:<n>``. A store takes over a lock that carries its own id: its events of
 a session take turns inside its process first, so such a lock is left over from an event of its
@@ -22,7 +22,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
-LOCK = ":lock:"
+LOCK, HISTORY, NEXT = ":lock:", ":history:", ":history-next:"
 
 # KEYS: key, lock. ARGV: token, lock ms, this store's token prefix. Free, or left over by this
 # store -> {1, value} (GET first: a key of another type fails before the lock is taken).
@@ -53,17 +53,17 @@ return redis.call('DEL', KEYS[1])
 """
 
 
-def lock_key(key: str) -> str:
-    """The lock key of session key ``key``: ``{tag}:lock:<key>``, in ``key``'s cluster slot."""
-    return "{" + _hash_tag(key) + "}" + LOCK + key
+def lock_key(key: str, mark: str = LOCK) -> str:
+    """``{tag}:lock:<key>`` (or another ``mark``): a key in session key ``key``'s slot."""
+    return "{" + _hash_tag(key) + "}" + mark + key
 
 
-def is_lock_key(key: str) -> bool:
-    """True for a key :func:`lock_key` made: listing sessions skips it."""
+def is_lock_key(key: str, marks: tuple[str, ...] = (LOCK,)) -> bool:
+    """True for a key :func:`lock_key` made (with one of ``marks``): listings skip it."""
     end = key.find("}")
-    return (
-        key.startswith("{") and key.startswith(LOCK, end + 1)
-        and lock_key(key[end + 1 + len(LOCK):]) == key
+    return key.startswith("{") and any(
+        key.startswith(mark, end + 1) and lock_key(key[end + 1 + len(mark):], mark) == key
+        for mark in marks
     )
 
 

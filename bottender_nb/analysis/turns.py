@@ -1,0 +1,244 @@
+"""Every kept turn as a pandas DataFrame: ``turns_frame(bot)``, one row per turn (SPEC §7).
+
+Turns come from a store's history (a bot's, a store, or a file store's directory, read file
+by file without a store) or from a list. Like ``sessions_frame``, a bad entry (a torn line,
+a turn with a time no datetime column can hold) is reported in ``frame.attrs["errors"]`` and
+a warning, never raised. Records are checked column by column (``set(map(type, column))``)
+and only a batch that fails that check is walked turn by turn to find the bad ones.
+"""
+
+from __future__ import annotations
+
+import gc
+import itertools
+import os
+import warnings
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from ..session.sync import run_sync
+from ..stores.base import SessionStore
+from ..turns import KINDS, Turn, record_problem
+from .columns import flatten_columns, to_column
+
+COLUMNS = ["session_id", "platform", "turn", "time", "kind", "text", "replies", "changed"]
+STATE_PREFIX = "state."
+_SECONDS_LIMIT = 9.2e9  # epoch seconds a datetime64[ns] column holds: years 1678 to 2261
+_KINDS = frozenset(KINDS)
+_EMPTY: dict[str, Any] = {}
+Entry = tuple[str, Any]
+
+
+class TurnTable:
+    """The columns of the kept turns, filled a batch at a time; ``errors`` lists the rejects.
+
+    A batch's records are checked, then only the fields a frame shows are kept (as columns):
+    a million turns never sit in memory whole, with their raw events and earlier states.
+    """
+
+    FIELDS = ("session_id", "platform", "index", "time", "kind", "text", "payload", "replies",
+              "changed", "state")
+
+    def __init__(self) -> None:
+        self.columns: dict[str, list[Any]] = {name: [] for name in self.FIELDS}
+        self.errors: list[tuple[str, str]] = []
+
+    def __len__(self) -> int:
+        return len(self.columns["index"])
+
+    def add(self, entries: Iterable[Entry]) -> None:
+        """Keep the good turns of ``entries`` (``(where, record or error)`` pairs)."""
+        entries = list(entries)
+        records = [entry for _, entry in entries]
+        if set(map(type, records)) <= {dict}:
+            get, repeat = dict.get, itertools.repeat
+            columns = {name: list(map(get, records, repeat(name))) for name in self.FIELDS}
+            if _all_good(columns, records):
+                for name, column in self.columns.items():
+                    column += columns[name]
+                return
+        good = []  # the slow path, to name each bad one
+        for where, entry in entries:
+            if isinstance(entry, Turn):
+                entry = entry.as_record()
+            elif isinstance(entry, Exception):
+                self.errors.append((where, str(entry)))
+                continue
+            elif isinstance(entry, Mapping):
+                entry = dict(entry)
+            else:
+                self.errors.append((where, f"is a {type(entry).__name__}, not a turn"))
+                continue
+            problem = _row_problem(entry)
+            if problem:
+                self.errors.append((where, problem))
+            else:
+                good.append(entry)
+        for name, column in self.columns.items():
+            column += map(dict.get, good, itertools.repeat(name))
+
+    def frame(self) -> pd.DataFrame:
+        columns = self.columns
+        data: dict[str, Any] = {
+            "session_id": to_column(columns["session_id"]),
+            "platform": to_column(platforms(columns)),
+            "turn": to_column(columns["index"]),
+            "time": seconds_to_utc(columns["time"]),
+            "kind": to_column(columns["kind"]),
+            "text": to_column(columns["text"]),
+            "replies": _objects([value or [] for value in columns["replies"]]),
+            "changed": _objects([value or [] for value in columns["changed"]]),
+        }
+        states = [state or _EMPTY for state in columns["state"]]
+        for name, values in flatten_columns(states, STATE_PREFIX).items():
+            if name not in data:
+                data[name] = to_column(values)
+        return pd.DataFrame(data)
+
+
+def platforms(columns: Mapping[str, list[Any]]) -> list[Any]:
+    """Each turn's platform, else the one its session id starts with."""
+    return [
+        platform or (session_id or "").partition(":")[0]
+        for platform, session_id in zip(columns["platform"], columns["session_id"])
+    ]
+
+
+def seconds_to_utc(seconds: list[Any]) -> pd.DatetimeIndex:
+    """Epoch seconds as tz-aware UTC datetimes, in nanoseconds (whichever pandas is installed)."""
+    return pd.to_datetime(np.array(seconds, dtype=float), unit="s", utc=True).as_unit("ns")
+
+
+def turns_frame(source: Any) -> pd.DataFrame:
+    """One row per kept turn: ``session_id``, ``platform``, ``turn`` (its index), ``time``
+    (UTC), ``kind``, ``text``, ``replies``, ``changed`` and the state after it as ``state.*``.
+
+    :param source: a ``Bot`` or a session store (their histories), a file store's directory
+        (read without a store), or a list of turns (``Turn`` objects or their dicts).
+    """
+    with gc_paused():
+        table, where = _collect(source, "turns_frame")
+        frame = table.frame()
+    frame.attrs["errors"] = table.errors
+    warn_skipped(table.errors, "turns_frame", "entries that are not valid turns", where)
+    return frame
+
+
+def collect(source: Any, function: str) -> tuple[TurnTable, str]:
+    """The turns of ``source`` (see :func:`turns_frame`) and a name for where they came from."""
+    with gc_paused():
+        return _collect(source, function)
+
+
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while turns are loaded and framed.
+
+    A million parsed turns are millions of new dicts and lists, none in a cycle, and each
+    collection pass would walk all those kept so far: a third of the time of a large load.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _collect(source: Any, function: str) -> tuple[TurnTable, str]:
+    table = TurnTable()
+    store = getattr(source, "session_store", source)  # a Bot's store
+    if isinstance(source, (str, os.PathLike)):
+        dirname = os.fspath(source)
+        if not os.path.isdir(dirname):
+            raise FileNotFoundError(
+                f"{dirname!r} is not a directory of session files; pass a file store's dirname "
+                "(Bottender's default is \".sessions\"), a bot, a session store, or a list of turns."
+            )
+        _load_files(dirname, table)
+        return table, dirname
+    if isinstance(store, SessionStore):
+        dirname = _file_store_dirname(store)
+        if dirname is not None:
+            _load_files(dirname, table)
+            return table, dirname
+        table.add(run_sync(_store_entries(store)))
+        return table, repr(store)
+    if isinstance(source, (bytes, Mapping)) or not isinstance(source, Iterable):
+        raise TypeError(
+            f"{function} needs a bot, a session store, a file store's directory or a list of "
+            f"turns, not {type(source).__name__}."
+        )
+    table.add((f"item {index}", item) for index, item in enumerate(source))
+    return table, "the list"
+
+
+def warn_skipped(errors: list[tuple[str, str]], function: str, what: str, where: str) -> None:
+    if errors:
+        warnings.warn(
+            f"{function} skipped {len(errors)} {what} (in {where}); "
+            "frame.attrs['errors'] lists each as (where, why).",
+            stacklevel=3,
+        )
+
+
+def _load_files(dirname: str, table: TurnTable) -> None:
+    from ..stores.file_history import FileHistory, file_entries
+
+    for path in FileHistory(dirname).files():
+        table.add(file_entries(path))
+
+
+def _file_store_dirname(store: SessionStore) -> str | None:
+    from .sources import is_file_store
+
+    return os.fspath(store.dirname) if is_file_store(store) else None  # type: ignore[attr-defined]
+
+
+async def _store_entries(store: SessionStore) -> list[Entry]:
+    await store.init()
+    return await store.require_history().entries()
+
+
+def _all_good(columns: dict[str, list[Any]], records: list[dict[str, Any]]) -> bool:
+    """True when every record is a turn: :func:`_row_problem`, column by column.
+
+    A field that is missing (or None) fails here; the slow path then takes it as Turn does.
+    """
+    indexes, times = columns["index"], columns["time"]
+    if not indexes:
+        return True
+    if set(map(type, indexes)) != {int} or min(indexes) < 0:
+        return False
+    if not set(map(type, times)) <= {int, float}:
+        return False
+    if not np.all(np.abs(np.array(times, dtype=float)) < _SECONDS_LIMIT):  # NaN fails too
+        return False
+    if not set(columns["kind"]) <= _KINDS:
+        return False
+    befores = map(dict.get, records, itertools.repeat("state_before"))
+    kinds = {
+        "state": set(map(type, columns["state"])), "state_before": set(map(type, befores)),
+        "replies": set(map(type, columns["replies"])), "changed": set(map(type, columns["changed"])),
+    }
+    return all(issubclass(kind, dict) for kind in kinds["state"] | kinds["state_before"]) and all(
+        issubclass(kind, list) for kind in kinds["replies"] | kinds["changed"]
+    )
+
+
+def _row_problem(record: dict[str, Any]) -> str:
+    problem = record_problem(record)
+    if problem:
+        return f"is not a valid turn: {problem}"
+    if not abs(float(record["time"])) < _SECONDS_LIMIT:
+        return f"has time {record['time']!r}, beyond what a datetime column holds (years 1678-2261)"
+    return ""
+
+
+def _objects(values: list[Any]) -> np.ndarray:
+    return np.fromiter(values, dtype=object, count=len(values))
