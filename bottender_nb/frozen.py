@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 def _refuse(key: object = "key", top: str | None = None, kind: str = "dict") -> NoReturn:
     """Raise the lesson: top-level fields change through set_state; nested ones are rebuilt."""
-    from ..errors import StateError
+    from .errors import StateError
 
     if top is None:
         message = (

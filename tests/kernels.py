@@ -45,3 +45,33 @@ def stream(outputs: list[dict[str, Any]], name: str = "stdout") -> str:
         output["text"] for output in outputs
         if output["output_type"] == "stream" and output["name"] == name
     )
+
+
+# -- the teaching notebooks, run where they can write files ---------------------------------
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+NEEDS_REDIS = {"05-session-storage.ipynb"}
+
+
+def copy_notebooks(tmp_path: Path) -> Path:
+    """A scratch copy of ``notebooks/``: what a notebook writes stays out of the repository."""
+    import shutil
+
+    copy = tmp_path / "notebooks"
+    shutil.copytree(NOTEBOOKS, copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".sessions"))
+    return copy
+
+
+def notebook_env(redis_url: str | None) -> dict[str, str]:
+    """The environment a teaching notebook's kernel runs in (never the developer's own Redis)."""
+    import os
+
+    from servers import free_port
+
+    env = dict(os.environ)
+    # The kernel must find this interpreter's `bottender-nb` script for the `!` console cells.
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    # The test's server, or a port where nothing listens.
+    env["REDIS_URL"] = redis_url or f"redis://127.0.0.1:{free_port()}/0"
+    env["MPLBACKEND"] = "agg"
+    return env

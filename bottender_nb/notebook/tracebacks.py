@@ -14,7 +14,7 @@ _MACHINERY = tuple(
     str(Path(path).resolve()) + os.sep
     for path in (Path(bottender_nb.__file__).parent, Path(asyncio.__file__).parent)
 )
-_NEST_ASYNCIO = ("nest_asyncio.py",)
+_NEST_ASYNCIO = ("nest_asyncio.py", "nest_asyncio2.py")
 
 
 def _is_machinery(filename: str) -> bool:
