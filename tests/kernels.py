@@ -58,7 +58,8 @@ def copy_notebooks(tmp_path: Path) -> Path:
     import shutil
 
     copy = tmp_path / "notebooks"
-    shutil.copytree(NOTEBOOKS, copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".sessions"))
+    shutil.copytree(NOTEBOOKS, copy,
+                    ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".sessions"))
     return copy
 
 

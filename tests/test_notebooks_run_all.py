@@ -81,7 +81,8 @@ def _collect(client: Any, cells: dict[str, Cell], *, deadline: float) -> None:
             kind = message["msg_type"]
             if cell is not None and kind == "status":
                 cell.idle = cell.idle or message["content"]["execution_state"] == "idle"
-            elif cell is not None and kind in ("stream", "error", "display_data", "execute_result"):
+            elif cell is not None and kind in ("stream", "error", "display_data",
+                                               "execute_result"):
                 cell.outputs.append({"output_type": kind, **message["content"]})
         while True:
             try:

@@ -2,8 +2,8 @@
 
 ``bot.say``, the magics and ``ChatPane.send`` are synchronous, but bots and stores are async.
 Inside a kernel the coroutine runs on the kernel's own event loop, re-entered with
-nest-asyncio2 (the maintained fork of the archived nest-asyncio; ipykernel 7 uses it too), and
-not on a loop of its own in a worker thread: a cell's top-level ``await bot.handle_request(...)``,
+nest-asyncio2 (the maintained fork of the archived nest-asyncio; ipykernel 7 depends on it
+too), and not on a loop of its own in a worker thread: a cell's top-level ``await bot.handle_request(...)``,
 the chat pane's tasks and ``%say`` then share one loop, so what a store binds to its loop
 (redis-py's connections, asyncio locks, a lease's timer) works from all three.
 
