@@ -244,7 +244,8 @@ def browser():
 
 @pytest.mark.parametrize("name", TEACHING)
 def test_restart_and_run_all_in_jupyterlab(jupyter_lab: str, browser, name: str) -> None:
-    _restart_and_run_all_then_chat(browser, f"{jupyter_lab}/lab/tree/notebooks/{name}",
+    # ?reset: a fresh workspace, so the notebooks of earlier tests do not open again
+    _restart_and_run_all_then_chat(browser, f"{jupyter_lab}/lab/tree/notebooks/{name}?reset",
                                    jupyter_lab, f"run_all_lab_{name[:2]}.png")
 
 
