@@ -21,3 +21,9 @@ def redis_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisClu
     """A real 3-master Redis Cluster on free loopback ports."""
     with RedisClusterServers(tmp_path_factory.mktemp("redis-cluster")) as cluster:
         yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_url(redis_server: RedisServer) -> str:
+    """The teaching notebooks' Redis: the run's shared redis-server, in a database of its own."""
+    return redis_server.url.rsplit("/", 1)[0] + "/5"

@@ -1,11 +1,15 @@
-"""The chat pane end to end: real JupyterLab, real kernel, Debian's Chromium driven by Playwright.
+"""The kit end to end: real JupyterLab 4 and Notebook 7, real kernels, Debian's Chromium driven
+by Playwright: the chat pane, every teaching notebook under *Restart Kernel and Run All Cells*,
+and a saved notebook's HTML read offline.
 
+One server (JupyterLab, which also serves Notebook 7's pages) runs for the whole module.
 Missing pieces fail the test with the command that installs them: this test is never skipped.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import shutil
 import signal
@@ -20,7 +24,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from kernels import ensure_python3_kernel
+from kernels import (
+    IMAGE, NOTEBOOKS, SCRIPT, copy_notebooks, ensure_python3_kernel, notebook_env, saved_chat_html,
+)
 
 pytestmark = pytest.mark.browser
 
@@ -30,8 +36,6 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
-SCRIPT = "<script>window.__pwned = 1</script>"
-IMAGE = '<img src=x onerror="window.__pwned=2">'
 CELLS = [
     "%load_ext bottender_nb",
     '%%bottender_config\n{"initialState": {"count": 0}}',
@@ -45,6 +49,16 @@ CELLS = [
 ]
 SERVER_START_TIMEOUT = 60
 UI_TIMEOUT_MS = 30_000
+RUN_ALL_TIMEOUT_MS = 120_000
+TEACHING = sorted(path.name for path in NOTEBOOKS.glob("[0-9]*.ipynb"))
+# What a cell's stderr shows when something broke: a traceback, an error, asyncio's complaints.
+ERROR_MARKERS = ("Traceback", "Error", "Exception in callback", "Task was destroyed",
+                 "never awaited")
+ALL_CELLS_RAN = r"""count => {
+    const prompts = [...document.querySelectorAll('.jp-CodeCell .jp-InputArea-prompt')];
+    return prompts.length === count
+        && prompts.every(prompt => /^\[\d+\]:$/.test(prompt.textContent.trim()));
+}"""  # every code cell shows its execution count: none is [ ] or [*]
 
 
 def _require_tools() -> str:
@@ -54,6 +68,7 @@ def _require_tools() -> str:
         pytest.fail("Chromium is not installed; install Debian's package: sudo apt-get install chromium")
     for module, install in (
         ("jupyterlab", 'pip install "bottender-nb[lab]"  (or: pip install "jupyterlab>=4")'),
+        ("notebook", 'pip install "bottender-nb[lab]"  (or: pip install "notebook>=7")'),
         ("jupyterlab_widgets", 'pip install "ipywidgets>=8" jupyterlab_widgets'),
         ("playwright", 'pip install "bottender-nb[test]"  (or: pip install playwright)'),
     ):
@@ -82,18 +97,29 @@ def _wait_until_up(url: str, server: subprocess.Popen[bytes], log: Path) -> None
     pytest.fail(f"jupyter lab did not answer within {SERVER_START_TIMEOUT}s:\n{log.read_text()[-3000:]}")
 
 
-@pytest.fixture
-def jupyter_lab(tmp_path: Path) -> Iterator[str]:
-    """A JupyterLab 4 server on 127.0.0.1 without a token, serving a notebook with a chat pane."""
+@pytest.fixture(scope="module")
+def jupyter_lab(tmp_path_factory: pytest.TempPathFactory, redis_url: str) -> Iterator[str]:
+    """A JupyterLab 4 server on 127.0.0.1 without a token, for the whole module.
+
+    It serves a notebook with a chat pane (``chat.ipynb``) and a copy of the teaching
+    notebooks (``notebooks/``); its kernels get the teaching notebooks' environment. Notebook
+    7, installed next to it, serves its own pages (``/notebooks/<path>``) from the same server.
+    """
     _require_tools()
     ensure_python3_kernel()
+    tmp_path = tmp_path_factory.mktemp("jupyter")
     notebook = nbformat.v4.new_notebook()
     notebook.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(notebook, tmp_path / "chat.ipynb")
+    copy_notebooks(tmp_path)
+    settings = tmp_path / "settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    # Every cell in the page, so the test sees every prompt and output (no virtual scrolling).
+    (settings / "tracker.jupyterlab-settings").write_text(json.dumps({"windowingMode": "none"}))
     port = _free_port()
     log = tmp_path / "jupyter-lab.log"
-    env = {**os.environ, "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
+    env = {**notebook_env(redis_url), "JUPYTER_CONFIG_DIR": str(tmp_path / "config"),
            "JUPYTERLAB_SETTINGS_DIR": str(tmp_path / "settings"),
            "JUPYTERLAB_WORKSPACES_DIR": str(tmp_path / "workspaces")}
     command = [
@@ -102,6 +128,7 @@ def jupyter_lab(tmp_path: Path) -> Iterator[str]:
         f"--ServerApp.root_dir={tmp_path}", "--LabApp.news_url=",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
         "--LabApp.extension_manager=readonly", "--ServerApp.terminals_enabled=False",
+        "--ServerApp.disable_check_xsrf=True",  # the test stops kernels through the REST API
     ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers often run as root
         command.append("--allow-root")
@@ -193,3 +220,145 @@ def _type_and_enter(box, text: str) -> None:
     from playwright.sync_api import expect
 
     expect(box).to_have_value("")  # the kernel took the line and cleared the box
+
+
+# -- every teaching notebook under Kernel > Restart Kernel and Run All Cells ----------------
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium for the module's Run All tests."""
+    chromium = _require_tools()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True,
+                                             args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.mark.parametrize("name", TEACHING)
+def test_restart_and_run_all_in_jupyterlab(jupyter_lab: str, browser, name: str) -> None:
+    # ?reset: a fresh workspace, so the notebooks of earlier tests do not open again
+    _restart_and_run_all_then_chat(browser, f"{jupyter_lab}/lab/tree/notebooks/{name}?reset",
+                                   jupyter_lab, f"run_all_lab_{name[:2]}.png")
+
+
+def test_restart_and_run_all_in_notebook_7(jupyter_lab: str, browser) -> None:
+    _restart_and_run_all_then_chat(browser, f"{jupyter_lab}/notebooks/notebooks/{TEACHING[0]}",
+                                   jupyter_lab, "run_all_notebook7_01.png")
+
+
+def _restart_and_run_all_then_chat(browser, url: str, server: str, screenshot: str) -> None:
+    """Kernel > Restart Kernel and Run All Cells; every cell ends, none shows an error; then a
+    message typed into the chat pane, if the notebook has one, gets its reply."""
+    from playwright.sync_api import expect
+
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    try:
+        page.goto(url)
+        cells = page.locator(".jp-Notebook .jp-CodeCell")
+        expect(cells.first).to_be_visible(timeout=60_000)
+        _dismiss_news(page)
+        _wait_for_idle_kernel(server)
+        page.locator(".lm-MenuBar-itemLabel", has_text="Kernel").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Restart Kernel and Run All Cells").first.click()
+        page.locator(".jp-Dialog .jp-mod-accept").first.click()  # "Restart"
+        page.wait_for_function(ALL_CELLS_RAN, arg=cells.count(), timeout=RUN_ALL_TIMEOUT_MS)
+        waiting = page.locator(".jp-CodeCell .jp-InputArea-prompt", has_text="[*]")
+        expect(waiting).to_have_count(0)
+        errors = [
+            text for text in page.locator(
+                '.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]'
+            ).all_inner_texts()
+            if any(marker in text for marker in ERROR_MARKERS)
+        ]
+        assert not errors, f"{url}: error output after Run All:\n" + "\n---\n".join(errors)
+        panes = page.locator(".bnb-pane")
+        if panes.count():
+            _chat_after_run_all(page, panes.first)
+            # The saved copy of the chat is for pages without the live pane: hidden here.
+            expect(page.locator(".bnb-saved").first).to_be_hidden()
+    finally:
+        page.screenshot(path=str(SCREENSHOT_DIR / screenshot), full_page=True)
+        page.close()
+        _shut_down_kernels(server)
+
+
+def _chat_after_run_all(page, pane) -> None:
+    from playwright.sync_api import expect
+
+    pane.scroll_into_view_if_needed()
+    replies = pane.locator(".bnb-transcript .bnb-row.bnb-bot")
+    before = replies.count()
+    _type_and_enter(pane.locator(".bnb-input input"), "Hi")
+    expect(replies).to_have_count(before + 1)
+    expect(replies.last).to_contain_text("Count:")
+
+
+def _dismiss_news(page) -> None:
+    news = page.locator(".jp-Notification-Toast-Close, .jp-toast-button", has_text="No")
+    if news.count():
+        news.first.click()
+
+
+def _wait_for_idle_kernel(server: str) -> None:
+    """Until the page's kernel has started and is idle (asked of the server: either front end)."""
+    deadline = time.monotonic() + 60
+    kernels: list[dict[str, str]] | str = []
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{server}/api/kernels", timeout=10) as response:
+                kernels = json.load(response)
+        except OSError as error:  # the server answers 500 while a kernel is being started
+            kernels = repr(error)
+        else:
+            if kernels and all(kernel["execution_state"] == "idle" for kernel in kernels):
+                return
+        time.sleep(0.3)
+    pytest.fail(f"no idle kernel within 60 s: {kernels}")
+
+
+def _shut_down_kernels(server: str) -> None:
+    """Stop the kernels the page started (a closed tab leaves them running)."""
+    with urllib.request.urlopen(f"{server}/api/kernels", timeout=10) as response:
+        kernels = json.load(response)
+    for kernel in kernels:
+        request = urllib.request.Request(f"{server}/api/kernels/{kernel['id']}", method="DELETE")
+        with urllib.request.urlopen(request, timeout=30):
+            pass
+
+
+# -- a saved notebook, converted to HTML, read offline ------------------------------------
+
+
+def test_saved_chat_html_offline(tmp_path: Path, browser) -> None:
+    """nbconvert's page of an executed %chat + %say notebook, opened with no network."""
+    from playwright.sync_api import expect
+
+    _notebook, html = saved_chat_html(tmp_path)
+    context = browser.new_context(offline=True, viewport={"width": 1100, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    screenshot = SCREENSHOT_DIR / "saved_chat.png"
+    try:
+        page.goto(html.as_uri())
+        saved = page.locator(".bnb-saved")
+        expect(saved).to_be_visible()
+        expect(saved).to_contain_text("You said: Bye")
+        expect(saved).to_contain_text("count: 4")
+        expect(saved).to_contain_text(SCRIPT)  # shown as typed, never run
+        expect(saved).to_contain_text(IMAGE)
+        expect(saved.locator("script, img")).to_have_count(0)
+        assert page.evaluate("typeof window.__pwned") == "undefined"
+        saved.scroll_into_view_if_needed()
+    finally:
+        page.screenshot(path=str(screenshot), full_page=True)
+        print(f"screenshot: {screenshot}")
+        context.close()

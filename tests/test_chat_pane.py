@@ -317,3 +317,21 @@ def test_record_transcript_keeps_the_turns():
     pane.send("Hi")
     turns = pane.recorder.turns  # a view of the bot's kept turns
     assert [(turn["direction"], turn["text"]) for turn in turns] == [("in", "Hi"), ("out", "Count: 1")]
+
+
+def test_messages_sent_elsewhere_join_the_transcript(pane):
+    pane.send("Hi")
+    pane.bot.say("Hi")  # e.g. %say in a later cell, to the pane's session
+    pane.bot.say("Hi", user="2")  # another session: not this pane's chat
+    assert pane.transcript == [("You", "Hi"), ("Bot", "Count: 1"), ("You", "Hi"), ("Bot", "Count: 2")]
+
+
+def test_the_saved_copy_holds_the_chat_and_the_state_as_escaped_html(pane):
+    pane.send(SCRIPT)
+    pane.bot.say(IMAGE)
+    saved = pane.to_html()
+    for text in (SCRIPT, IMAGE):
+        assert text not in saved
+    assert saved.count("&lt;script&gt;window.__pwned = 1&lt;/script&gt;") == 1
+    assert saved.count("&lt;img src=x onerror=&quot;window.__pwned=2&quot;&gt;") == 1
+    assert "Count: 2" in saved and "<b>count</b>: 2" in saved and "console:1" in saved

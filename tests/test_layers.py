@@ -9,11 +9,6 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent.parent / "bottender_nb"
 
-# Cycles other branches are removing (issue 12). The integrator deletes an entry once the
-# branch that removes it is merged; the test then keeps the cycle from coming back.
-KNOWN_CYCLES_TO_BE_FIXED: set[frozenset[str]] = {
-}
-
 
 def module_name(path: Path) -> str:
     parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
@@ -80,7 +75,7 @@ def cycles(graph: dict[str, set[str]]) -> set[frozenset[str]]:
 
 def test_the_package_has_no_import_cycle():
     found = cycles(import_graph())
-    assert found - KNOWN_CYCLES_TO_BE_FIXED == set(), sorted(map(sorted, found))
+    assert found == set(), sorted(map(sorted, found))
 
 
 def test_stores_never_import_session():

@@ -113,10 +113,11 @@ def test_sessions_reads_the_notebook_bots_store_by_default(outputs):
     assert stream(outputs["sessions"]) == "['console:1', 'line:G1', 'line:U1']\n"
 
 
-def test_chat_shows_a_widget_view_and_nothing_else(outputs):
-    (output,) = outputs["chat"]
-    assert output["output_type"] == "display_data"
-    assert WIDGET_VIEW in output["data"]
+def test_chat_shows_a_widget_view_and_its_saved_copy_and_nothing_else(outputs):
+    live, copy = outputs["chat"]
+    assert live["output_type"] == copy["output_type"] == "display_data"
+    assert WIDGET_VIEW in live["data"]
+    assert set(copy["data"]) == {"text/html", "text/plain"}  # for pages without widgets
 
 
 def test_typing_in_the_pane_is_handled_on_the_kernel_loop(outputs):

@@ -7,10 +7,7 @@ run when one is installed. The asserts check what a learner must see in the outp
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -20,17 +17,14 @@ import pytest
 from nbclient import NotebookClient
 from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
-from kernels import ensure_python3_kernel
-from servers import RedisServer, free_port
+from kernels import NEEDS_REDIS, NOTEBOOKS, copy_notebooks, ensure_python3_kernel, notebook_env
 
-NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
 CELL_TIMEOUT = 60  # seconds; a whole notebook must still finish within NOTEBOOK_BUDGET
 NOTEBOOK_BUDGET = 30.0
-NEEDS_REDIS = {"05-session-storage.ipynb"}
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in kernel tracebacks
 
 
-# -- fixtures: a python3 kernel, a redis-server, a scratch copy of notebooks/ ----------------
+# -- fixtures: a python3 kernel, a scratch copy of notebooks/ (redis_url: conftest) ----
 
 
 @pytest.fixture(scope="session")
@@ -39,18 +33,10 @@ def kernel_name() -> str:
     return ensure_python3_kernel()
 
 
-@pytest.fixture(scope="session")
-def redis_url(redis_server: RedisServer) -> str:
-    """Notebook 5's Redis: the run's shared redis-server (conftest), in a database of its own."""
-    return redis_server.url.rsplit("/", 1)[0] + "/5"
-
-
 @pytest.fixture
 def workdir(tmp_path: Path) -> Path:
     """A scratch copy of ``notebooks/``: what a notebook writes stays out of the repository."""
-    copy = tmp_path / "notebooks"
-    shutil.copytree(NOTEBOOKS, copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints", ".sessions"))
-    return copy
+    return copy_notebooks(tmp_path)
 
 
 # -- running a notebook ------------------------------------------------------------------
@@ -98,12 +84,7 @@ def run_notebook(kernel_name: str, workdir: Path) -> Callable[..., Executed]:
     def run(name: str, *, redis_url: str | None) -> Executed:
         path = workdir / name
         notebook = nbformat.read(path, as_version=4)
-        env = dict(os.environ)
-        # The kernel must find this interpreter's `bottender-nb` script for the `!` console cells.
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        # Never the developer's own Redis: the test's server, or a port where nothing listens.
-        env["REDIS_URL"] = redis_url or f"redis://127.0.0.1:{free_port()}/0"
-        env["MPLBACKEND"] = "agg"
+        env = notebook_env(redis_url)
         client = NotebookClient(
             notebook, timeout=CELL_TIMEOUT, kernel_name=kernel_name,
             resources={"metadata": {"path": str(workdir)}},

@@ -6,10 +6,12 @@ import asyncio
 import weakref
 from collections import deque
 from collections.abc import Coroutine
+from contextvars import ContextVar
 from types import EllipsisType
 from typing import Any
 
 import ipywidgets as widgets
+from IPython.display import display
 
 from ..commands import COMMANDS, handle_line, session_id_for, state_of
 from ..errors import BottenderNbError
@@ -19,6 +21,7 @@ from ..session.sync import run_sync
 from . import render
 from .enter_box import EnterBox
 from .recording import attach_recorder
+from .saved_view import SavedView
 from .source_picker import SourcePicker
 from .state_view import StateView
 from .timeline_view import TimelineView
@@ -26,13 +29,19 @@ from .transcript_view import TranscriptView
 
 EXIT_NOTE = "/exit ends a console; a chat pane stays open (clear the cell's output to hide it)."
 
+# The pane whose own message is being handled: its turns are in its transcript already.
+_sending: ContextVar[ChatPane | None] = ContextVar("bottender_nb_pane_sending", default=None)
+
 
 class ChatPane:
     """A widget chat with ``bot``: transcript, text box, session id and live state panel.
 
     ``pane.send(text)`` is the code twin of typing ``text`` and pressing Enter;
-    ``pane.transcript`` is the chat so far as ``(speaker, text)`` pairs. The pane holds the
+    ``pane.transcript`` is the chat so far as ``(speaker, text)`` pairs; messages sent to
+    the pane's session from elsewhere (``%say``, ``bot.say``) join it. The pane holds the
     bot, not its action, so redefining the action (``%%action``) takes effect here at once.
+    Displayed, it shows the live widget and a saved copy of the chat for pages without a
+    kernel (:mod:`.saved_view`).
     """
 
     def __init__(
@@ -71,6 +80,9 @@ class ChatPane:
         self._session_id: str | None = None
         self._offered_stored_users = False
         self.widget = self._layout()
+        self.saved_view = SavedView(self._saved_bundle)
+        self.transcript_view.on_change(self.saved_view.changed)
+        self.state_view.on_change(self.saved_view.changed)
         self.send_button.on_click(self._on_click)
         self.picker.on_change(self._on_source)
         self._forwarder = _TurnForwarder(self)
@@ -110,9 +122,15 @@ class ChatPane:
         """The session the selected user's messages are filed under."""
         return self._session_id
 
+    def to_html(self) -> str:
+        """The chat and the state as the saved copy shows them: plain, escaped HTML."""
+        return render.saved_pane(self.transcript_view.saved_bubbles, self.state_view.values,
+                                 self.state_view.changed, self._session_id)
+
     def close(self) -> None:
         """Close the pane's widgets and stop following its bot's events."""
         self.bot.on_turn(self._forwarder, remove=True)
+        self.saved_view.close()
         _close_tree(self.widget)
 
     def __repr__(self) -> str:
@@ -124,6 +142,16 @@ class ChatPane:
             bundle["text/plain"] = repr(self)
         return bundle
 
+    def _ipython_display_(self) -> None:
+        """``display(pane)``, ``%chat``: the live widget, then its saved copy."""
+        display(self._repr_mimebundle_(), raw=True)
+        self.saved_view.show()
+
+    def _saved_bundle(self) -> dict[str, str]:
+        count = len(self.transcript_view.entries)
+        summary = f"{self!r}: {count} message{'' if count == 1 else 's'} (saved copy)"
+        return {"text/html": self.to_html(), "text/plain": summary}
+
     # -- one exchange: the typed line, then the bot's replies or the error --------------------
 
     async def _exchange(self, line: str) -> list[str]:
@@ -132,12 +160,15 @@ class ChatPane:
             render.YOU, line, speaker=self._speaker(source), label=self._label(source),
             user=source.user,
         )
+        token = _sending.set(self)
         try:
             outcome = await handle_line(self.bot, line, platform=self.platform, source=source)
         except Exception as exc:  # the action's error is shown; the session keeps its state
             self.transcript_view.add(render.ERROR, f"{type(exc).__name__}: {exc}",
                                      speaker="Error", label="Error")
             return []
+        finally:
+            _sending.reset(token)
         for reply in outcome.replies:
             self.transcript_view.add(render.BOT, reply, speaker="Bot",
                                      preformatted=outcome.command is not None)
@@ -223,8 +254,22 @@ class ChatPane:
         if turn.platform == self.platform:  # e.g. %say --user 2: the picker offers user 2
             self.picker.offer_user(_user_id(turn))
         if turn.session_id is not None and turn.session_id == self._session_id:
+            if _sending.get() is not self:
+                self._add_turn(turn)
             self.timeline.add(turn)  # first: a turn picked in the timeline gives way to this one
             self.state_view.show(turn.state, marked=turn.changed)
+
+    def _add_turn(self, turn: Turn) -> None:
+        """A message sent to this session from elsewhere (%say, bot.say), and its replies."""
+        text, payload = turn.text, turn.payload
+        if turn.kind != "event" or (text is None and payload is None):
+            return  # a rewind, fork or reset says so in a Note of its own
+        source = Source(user=_user_id(turn) or self.first_user)
+        line = text if text is not None else f"/payload {payload}"
+        self.transcript_view.add(render.YOU, line, speaker=self._speaker(source),
+                                 label=self._speaker(source), user=source.user)
+        for reply in turn.replies:
+            self.transcript_view.add(render.BOT, str(reply), speaker="Bot")
 
     def _layout(self) -> widgets.VBox:
         body = widgets.HBox([self.transcript_view.widget, self.state_view.widget])

@@ -1,4 +1,4 @@
-"""HTML for the chat pane: chat bubbles and the pane's style sheet.
+"""HTML for the chat pane: chat bubbles, the pane's style sheet, and the saved copy of a chat.
 
 Every piece of text that reaches the page goes through :func:`html.escape` here, so a message
 or a state value is never HTML: ``<script>`` and ``<img onerror>`` show as the characters typed.
@@ -9,6 +9,7 @@ from __future__ import annotations
 import html
 import json
 import zlib
+from collections.abc import Collection, Mapping
 from typing import Any
 
 # Bubble kinds: who speaks, and how the bubble looks.
@@ -37,8 +38,23 @@ STYLE = """
 .bnb-state-key.bnb-changed { border-left-color: #e8a100; background: #fff4d6; color: #222; }
 .bnb-state-key.bnb-changed::after { content: "changed"; font-size: 70%; margin-left: 8px;
   padding: 0 4px; border-radius: 4px; background: #e8a100; color: white; }
+/* The saved copy of a chat (saved_pane) is for pages without the live pane: while the live
+   pane is rendered in the output just above it (JupyterLab, Notebook 7), hide the copy. */
+.jp-OutputArea-child:has(.bnb-pane) + .jp-OutputArea-child:has(.bnb-saved) { display: none; }
 </style>
 """
+
+# The saved copy styles itself inline: the style sheet above comes with the live pane's widgets,
+# which a saved notebook's page (nbconvert, GitHub, nbviewer) does not have.
+_SAVED_BUBBLES = {
+    YOU: "background: hsl({hue}, 70%, 88%); color: #111;",
+    BOT: "background: #eee; color: #111;",
+    ERROR: "background: #fde2e1; color: #8a1c13; border: 1px solid #f2a29c;",
+    NOTE: "color: #666; font-style: italic;",
+}
+_SAVED_BUBBLE = ("display: inline-block; text-align: left; max-width: 75%; padding: 4px 10px; "
+                 "border-radius: 12px; white-space: pre-wrap; overflow-wrap: anywhere; ")
+_MONOSPACE = "font-family: monospace;"
 
 
 def user_hue(user: str) -> int:
@@ -76,3 +92,53 @@ def session_label(session_id: str | None) -> str:
     """The pane's 'which session am I talking to' line."""
     shown = "(no session)" if session_id is None else session_id
     return f'Session: <span class="bnb-session">{html.escape(shown)}</span>'
+
+
+def saved_bubble(
+    kind: str, text: str, *, speaker: str, user: str = "", preformatted: bool = False
+) -> str:
+    """One bubble of the saved copy, styled inline; the speaker is named even unstyled."""
+    style = _SAVED_BUBBLE + _SAVED_BUBBLES[kind].format(hue=user_hue(user))
+    if preformatted:
+        style += _MONOSPACE
+    align = "right" if kind == YOU else "left"
+    return (
+        f'<div style="text-align: {align}; margin: 2px 0;"><div style="{style}">'
+        f'<b style="font-size: 75%; opacity: 0.75;">{html.escape(speaker)}</b><br>'
+        f"{html.escape(text)}</div></div>"
+    )
+
+
+def saved_pane(
+    bubbles: list[str], state: Mapping[str, Any], changed: Collection[str], session_id: str | None
+) -> str:
+    """The saved copy of a chat: its bubbles (from :func:`saved_bubble`) and its state panel.
+
+    Plain HTML with inline styles: no script, no style sheet, nothing fetched. A long chat
+    scrolls in a box that opens on its newest messages (a reversed column, no JavaScript).
+    """
+    chat = "".join(bubbles) or "<i>(no messages yet)</i>"
+    rows = "".join(_saved_state_row(key, value, key in changed) for key, value in state.items())
+    return (
+        '<div class="bnb-saved" style="font-family: sans-serif; font-size: 13px; '
+        'line-height: 1.35; color: #111;">'
+        f'<div style="margin-bottom: 4px;">{session_label(session_id)} '
+        '<span style="color: #666;">(saved copy of the chat pane)</span></div>'
+        '<div style="display: flex; flex-wrap: wrap; gap: 8px; align-items: flex-start;">'
+        '<div style="flex: 2 1 20em; display: flex; flex-direction: column-reverse; '
+        'max-height: 420px; overflow: auto; border: 1px solid #ddd; padding: 4px;">'
+        f"<div>{chat}</div></div>"
+        '<div style="flex: 1 1 12em;"><b>Session state</b>'
+        f'{rows or "<div><i>(empty state)</i></div>"}</div>'
+        "</div></div>"
+    )
+
+
+def _saved_state_row(key: str, value: Any, changed: bool) -> str:
+    style = f"{_MONOSPACE} padding: 1px 6px; border-left: 3px solid transparent;"
+    mark = ""
+    if changed:
+        style += " border-left-color: #e8a100; background: #fff4d6;"
+        mark = (' <span style="font-size: 70%; padding: 0 4px; border-radius: 4px; '
+                'background: #e8a100; color: white;">changed</span>')
+    return f'<div style="{style}">{state_entry(key, value)}{mark}</div>'

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
 import ipywidgets as widgets
@@ -24,6 +24,7 @@ class StateView:
         self.rows: dict[str, widgets.HTML] = {}
         self.changed: set[str] = set()
         self._shown: dict[str, str] = {}
+        self._listeners: list[Callable[[], None]] = []
         self._keys = widgets.VBox(layout=widgets.Layout(padding="2px 0"))
         self._empty = widgets.HTML("<i>(empty state)</i>")
         self.title = widgets.HTML("<b>Session state</b>")  # the timeline says which turn's
@@ -55,7 +56,13 @@ class StateView:
             changed = set(marked) & set(state)
         self._mark(changed if mark_changes else set())
         self._empty.layout.display = "none" if state else None
+        for listener in self._listeners:
+            listener()
         return changed
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every state shown."""
+        self._listeners.append(callback)
 
     def clear(self) -> None:
         """Forget what is shown, e.g. before showing another session."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import ipywidgets as widgets
 
 from . import render
@@ -19,7 +21,8 @@ class TranscriptView:
     block is added to the last section (at most SECTION_SIZE blocks), and a new section to the
     box once per BLOCK_SIZE * SECTION_SIZE bubbles. So message n costs the same whether n is
     10 or 10,000: nothing is re-rendered or re-sent in proportion to the chat's length.
-    ``entries`` keeps the ``(speaker, text)`` pairs.
+    ``entries`` keeps the ``(speaker, text)`` pairs, ``saved_bubbles`` each bubble as the saved
+    copy of the chat shows it (inline-styled, :func:`.render.saved_bubble`).
     """
 
     def __init__(
@@ -27,6 +30,8 @@ class TranscriptView:
         section_size: int = SECTION_SIZE,
     ) -> None:
         self.entries: list[tuple[str, str]] = []
+        self.saved_bubbles: list[str] = []
+        self._listeners: list[Callable[[], None]] = []
         self.block_size = block_size
         self.section_size = section_size
         self._parts: list[str] = []
@@ -49,6 +54,8 @@ class TranscriptView:
     ) -> None:
         """Append one bubble (``text`` and ``label`` are escaped); record ``(speaker, text)``."""
         self.entries.append((speaker, text))
+        self.saved_bubbles.append(render.saved_bubble(
+            kind, text, speaker=label or speaker, user=user, preformatted=preformatted))
         part = render.bubble(kind, text, speaker=label, user=user, preformatted=preformatted)
         if self._block is None or len(self._parts) >= self.block_size:
             self._parts = [part]
@@ -56,6 +63,12 @@ class TranscriptView:
         else:
             self._parts.append(part)
             self._block.value = "".join(self._parts)
+        for listener in self._listeners:
+            listener()
+
+    def on_change(self, callback: Callable[[], None]) -> None:
+        """Call ``callback()`` after every bubble added."""
+        self._listeners.append(callback)
 
     def _add_block(self, block: widgets.HTML) -> None:
         self._block = block

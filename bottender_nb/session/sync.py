@@ -1,4 +1,24 @@
-"""The one place where synchronous code waits for a coroutine, inside Jupyter or not."""
+"""The one place where synchronous code waits for a coroutine, inside Jupyter or not.
+
+``bot.say``, the magics and ``ChatPane.send`` are synchronous, but bots and stores are async.
+Inside a kernel the coroutine runs on the kernel's own event loop, re-entered with
+nest-asyncio2 (the maintained fork of the archived nest-asyncio; ipykernel 7 depends on it
+too), and not on a loop of its own in a worker thread: a cell's top-level ``await bot.handle_request(...)``,
+the chat pane's tasks and ``%say`` then share one loop, so what a store binds to its loop
+(redis-py's connections, asyncio locks, a lease's timer) works from all three.
+
+Why re-entering the loop cannot disturb the kernel's handling of queued cells (*Run All*
+sends every execute request at once): ipykernel (7 and later) handles each shell request
+(execute, comm, ...) in a task that runs in one shared ``contextvars.Context``, which is
+entered all the while a cell runs. nest-asyncio2's nested pass defers every callback whose
+Context is already entered and puts them back at the head of the loop's queue, in their order,
+when the nested run returns. So a nested run steps the bot's coroutine and what runs outside
+the kernel's request handling (a store's timers, socket I/O, the user's own tasks), never a
+queued request; those wait, then run in order behind the kernel's execution lock. (The archived
+nest-asyncio ran those callbacks anyway: Python refused to enter the Context twice, the
+request's task lost its step, and its cell stayed ``[*]`` for good.) ipykernel 6 serves queued
+requests one at a time from the task that is running the cell, which a nested pass cannot step.
+"""
 
 from __future__ import annotations
 
@@ -15,14 +35,14 @@ _local = threading.local()
 def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     """Run ``coroutine`` to completion and return its result.
 
-    Inside a running loop (a Jupyter kernel), nest-asyncio lets the loop run it re-entrantly;
-    elsewhere one loop per thread is kept, so clients bound to a loop (redis) stay usable
-    across calls.
+    Inside a running loop (a Jupyter kernel), nest-asyncio2 runs it re-entrantly on that loop
+    (see the module docstring); elsewhere one loop per thread is kept, so clients bound to a
+    loop (redis) stay usable across calls.
 
-    Either way, callbacks the coroutine left for the loop's next pass run before this
-    returns (a store unlocking a session it kept for back-to-back events): a plain
-    ``run_until_complete`` runs them on its last pass; a nested one stops first, so it is
-    given that pass here, not only once the cell has finished.
+    Either way, callbacks the coroutine left for the loop's next pass run before this returns
+    (a store unlocking a session it kept for back-to-back events), also when it raised: a plain
+    ``run_until_complete`` runs them on its last pass, and nest-asyncio2's nested one gives
+    them one more pass once the coroutine is done.
     """
     try:
         loop = asyncio.get_running_loop()
@@ -33,10 +53,7 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         if loop is None or loop.is_closed():
             loop = _local.loop = asyncio.new_event_loop()
         return loop.run_until_complete(coroutine)
-    import nest_asyncio
+    import nest_asyncio2
 
-    nest_asyncio.apply(loop)
-    try:
-        return loop.run_until_complete(coroutine)
-    finally:
-        loop.run_until_complete(asyncio.sleep(0))
+    nest_asyncio2.apply(loop)
+    return loop.run_until_complete(coroutine)
