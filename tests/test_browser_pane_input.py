@@ -87,6 +87,10 @@ def test_what_is_typed_is_sent_at_any_typing_speed(jupyter_lab: str) -> None:
         browser, page, pane, box = _open_pane(playwright, jupyter_lab)
         try:
             _type_fast_and_check(page, pane, box, ["Hi", "Hi", "Hello there", "Hi", LONG, "Hi"])
+            page.keyboard.type("Clicked", delay=0)  # then straight to the Send button
+            pane.locator("button.bnb-send").click()
+            expect(pane.locator(".bnb-bubble", has_text="You said: Clicked")).to_be_visible()
+            expect(box).to_have_value("")  # the kernel took the text and emptied the box
             box.fill("Half")  # typed, left, back, Enter: the text left in the box is sent
             pane.locator(".bnb-state").click()
             box.press("Enter")
