@@ -72,9 +72,9 @@ def test_typing_without_enter_sends_nothing(pane):
 
 def test_enter_sends_the_text_it_carries_whatever_edits_came_before():
     pane = ChatPane(Bot(echo))
-    type_into(pane.text, "H")  # typed fast: the last edits may still be on their way...
-    press_enter(pane.text, "Hi")  # ...Enter carries the whole text itself
-    type_into(pane.text, "Hi")  # a late edit changes nothing sent...
+    type_into(pane.text, "H")  # whatever the kernel heard of the typing...
+    press_enter(pane.text, "Hi")  # ...Enter carries the whole text the box held
+    type_into(pane.text, "Hi")
     press_enter(pane.text, "Hello there")
     assert pane.transcript == [("You", "Hi"), ("Bot", "Hi"),
                                ("You", "Hello there"), ("Bot", "Hello there")]

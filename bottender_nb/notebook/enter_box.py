@@ -25,6 +25,7 @@ import anywidget
 import traitlets
 
 ESM = """
+// Ctrl/Cmd+S (and +Shift, Save As) go on to the notebook; every other key stays in the box.
 const isSave = (event) => (event.ctrlKey || event.metaKey) && !event.altKey
   && (event.code === "KeyS" || event.key.toLowerCase() === "s");
 
@@ -52,12 +53,14 @@ function render({ model, el }) {
   const onMessage = (message) => {
     if (message && message.event === "clear" && input.value === message.text) input.value = "";
   };
-  model.on("change:placeholder change:label", describe);
+  model.on("change:placeholder", describe);
+  model.on("change:label", describe);
   model.on("msg:custom", onMessage);
   el.appendChild(input);
   send("edit");  // a view drawn again starts empty: the kernel must not keep older text
   return () => {
-    model.off("change:placeholder change:label", describe);
+    model.off("change:placeholder", describe);
+    model.off("change:label", describe);
     model.off("msg:custom", onMessage);
   };
 }
