@@ -8,7 +8,6 @@ import pytest
 
 from bottender_nb import Bot, ChatPane
 from bottender_nb.notebook.cells import CellError
-from bottender_nb.notebook.enter_box import EDIT_GRACE
 from bottender_nb.notebook.state_view import CHANGED_CLASS
 
 SCRIPT = "<script>window.__pwned = 1</script>"
@@ -42,11 +41,15 @@ def html_of(pane: ChatPane) -> str:
     return "".join(block.value for block in pane.transcript_view.blocks)
 
 
+def type_into(box, text: str) -> None:
+    """What the browser sends as the user types: the box's text after each edit."""
+    for end in range(1, len(text) + 1):
+        box._handle_custom_msg({"event": "edit", "text": text[:end]}, [])
+
+
 def press_enter(box, text: str) -> None:
-    """What the browser sends on Enter: the submit message first, then the box's new value
-    (the box syncs its value only on Enter or when left, so nothing came while typing)."""
-    box._handle_custom_msg({"event": "submit"}, [])
-    box.value = text
+    """What the browser sends on Enter: one message carrying the text the box held."""
+    box._handle_custom_msg({"event": "submit", "text": text}, [])
 
 
 def type_and_press_enter(pane: ChatPane, text: str) -> None:
@@ -62,34 +65,44 @@ def test_enter_in_the_text_box_sends_and_clears_it(pane):
 
 def test_typing_without_enter_sends_nothing(pane):
     type_and_press_enter(pane, "   ")  # Enter on blanks sends nothing
-    pane.text.value = "Hal"  # typed, then the user clicks elsewhere: no submit message
-    pane.text.value = "Half a thought"
+    type_into(pane.text, "Half a thought")  # typed, then the user clicks elsewhere
     assert pane.transcript == []
     assert pane.text.value == "Half a thought"  # kept for when they come back
 
 
-async def test_text_left_in_the_box_is_sent_by_enter_when_the_user_comes_back():
+def test_enter_sends_the_text_it_carries_whatever_edits_came_before():
     pane = ChatPane(Bot(echo))
-    pane.text.value = "Half a thought"  # typed, then the user clicked elsewhere
-    pane.text._handle_custom_msg({"event": "submit"}, [])  # back, Enter: no edit, no new value
-    await asyncio.sleep(EDIT_GRACE + 0.2)
+    type_into(pane.text, "H")  # whatever the kernel heard of the typing...
+    press_enter(pane.text, "Hi")  # ...Enter carries the whole text the box held
+    type_into(pane.text, "Hi")
+    press_enter(pane.text, "Hello there")
+    assert pane.transcript == [("You", "Hi"), ("Bot", "Hi"),
+                               ("You", "Hello there"), ("Bot", "Hello there")]
+    assert pane.text.value == ""  # ...and the box is empty after each send
+
+
+def test_text_left_in_the_box_is_sent_by_enter_when_the_user_comes_back():
+    pane = ChatPane(Bot(echo))
+    type_into(pane.text, "Half a thought")  # typed, then the user clicked elsewhere
+    press_enter(pane.text, "Half a thought")  # back, Enter
     assert pane.transcript == [("You", "Half a thought"), ("Bot", "Half a thought")]
-    pane.text.value = "Half"  # left again; then edited to a whole thought and Enter
-    press_enter(pane.text, "A whole thought")
-    await asyncio.sleep(EDIT_GRACE + 0.2)
-    assert pane.transcript[2:] == [("You", "A whole thought"), ("Bot", "A whole thought")]
     assert pane.text.value == ""
 
 
-def test_the_box_syncs_only_on_enter_or_leaving_so_enter_cannot_overtake_the_typing(pane):
-    assert pane.text.continuous_update is False
+def test_the_box_carries_the_text_as_typed_not_escaped():
+    pane = ChatPane(Bot(echo))
+    press_enter(pane.text, "a & b <b>")
+    assert pane.transcript == [("You", "a & b <b>"), ("Bot", "a & b <b>")]
 
 
 def test_the_send_button_sends_what_the_box_holds(pane):
-    pane.text.value = "Hi"  # clicking the button first leaves the box, which syncs its text
+    sent = []
+    pane.text.send = sent.append  # what the kernel asks of the browser
+    type_into(pane.text, "Hi")  # the edits reach the kernel before the click, in order
     pane.send_button.click()
     pane.send_button.click()  # an empty box sends nothing
     assert pane.transcript == [("You", "Hi"), ("Bot", "Count: 1")]
+    assert sent == [{"event": "clear", "text": "Hi"}]  # the browser empties the box
 
 
 def test_send_is_the_code_twin_and_returns_the_replies(pane):
@@ -212,7 +225,7 @@ def test_the_selector_widgets_switch_user_group_and_room():
     boxes = pane.picker.new_ids
     assert [boxes[kind].widget.placeholder for kind in boxes] == [
         "new user id", "new group id", "new room id"]
-    boxes["user"].widget.value = "U9"
+    type_into(boxes["user"].widget, "U9")
     pane.picker.add_buttons["user"].click()
     assert pane.picker.user.value == "U9" and pane.session_id == "line:U9"
     press_enter(boxes["room"].widget, "R1")  # Enter in a box adds too

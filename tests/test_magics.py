@@ -37,8 +37,8 @@ CELLS = {
     "state_other": "%state console:9",
     "chat": "%chat",
     "type_in_pane": (
-        f"{KIT}\npane = kit.panes[-1]\n"  # what the browser sends on Enter: submit, then the value
-        "pane.text._handle_custom_msg({'event': 'submit'}, [])\npane.text.value = 'Hi'"
+        f"{KIT}\npane = kit.panes[-1]\n"  # what the browser sends on Enter: the text with it
+        "pane.text._handle_custom_msg({'event': 'submit', 'text': 'Hi'}, [])"
     ),
     "read_pane": "print(pane.transcript[-1], pane.state_view.values, pane.state_view.changed)",
     "line_chats": (
