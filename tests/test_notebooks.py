@@ -218,9 +218,7 @@ def check_time_travel(run: Executed, redis_url: str | None) -> None:
                             "User 1-fork1 > Paris", "Bot > So you are Ada from Paris."]), pane
     assert "2  fork of console:1 at 1" in run.outputs_of("pane.timeline.labels")
     assert "application/vnd.jupyter.widget-view+json" in run.mime_types(), "no chat pane shown"
-    frame = next(cell for cell in run.notebook.cells if "turns_frame(bot)" in cell.source)
-    if "skip-execution" not in frame.metadata.get("tags", []):  # until turns_frame is merged
-        assert "state.city" in run.outputs_of("turns_frame(bot)"), "no turns DataFrame shown"
+    assert "state.city" in run.outputs_of("turns_frame(bot)"), "no turns DataFrame shown"
 
 
 CHECKS: dict[str, Callable[[Executed, str | None], None]] = {
