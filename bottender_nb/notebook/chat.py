@@ -18,6 +18,7 @@ from ..errors import BottenderNbError
 from ..platforms import Source, get_platform
 from ..session.runner import Bot, Turn
 from ..session.sync import run_sync
+from ..stores.memory import MemorySessionStore
 from . import render
 from .enter_box import EnterBox
 from .recording import attach_recorder
@@ -239,7 +240,14 @@ class ChatPane:
             await self._offer_stored_users()
 
     async def _offer_stored_users(self) -> None:
-        """List in the picker the users who spoke before the pane opened (their sessions)."""
+        """List in the picker the users who spoke before the pane opened (their sessions).
+
+        Only from a store kept in this process (at most ``max_size`` sessions): listing a file
+        directory, Redis or Mongo store may mean reading millions of sessions to open a pane.
+        Users who speak while the pane is open are offered from their turns, on any store.
+        """
+        if not isinstance(self.bot.session_store, MemorySessionStore):
+            return
         try:
             records = await self.bot.session_store.all()
         except BottenderNbError:  # a broken entry: the picker goes without; reads report it
