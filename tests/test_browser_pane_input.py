@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import urllib.request
 import re
 from pathlib import Path
 
@@ -115,10 +116,15 @@ def test_what_is_typed_is_sent_at_any_typing_speed_in_notebook7(jupyter_lab: str
             browser.close()
 
 
-def test_ctrl_s_in_the_chat_box_saves_the_notebook(jupyter_lab: str, tmp_path: Path) -> None:
+def _saved(server: str) -> dict:
+    """``chat.ipynb`` as the server has it on disk (its contents API reads the file)."""
+    with urllib.request.urlopen(f"{server}/api/contents/chat.ipynb?content=1", timeout=10) as got:
+        return json.loads(got.read())
+
+
+def test_ctrl_s_in_the_chat_box_saves_the_notebook(jupyter_lab: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
-    notebook = tmp_path / "chat.ipynb"
     with sync_playwright() as playwright:
         browser, page, pane, box = _open_pane(playwright, jupyter_lab)
         try:
@@ -128,12 +134,13 @@ def test_ctrl_s_in_the_chat_box_saves_the_notebook(jupyter_lab: str, tmp_path: P
             expect(pane.locator(".bnb-bubble", has_text="Count: 1")).to_be_visible()
             tab = page.locator(".lm-TabBar-tab", has_text="chat.ipynb").first
             expect(tab).to_have_class(re.compile("jp-mod-dirty"))  # ran, not saved yet
-            assert not json.loads(notebook.read_text())["cells"][-1]["outputs"]
+            before = _saved(jupyter_lab)["last_modified"]  # other tests use this notebook too
             page.keyboard.type("unsent")  # the focus is still in the box
             page.keyboard.press("Control+s")
             expect(tab).not_to_have_class(re.compile("jp-mod-dirty"), timeout=10_000)
-            saved = json.loads(notebook.read_text())
-            assert saved["cells"][-1]["outputs"], "the %chat output was saved"
+            saved = _saved(jupyter_lab)
+            assert saved["last_modified"] != before, "the file on disk was written"
+            assert "Count: 1" in json.dumps(saved["content"]["cells"][-1]["outputs"])
             expect(box).to_have_value("unsent")  # Ctrl+S typed nothing and sent nothing
             expect(box).to_be_focused()
             assert page.evaluate(TRANSCRIPT) == [["you", "Hi"], ["bot", "Count: 1"]]

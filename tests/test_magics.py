@@ -218,14 +218,16 @@ def test_config_picks_the_store_and_both_action_forms_work(tmp_path: Path):
 
 
 def test_sessions_from_another_store_closes_what_it_opened(tmp_path: Path, redis_server):
+    url = redis_server.url.rsplit("/", 1)[0] + "/9"  # a database of its own: other tests' keys
     cells = [
         "%load_ext bottender_nb",
         "import redis\n"
-        f"redis.Redis.from_url({redis_server.url!r}).set('sessions:console:7', "
+        f"redis.Redis.from_url({url!r}).flushdb()\n"
+        f"redis.Redis.from_url({url!r}).set('sessions:console:7', "
         "'{\"id\": \"console:7\", \"platform\": \"console\", \"_state\": {\"n\": 7}}', ex=600)",
-        *[f"frame = %sessions --driver redis --url {redis_server.url}\nprint(list(frame['id']))"] * 3,
+        *[f"frame = %sessions --driver redis --url {url}\nprint(list(frame['id']))"] * 3,
         # what is still connected to Redis while the kernel runs: only this cell's client
-        f"print(len(redis.Redis.from_url({redis_server.url!r}).client_list()))",
+        f"print(len(redis.Redis.from_url({url!r}).client_list()))",
     ]
     ran = execute(cells, tmp_path)
     assert [stream(output) for output in ran[2:5]] == ["['console:7']\n"] * 3
