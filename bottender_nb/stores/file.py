@@ -28,7 +28,7 @@ from .base import Clock, ExpiresIn, SessionStore
 from .file_history import FileHistory
 from .file_lock import FileLock
 from .file_read import os_error_cause, read_session_file
-from .filenames import SUFFIX, WINDOWS, session_filename
+from .filenames import SUFFIX, WINDOWS, names_ending, session_filename
 
 LOCK_DIRNAME = ".locks"
 _OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
@@ -77,12 +77,7 @@ class FileSessionStore(SessionStore):
 
     def files(self) -> list[Path]:
         """Every session file in the directory (empty when it does not exist yet)."""
-        try:
-            with os.scandir(self._dir) as entries:
-                names = sorted(e.name for e in entries if e.name.endswith(SUFFIX) and e.is_file())
-        except FileNotFoundError:
-            return []
-        return [self.dirname / name for name in names]
+        return [self.dirname / name for name in names_ending(self._dir, SUFFIX)]
 
     async def init(self) -> FileSessionStore:
         """Create the directory (and its lock directory)."""

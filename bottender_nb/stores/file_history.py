@@ -28,7 +28,7 @@ from pathlib import Path
 from ..errors import CorruptSessionError, StoreError
 from ..record import parse
 from .file_read import os_error_cause
-from .filenames import session_filename
+from .filenames import names_ending, session_filename
 from .history import History, TurnRecord, encode_turn
 
 HISTORY_DIRNAME = ".history"
@@ -138,12 +138,7 @@ class FileHistory(History):
 
     def files(self) -> list[str]:
         """Every history file, sorted (none before the first turn)."""
-        try:
-            with os.scandir(self._dir) as found:
-                names = sorted(e.name for e in found if e.name.endswith(SUFFIX) and e.is_file())
-        except FileNotFoundError:
-            return []
-        return [os.path.join(self._dir, name) for name in names]
+        return [os.path.join(self._dir, name) for name in names_ending(self._dir, SUFFIX)]
 
     def _trim(self, path: str, keep: int) -> None:
         """Rewrite ``path`` with its newest ``keep`` turns (and any bad line among them)."""

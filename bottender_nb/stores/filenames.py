@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 import re
 import sys
 
@@ -38,3 +39,12 @@ def session_filename(session_id: str, *, windows: bool = WINDOWS) -> str:
         digest = hashlib.sha256(session_id.encode("utf-8", "surrogatepass")).hexdigest()
         stem = f"{stem[: _MAX_STEM - len(digest) - 1]}~{digest}"
     return stem + SUFFIX
+
+
+def names_ending(dirname: str, suffix: str) -> list[str]:
+    """The regular files in ``dirname`` whose names end in ``suffix``, sorted ([] if none)."""
+    try:
+        with os.scandir(dirname) as entries:
+            return sorted(e.name for e in entries if e.name.endswith(suffix) and e.is_file())
+    except FileNotFoundError:
+        return []
