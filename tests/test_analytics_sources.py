@@ -11,6 +11,7 @@ import pytest
 from bottender_nb import (
     Bot, FileSessionStore, drop_off, funnel, retention, transitions, turns_frame,
 )
+from bottender_nb.session.sync import run_sync
 from bottender_nb.stores.redis import RedisSessionStore
 
 T0 = 1_767_225_600.0  # 2026-01-01 00:00 UTC
@@ -69,6 +70,7 @@ def test_on_a_redis_store(request, kind):
         cluster = request.getfixturevalue("redis_cluster")
         cluster.flush()
         store = RedisSessionStore(port=cluster.port, cluster=True)
-    bot = asyncio.run(chat(store))
+    bot = run_sync(chat(store))  # the loop turns_frame uses too: the store's client is bound to it
     check(turns_frame(store))
     check(turns_frame(bot))
+    run_sync(store.close())
