@@ -164,7 +164,7 @@ def find_config(directory: str | Path = ".") -> Path | None:
 
 def bot_options(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     """``initial_state`` and ``session_store`` keyword arguments for ``Bot``."""
-    from .record import check_json_state
+    from .json_values import check_json_state
 
     loaded = load_config(config)
     initial_state = loaded.get("initialState", loaded.get("initial_state")) or {}

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import BodyError, CorruptSessionError, StateError
-from .record import MAX_DEPTH, _json_problem
+from .json_values import MAX_DEPTH, json_problem
 
 KINDS = ("event", "rewind", "fork", "reset")
 """What made a turn: an event the bot handled, or one of the time-travel verbs."""
@@ -95,7 +95,7 @@ def copy_raw(raw: Any) -> Any:
             f"The event body is nested more deeply than {MAX_DEPTH} levels, which no webhook "
             "sends; send the platform's own body."
         ) from None
-    problem = _json_problem(raw)
+    problem = json_problem(raw)
     if problem is not None:
         where, what = problem
         raise StateError(

@@ -180,7 +180,7 @@ def _nested_json(depth: int) -> str:
 @pytest.mark.parametrize("kind", ["dict", "list"])
 async def test_state_nested_up_to_the_limit_is_stored_and_read_back(tmp_path, kind):
     from bottender_nb import FileSessionStore
-    from bottender_nb.record import MAX_DEPTH
+    from bottender_nb.json_values import MAX_DEPTH
 
     deep = _nested(MAX_DEPTH - 1, kind)
 

@@ -9,7 +9,8 @@ from typing import Any, NoReturn
 from ..errors import StateError
 from ..platforms.base import Event
 from ..frozen import FrozenDict, freeze, freeze_field, thaw
-from ..record import LAST_ACTIVITY_FIELD, PLAIN_JSON_TYPES, check_json_state
+from ..json_values import PLAIN_JSON_TYPES, check_json_state
+from ..record import LAST_ACTIVITY_FIELD
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,7 +18,8 @@ from ..stores.history import CheckedTurn
 from ..turns import Turn, changed_keys, copy_raw
 from .context import Context, Reply, Session
 from ..frozen import FrozenDict, freeze
-from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD, check_json_state
+from ..json_values import check_json_state
+from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD
 from . import time_travel
 from .sync import run_sync
 
