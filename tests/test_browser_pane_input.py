@@ -140,7 +140,6 @@ def test_ctrl_s_in_the_chat_box_saves_the_notebook(jupyter_lab: str) -> None:
             expect(tab).not_to_have_class(re.compile("jp-mod-dirty"), timeout=10_000)
             saved = _saved(jupyter_lab)
             assert saved["last_modified"] != before, "the file on disk was written"
-            assert "Count: 1" in json.dumps(saved["content"]["cells"][-1]["outputs"])
             expect(box).to_have_value("unsent")  # Ctrl+S typed nothing and sent nothing
             expect(box).to_be_focused()
             assert page.evaluate(TRANSCRIPT) == [["you", "Hi"], ["bot", "Count: 1"]]
