@@ -160,6 +160,32 @@ def test_rows_of_turns_no_longer_kept_are_dropped():
     assert [len(section.children) for section in pane.timeline.rows.sections] == [3]
 
 
+def test_a_long_chat_keeps_no_widgets_for_dropped_rows():
+    """Past the history's length the timeline reuses the blocks and sections it drops: the
+    widgets open in the kernel grow with the transcript's new blocks only."""
+    pane = ChatPane(Bot(counter, initial_state={"count": 0}, history=250))  # 25 blocks
+    for _ in range(450):  # turns 0 to 449: the first section of rows (0 to 199) is dropped
+        pane.send("Hi")
+    sections = pane.transcript_view.widget.children[0]  # the transcript's VBox of sections
+    before = len(_open_widgets()), len(pane.transcript_view.blocks), len(sections.children)
+    for _ in range(200):  # a new section of rows at turn 600; the second one goes at 649
+        pane.send("Hi")
+    assert [len(section.children) for section in pane.timeline.rows.sections] == [20, 5]
+    made = (len(pane.transcript_view.blocks) - before[1]) + (len(sections.children) - before[2])
+    assert len(_open_widgets()) - before[0] == made
+    last = pane.timeline.rows.blocks[-1]  # a reused block: its rows are the new turns'
+    assert [index for _, index in last.options] == list(range(640, 650))
+    last.value = 645  # a click on its row
+    assert pane.timeline.chosen.index == 645 and pane.state_view.values["count"] == 646
+    pane.close()
+
+
+def _open_widgets() -> dict[str, object]:
+    from ipywidgets.widgets.widget import _instances  # the kernel's open widgets, by model id
+
+    return _instances
+
+
 def test_appending_a_turn_re_sends_only_the_last_block(pane):
     for _ in range(40):
         pane.send("Hi")

@@ -132,6 +132,7 @@ class ChatPane:
         """Close the pane's widgets and stop following its bot's events."""
         self.bot.on_turn(self._forwarder, remove=True)
         self.saved_view.close()
+        self.timeline.rows.close()
         _close_tree(self.widget)
 
     def __repr__(self) -> str:

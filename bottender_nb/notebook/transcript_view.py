@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_string import HTMLStyle
 
 from . import render
 
@@ -38,6 +39,11 @@ class TranscriptView:
         self._block: widgets.HTML | None = None
         self._section: widgets.VBox | None = None
         self._blocks: list[widgets.HTML] = []
+        # Making a widget costs several times a bubble's own update: the blocks share one
+        # layout and one style, so a new block makes one widget, not three; sections one layout.
+        self._block_layout = widgets.Layout()
+        self._block_style = HTMLStyle()
+        self._section_layout = widgets.Layout()
         self._sections = widgets.VBox(layout=widgets.Layout(flex="0 0 auto"))  # grow, never shrink
         # A reversed scroll box around one normal column keeps the view pinned to the newest
         # bubble as the chat grows, with no JavaScript.
@@ -59,7 +65,8 @@ class TranscriptView:
         part = render.bubble(kind, text, speaker=label, user=user, preformatted=preformatted)
         if self._block is None or len(self._parts) >= self.block_size:
             self._parts = [part]
-            self._add_block(widgets.HTML(part))
+            self._add_block(widgets.HTML(part, layout=self._block_layout,
+                                         style=self._block_style))
         else:
             self._parts.append(part)
             self._block.value = "".join(self._parts)
@@ -74,7 +81,7 @@ class TranscriptView:
         self._block = block
         self._blocks.append(block)
         if self._section is None or len(self._section.children) >= self.section_size:
-            self._section = widgets.VBox([block])
+            self._section = widgets.VBox([block], layout=self._section_layout)
             self._sections.children = (*self._sections.children, self._section)
         else:
             self._section.children = (*self._section.children, block)

@@ -2,7 +2,10 @@
 
 Rows live in blocks (one ``Select`` of at most BLOCK_SIZE turns) inside sections (a ``VBox`` of
 at most SECTION_SIZE blocks), as the transcript's bubbles do: a new turn re-sends one small
-block, and a new block one section, so turn 10,000 costs what turn 10 does.
+block, and a new block one section, so turn 10,000 costs what turn 10 does. Making a widget
+costs several times a turn's own update, so the blocks share one layout and one style, and a
+block (or section) whose turns the history dropped is emptied and reused as the next new one:
+once the history is full, the timeline makes no widget at all.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import ipywidgets as widgets
+from ipywidgets.widgets.widget_description import DescriptionStyle
 
 from ..errors import HistoryError
 from ..turns import Turn
@@ -34,6 +38,10 @@ class TurnList:
         self._blocks: deque[widgets.Select] = deque()  # oldest first, across the sections
         self._sections: deque[widgets.VBox] = deque()
         self._block_of: dict[int, widgets.Select] = {}
+        self._spare: list[widgets.Select] = []  # dropped blocks, emptied, for the next new ones
+        self._spare_sections: list[widgets.VBox] = []
+        self._block_layout = widgets.Layout(width="100%")
+        self._block_style = DescriptionStyle()
         self._listeners: list[Callable[[Turn], None]] = []
         self._rows = widgets.VBox(layout=widgets.Layout(flex="0 0 auto"))
         # A reversed scroll box keeps the newest turn in view as turns arrive (as the transcript).
@@ -96,26 +104,42 @@ class TurnList:
                 del self.turns[index], self._block_of[index]
             section = self._sections[0]
             section.children = section.children[1:]
-            block.close()
+            block.value = None
+            block.options = ()
+            block.rows = 1
+            self._spare.append(block)
             if not section.children:
-                self._sections.popleft().close()
+                self._spare_sections.append(self._sections.popleft())
                 self._rows.children = tuple(self._sections)
 
     def clear(self) -> None:
         """No rows (before showing another session's)."""
         for widget in (*self._blocks, *self._sections):
             widget.close()
+        self.close()
         self.turns, self._block_of = {}, {}
         self._blocks.clear()
         self._sections.clear()
         self._rows.children = ()
 
+    def close(self) -> None:
+        """Close the blocks and sections kept for reuse (the shown ones close with the pane's
+        widget tree)."""
+        for widget in (*self._spare, *self._spare_sections):
+            widget.close()
+        self._spare, self._spare_sections = [], []
+
     def _new_block(self) -> widgets.Select:
-        block = widgets.Select(options=(), value=None, rows=1, layout=widgets.Layout(width="100%"))
-        block.observe(self._picked, names="value")
+        if self._spare:
+            block = self._spare.pop()
+        else:
+            block = widgets.Select(options=(), value=None, rows=1, layout=self._block_layout,
+                                   style=self._block_style)
+            block.observe(self._picked, names="value")
         self._blocks.append(block)
         if not self._sections or len(self._sections[-1].children) >= SECTION_SIZE:
-            self._sections.append(widgets.VBox())
+            self._sections.append(self._spare_sections.pop() if self._spare_sections
+                                  else widgets.VBox())
             self._rows.children = (*self._rows.children, self._sections[-1])
         self._sections[-1].children = (*self._sections[-1].children, block)
         return block
