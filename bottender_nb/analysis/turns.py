@@ -4,7 +4,9 @@ Turns come from a store's history (a bot's, a store, or a file store's directory
 by file without a store) or from a list. Like ``sessions_frame``, a bad entry (a torn line,
 a turn with a time no datetime column can hold) is reported in ``frame.attrs["errors"]`` and
 a warning, never raised. Records are checked column by column (``set(map(type, column))``)
-and only a batch that fails that check is walked turn by turn to find the bad ones.
+and only a batch that fails that check is walked turn by turn to find the bad ones. Each
+batch's states are flattened as it is read (:class:`~.columns.FlatColumns`), so the raw turns,
+with their events and earlier states, are never kept.
 """
 
 from __future__ import annotations
