@@ -84,6 +84,8 @@ class TurnTable:
                 good.append(entry)
         columns = {name: list(map(dict.get, good, itertools.repeat(name))) for name in self.FIELDS}
         columns["state"] = [state or _EMPTY for state in columns["state"]]
+        for name in ("replies", "changed"):  # as the fast path has them: a list in every row
+            columns[name] = [value or [] for value in columns[name]]
         self._keep(columns)
 
     def _keep(self, columns: dict[str, list[Any]]) -> None:
@@ -102,8 +104,8 @@ class TurnTable:
             "time": seconds_to_utc(columns["time"]),
             "kind": to_column(columns["kind"]),
             "text": to_column(columns["text"]),
-            "replies": _objects([value or [] for value in columns["replies"]]),
-            "changed": _objects([value or [] for value in columns["changed"]]),
+            "replies": _objects(columns["replies"]),
+            "changed": _objects(columns["changed"]),
         }
         flat = self.state_columns
         if flat is None:
@@ -120,6 +122,8 @@ class TurnTable:
 
 def platforms(columns: Mapping[str, list[Any]]) -> list[Any]:
     """Each turn's platform, else the one its session id starts with."""
+    if all(columns["platform"]):  # every turn names its own (as the stores write them)
+        return columns["platform"]
     return [
         platform or (session_id or "").partition(":")[0]
         for platform, session_id in zip(columns["platform"], columns["session_id"])
