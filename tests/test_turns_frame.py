@@ -109,3 +109,30 @@ def test_history_zero_and_a_wrong_source(tmp_path):
 def test_turn_objects_not_kept_still_make_rows():
     turn = Turn("console:1", "console", T0, text="hi", state={"n": 1}, index=3)
     assert turns_frame([turn])[["turn", "state.n"]].values.tolist() == [[3, 1]]
+
+
+async def set_from_json(context):
+    context.set_state(json.loads(context.event.text))
+
+
+def test_states_shaped_differently_in_each_file_give_the_columns_of_all_turns(tmp_path):
+    """A file store's histories are read file by file: the state columns are still those of
+    all the turns at once, in the order their keys were first seen."""
+    bot = Bot(set_from_json, session_store=FileSessionStore(tmp_path), clock=lambda: T0)
+    bot.say('{"a": {"b": 1}, "z": 1}', user="1")
+    bot.say('{"a": {"c": 2}}', user="2")
+    bot.say('{"a": null}', user="3")
+    turns = [turn for user in "123" for turn in bot.history(f"console:{user}")]
+    for source in (tmp_path, turns):
+        frame = turns_frame(source)
+        assert [name for name in frame.columns if name.startswith("state.")] == [
+            "state.a.b", "state.a.c", "state.z"]  # no all-empty "state.a" from file 3
+        assert frame["session_id"].tolist() == ["console:1", "console:2", "console:3"]
+        assert frame["state.a.c"].tolist()[1] == 2 and frame["state.a.c"].isna().tolist() == [
+            True, False, True]
+    bot.say('{"a": 3}', user="4")
+    frame = turns_frame(tmp_path)
+    assert [name for name in frame.columns if name.startswith("state.")] == [
+        "state.a", "state.a.b", "state.a.c", "state.z"]  # "a" itself first, as in a state
+    assert frame["state.a"].tolist()[3] == 3 and frame["state.a"].isna().tolist()[:3] == [
+        True, True, True]

@@ -21,6 +21,7 @@ from ..record import record_problem
 STATE_PREFIX = "state."
 _NONE = type(None)
 _NUMBERS = frozenset({int, float})
+_DICT = {dict}
 _EMPTY: dict[str, Any] = {}  # a row without state; never mutated
 # Epoch milliseconds that a datetime64[ns] holds (pandas' Timestamp.min/max, to the ms).
 _MAX_MS = min(-pd.Timestamp.min.value, pd.Timestamp.max.value) // 1_000_000 - 1
@@ -105,6 +106,62 @@ def flatten_columns(rows: list[dict[str, Any]], prefix: str) -> dict[str, list[A
     """
     columns: dict[tuple[Any, ...], list[Any]] = {}  # key path -> values, first-seen order
     _flatten(rows, (), columns)
+    return _named(columns, prefix)
+
+
+class FlatColumns:
+    """:func:`flatten_columns` a batch of rows at a time: ``named()`` gives the same columns as
+    one call on all the rows, while each batch's dicts are walked when they were just read
+    (a million states walked at the end cost twice as much) and need not be kept.
+    """
+
+    def __init__(self) -> None:
+        self.columns: dict[tuple[Any, ...], list[Any]] = {}  # key path -> values
+        self.rows = 0
+
+    def add(self, rows: list[dict[str, Any]]) -> None:
+        batch: dict[tuple[Any, ...], list[Any]] = {}
+        _flatten(rows, (), batch)
+        columns, count = self.columns, len(rows)
+        for path, values in batch.items():
+            column = columns.get(path)
+            if column is None:
+                columns[path] = [None] * self.rows + values
+            else:
+                column += values
+        self.rows += count
+        for path, column in columns.items():
+            if len(column) < self.rows:  # a path this batch does not have
+                column += [None] * (self.rows - len(column))
+
+    def named(self, prefix: str) -> dict[str, list[Any]]:
+        """The columns in :func:`flatten_columns`' order, under its names.
+
+        A batch with no dict at a path gives that path's own column even when all its values
+        are None; over all rows, a path some rows hold a non-empty dict at has its own column
+        only if some value there is not None: such an all-None column is dropped.
+        """
+        tree: dict[Any, Any] = {}  # key -> (subtree); first-seen order at each level
+        for path in self.columns:
+            node = tree
+            for key in path:
+                node = node.setdefault(key, {})
+        ordered: dict[tuple[Any, ...], list[Any]] = {}
+        self._walk(tree, (), ordered)
+        return _named(ordered, prefix)
+
+    def _walk(self, tree: dict[Any, Any], path: tuple[Any, ...],
+              ordered: dict[tuple[Any, ...], list[Any]]) -> None:
+        for key, subtree in tree.items():
+            here = (*path, key)
+            values = self.columns.get(here)
+            if values is not None and not (subtree and values.count(None) == len(values)):
+                ordered[here] = values
+            self._walk(subtree, here, ordered)
+
+
+def _named(columns: dict[tuple[Any, ...], list[Any]], prefix: str) -> dict[str, list[Any]]:
+    """Key paths as column names, escaped only where two would meet (see flatten_columns)."""
     plain: dict[str, int] = {}
     for path in columns:
         name = ".".join(map(str, path))
@@ -128,6 +185,14 @@ def _flatten(
         values = list(map(dict.get, rows, itertools.repeat(key)))
         here = (*path, key)
         kinds = set(map(type, values))
+        if kinds == _DICT:  # the usual case: every row has a dict here
+            if len(here) >= FLATTEN_DEPTH:
+                columns[here] = values
+            else:
+                if not all(values):  # some rows hold {}: a value of this field's own column
+                    columns[here] = [None if v else v for v in values]
+                _flatten(values, here, columns)
+            continue
         dict_kinds = {kind for kind in kinds if issubclass(kind, dict)}
         if not dict_kinds or len(here) >= FLATTEN_DEPTH:
             columns[here] = values
@@ -168,10 +233,11 @@ def to_column(values: list[Any]) -> Any:
         return pd.array(values, dtype="boolean")
     elif kinds and kinds <= _NUMBERS:
         return np.array(values, dtype=float)  # None -> NaN
-    elif kinds == {str}:
-        return pd.Series(values, dtype="str")
     # fromiter: each value is one cell, even lists of equal length (np.array would make 2-D)
-    return np.fromiter(values, dtype=object, count=len(values))
+    cells = np.fromiter(values, dtype=object, count=len(values))
+    if kinds == {str}:  # from an object array, pandas checks the cells without a list's copy
+        return pd.array(cells, dtype="str")
+    return cells
 
 
 def epoch_ms_to_utc(milliseconds: np.ndarray) -> pd.DatetimeIndex:

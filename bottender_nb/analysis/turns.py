@@ -4,7 +4,9 @@ Turns come from a store's history (a bot's, a store, or a file store's directory
 by file without a store) or from a list. Like ``sessions_frame``, a bad entry (a torn line,
 a turn with a time no datetime column can hold) is reported in ``frame.attrs["errors"]`` and
 a warning, never raised. Records are checked column by column (``set(map(type, column))``)
-and only a batch that fails that check is walked turn by turn to find the bad ones.
+and only a batch that fails that check is walked turn by turn to find the bad ones. Each
+batch's states are flattened as it is read (:class:`~.columns.FlatColumns`), so the raw turns,
+with their events and earlier states, are never kept.
 """
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ import pandas as pd
 from ..session.sync import run_sync
 from ..stores.base import SessionStore
 from ..turns import KINDS, Turn, record_problem
-from .columns import flatten_columns, to_column
+from .columns import FlatColumns, to_column
 
 COLUMNS = ["session_id", "platform", "turn", "time", "kind", "text", "replies", "changed"]
 STATE_PREFIX = "state."
@@ -43,8 +45,11 @@ class TurnTable:
     FIELDS = ("session_id", "platform", "index", "time", "kind", "text", "payload", "replies",
               "changed", "state")
 
-    def __init__(self) -> None:
+    def __init__(self, keep_states: bool = True) -> None:
+        """``keep_states=False``: states are flattened into ``state_columns`` batch by batch
+        (what a frame shows) instead of kept whole in ``columns["state"]``."""
         self.columns: dict[str, list[Any]] = {name: [] for name in self.FIELDS}
+        self.state_columns = None if keep_states else FlatColumns()
         self.errors: list[tuple[str, str]] = []
 
     def __len__(self) -> int:
@@ -58,8 +63,7 @@ class TurnTable:
             get, repeat = dict.get, itertools.repeat
             columns = {name: list(map(get, records, repeat(name))) for name in self.FIELDS}
             if _all_good(columns, records):
-                for name, column in self.columns.items():
-                    column += columns[name]
+                self._keep(columns)
                 return
         good = []  # the slow path, to name each bad one
         for where, entry in entries:
@@ -78,10 +82,20 @@ class TurnTable:
                 self.errors.append((where, problem))
             else:
                 good.append(entry)
-        for name, column in self.columns.items():
-            column += map(dict.get, good, itertools.repeat(name))
+        columns = {name: list(map(dict.get, good, itertools.repeat(name))) for name in self.FIELDS}
+        columns["state"] = [state or _EMPTY for state in columns["state"]]
+        for name in ("replies", "changed"):  # as the fast path has them: a list in every row
+            columns[name] = [value or [] for value in columns[name]]
+        self._keep(columns)
+
+    def _keep(self, columns: dict[str, list[Any]]) -> None:
+        if self.state_columns is not None:
+            self.state_columns.add(columns.pop("state"))
+        for name, values in columns.items():
+            self.columns[name] += values
 
     def frame(self) -> pd.DataFrame:
+        """The frame; it empties the table's columns as it goes (a million turns' worth)."""
         columns = self.columns
         data: dict[str, Any] = {
             "session_id": to_column(columns["session_id"]),
@@ -90,18 +104,26 @@ class TurnTable:
             "time": seconds_to_utc(columns["time"]),
             "kind": to_column(columns["kind"]),
             "text": to_column(columns["text"]),
-            "replies": _objects([value or [] for value in columns["replies"]]),
-            "changed": _objects([value or [] for value in columns["changed"]]),
+            "replies": _objects(columns["replies"]),
+            "changed": _objects(columns["changed"]),
         }
-        states = [state or _EMPTY for state in columns["state"]]
-        for name, values in flatten_columns(states, STATE_PREFIX).items():
+        flat = self.state_columns
+        if flat is None:
+            flat = FlatColumns()
+            flat.add([state or _EMPTY for state in columns["state"]])
+        for name in self.FIELDS:
+            columns[name] = []
+        for name, values in flat.named(STATE_PREFIX).items():
             if name not in data:
                 data[name] = to_column(values)
-        return pd.DataFrame(data)
+        flat.columns.clear()
+        return pd.DataFrame(data, copy=False)  # its arrays are its own: no second copy
 
 
 def platforms(columns: Mapping[str, list[Any]]) -> list[Any]:
     """Each turn's platform, else the one its session id starts with."""
+    if all(columns["platform"]):  # every turn names its own (as the stores write them)
+        return columns["platform"]
     return [
         platform or (session_id or "").partition(":")[0]
         for platform, session_id in zip(columns["platform"], columns["session_id"])
@@ -121,17 +143,19 @@ def turns_frame(source: Any) -> pd.DataFrame:
         (read without a store), or a list of turns (``Turn`` objects or their dicts).
     """
     with gc_paused():
-        table, where = _collect(source, "turns_frame")
+        table, where = _collect(source, "turns_frame", TurnTable(keep_states=False))
         frame = table.frame()
-    frame.attrs["errors"] = table.errors
-    warn_skipped(table.errors, "turns_frame", "entries that are not valid turns", where)
+        errors = table.errors
+        del table  # freed before the collector resumes: it need not walk what is garbage
+    frame.attrs["errors"] = errors
+    warn_skipped(errors, "turns_frame", "entries that are not valid turns", where)
     return frame
 
 
 def collect(source: Any, function: str) -> tuple[TurnTable, str]:
     """The turns of ``source`` (see :func:`turns_frame`) and a name for where they came from."""
     with gc_paused():
-        return _collect(source, function)
+        return _collect(source, function, TurnTable())
 
 
 @contextmanager
@@ -150,8 +174,7 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def _collect(source: Any, function: str) -> tuple[TurnTable, str]:
-    table = TurnTable()
+def _collect(source: Any, function: str, table: TurnTable) -> tuple[TurnTable, str]:
     store = getattr(source, "session_store", source)  # a Bot's store
     if isinstance(source, (str, os.PathLike)):
         dirname = os.fspath(source)

@@ -20,6 +20,7 @@ holds the file store's cross-process lock on that session, so indexes are handed
 from __future__ import annotations
 
 import hashlib
+import itertools
 import os
 import re
 import secrets
@@ -241,8 +242,9 @@ def _kept(lines: list[bytes], path: str) -> list[tuple[str, TurnRecord | Corrupt
         records = parse(b"[" + b",".join(lines[start:]) + b"]")
     except ValueError:  # a torn or garbled line (or an empty one): line by line, to name it
         records = None
-    if records is not None and all(type(r) is dict and "keep" in r for r in records):
-        return [(path, record) for record in records]  # "keep" stays: read() drops it
+    if (records is not None and set(map(type, records)) <= {dict}
+            and all(map(dict.__contains__, records, itertools.repeat("keep")))):
+        return list(zip(itertools.repeat(path), records))  # "keep" stays: read() drops it
     return _line_by_line(lines, start, path)
 
 
