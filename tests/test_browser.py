@@ -20,13 +20,16 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import nbformat
 import pytest
 
 from kernels import (
-    IMAGE, NOTEBOOKS, SCRIPT, copy_notebooks, ensure_python3_kernel, notebook_env, saved_chat_html,
+    IMAGE, NOTEBOOKS, SAVED_CHAT_CELLS, SCRIPT, copy_notebooks, ensure_python3_kernel, notebook_env,
+    saved_chat_html,
 )
 
 pytestmark = pytest.mark.browser
@@ -37,17 +40,7 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
-CELLS = [
-    "%load_ext bottender_nb",
-    '%%bottender_config\n{"initialState": {"count": 0}}',
-    "%%action\n"
-    'count = context.state["count"] + 1\n'
-    "context.set_state(count=count)\n"
-    'await context.send_text(f"Count: {count}")\n'
-    'if context.event.text != "Hi":\n'
-    '    await context.send_text(f"You said: {context.event.text}")\n',
-    "%chat",
-]
+CELLS = SAVED_CHAT_CELLS[:4]  # load, config, the counting action, %chat
 SERVER_START_TIMEOUT = 60
 UI_TIMEOUT_MS = 30_000
 RUN_ALL_TIMEOUT_MS = 120_000
@@ -156,16 +149,10 @@ def _stop(server: subprocess.Popen[bytes]) -> None:
 
 
 def test_chat_pane_in_jupyterlab(jupyter_lab: str) -> None:
-    chromium = _require_tools()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     screenshot = SCREENSHOT_DIR / "chat_pane.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
-        page.set_default_timeout(UI_TIMEOUT_MS)
+    with chromium_page() as page:
         try:
             _run_all_cells(page, f"{jupyter_lab}/lab/tree/chat.ipynb")
             pane = page.locator(".bnb-pane")
@@ -194,6 +181,23 @@ def test_chat_pane_in_jupyterlab(jupyter_lab: str) -> None:
         finally:
             page.screenshot(path=str(screenshot), full_page=True)
             print(f"screenshot: {screenshot}")
+
+
+@contextmanager
+def chromium_page(height: int = 1000) -> Iterator[Any]:
+    """A page in Debian's headless Chromium (with the flags this machine needs), closed after."""
+    chromium = _require_tools()
+    from playwright.sync_api import expect, sync_playwright
+
+    expect.set_options(timeout=UI_TIMEOUT_MS)
+    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": height})
+            page.set_default_timeout(UI_TIMEOUT_MS)
+            yield page
+        finally:
             browser.close()
 
 

@@ -10,24 +10,17 @@ from __future__ import annotations
 import pytest
 
 from test_browser import (  # noqa: F401  (jupyter_lab is a fixture)
-    CHROMIUM_ARGS, SCREENSHOT_DIR, UI_TIMEOUT_MS, _require_tools, _run_all_cells, _type_and_enter,
-    jupyter_lab,
+    SCREENSHOT_DIR, _run_all_cells, _type_and_enter, chromium_page, jupyter_lab,
 )
 
 pytestmark = pytest.mark.browser
 
 
 def test_rewind_from_the_timeline_in_jupyterlab(jupyter_lab: str) -> None:
-    chromium = _require_tools()
-    from playwright.sync_api import expect, sync_playwright
+    from playwright.sync_api import expect
 
-    expect.set_options(timeout=UI_TIMEOUT_MS)
-    SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     screenshot = SCREENSHOT_DIR / "timeline.png"
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1100})
-        page.set_default_timeout(UI_TIMEOUT_MS)
+    with chromium_page(height=1100) as page:
         try:
             _run_all_cells(page, f"{jupyter_lab}/lab/tree/chat.ipynb")
             pane = page.locator(".bnb-pane")
@@ -70,4 +63,3 @@ def test_rewind_from_the_timeline_in_jupyterlab(jupyter_lab: str) -> None:
             else:
                 page.screenshot(path=str(screenshot), full_page=True)
             print(f"screenshot: {screenshot}")
-            browser.close()
