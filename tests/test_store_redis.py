@@ -316,8 +316,9 @@ async def test_four_processes_share_one_session_without_losing_an_update(
         assert process.returncode == 0, stderr
     state = (await store.read("console:1"))["_state"]
     assert state["count"] == 1000
-    # No process keeps the session to itself while others wait (they poll, with backoff).
-    assert state["handovers"] >= 20
+    # No process keeps the session to itself while others wait (they poll, with backoff, so
+    # no fairness is promised): four processes one after another would hand over 3 times.
+    assert state["handovers"] > 3
 
 
 async def test_a_key_that_is_not_a_string_is_named(
