@@ -504,7 +504,7 @@ async def test_a_session_entry_that_is_not_a_regular_file_is_refused_at_once(tmp
 
 
 async def test_a_file_larger_than_any_session_is_refused_without_reading_it_all(tmp_path, monkeypatch):
-    from bottender_nb.stores import file_read as file_module
+    from bottender_nb.stores import file_io as file_module
 
     monkeypatch.setattr(file_module, "MAX_FILE_BYTES", 1000)
     path = tmp_path / "console:1.json"

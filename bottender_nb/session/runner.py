@@ -11,10 +11,8 @@ from pathlib import Path
 from typing import Any
 
 from ..platforms import Platform, Source, get_platform
-from ..platforms.base import Event
 from ..errors import ConfigError
 from ..stores.base import Clock, SessionStore
-from ..stores.history import CheckedTurn
 from ..turns import Turn, changed_keys, copy_raw
 from .context import Context, Reply, Session
 from ..frozen import FrozenDict, freeze
@@ -199,11 +197,12 @@ class Bot:
     async def _handle_event(
         self, handler: Platform, raw_event: Mapping[str, Any], session_id: str | None = None
     ) -> Turn:
-        key = handler.session_key(raw_event) if session_id is None else session_id
-        if key is None:
+        if session_id is None:
+            key = handler.session_key(raw_event)
+            session_id = None if key is None else f"{handler.name}:{key}"
+        if session_id is None:
             turn = await self._turn(handler, raw_event, None)
         else:
-            session_id = session_id or f"{handler.name}:{key}"
             locks = self.session_store.locks
             if not locks.try_enter(session_id):  # idle sessions enter without a coroutine
                 await locks.enter(session_id)
@@ -237,8 +236,8 @@ class Bot:
                 no_session_reason=f"no session key can be derived from this {handler.name} event",
             )
         else:
-            if self.keep_history:  # refused before it runs, not after its session is written
-                raw_copy = copy_raw(raw_event)
+            # A body a turn cannot keep is refused before it runs, not after its session is written.
+            raw_copy = copy_raw(raw_event) if self.keep_history else None
             record = await store.read(session_id)
             if record is None:
                 record = {"id": session_id, "platform": handler.name}
@@ -266,13 +265,7 @@ class Bot:
         if record is not None:
             record[STATE_FIELD] = context.state
             record[LAST_ACTIVITY_FIELD] = int(now * 1000)
-            history = store.history
-            if self.keep_history and history is not None:
-                # Before the write: a store may hand its lock on with the write (redis does
-                # when another process waits), and indexes are given in order only under it.
-                kept = CheckedTurn(turn.as_record(), raw=raw_copy)
-                turn.index = await history.append(session_id, kept, self.keep_history)
-            await store.write(session_id, record)
+            await time_travel.keep_and_write(self, session_id, record, turn, raw_copy)
         return turn
 
     def _notify(self, turn: Turn) -> None:

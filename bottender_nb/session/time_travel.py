@@ -16,6 +16,7 @@ from ..errors import HistoryError
 from ..frozen import thaw
 from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD
 from ..stores.base import Clock, SessionStore
+from ..stores.history import CheckedTurn
 from ..turns import Turn, changed_keys
 
 
@@ -79,15 +80,30 @@ async def record_turn(
     now = bot.clock()
     record[STATE_FIELD] = thaw(state)
     record[LAST_ACTIVITY_FIELD] = int(now * 1000)
-    store = bot.session_store
     turn = Turn(session_id, record.get("platform", session_id.partition(":")[0]), now, kind,
                 raw=raw, state_before=before, state=record[STATE_FIELD],
                 changed=changed_keys(before, record[STATE_FIELD]))
-    if bot.keep_history and store.history is not None:  # before the write, as the runner does
-        turn.index = await store.append_turn(session_id, turn.as_record(), keep=bot.keep_history)
-    await store.write(session_id, record)
+    await keep_and_write(bot, session_id, record, turn, raw)
     bot._notify(turn)
     return turn
+
+
+async def keep_and_write(
+    bot: Bot, session_id: str, record: dict[str, Any], turn: Turn, raw: Any
+) -> None:
+    """Keep ``turn`` (with ``raw``, a JSON-safe copy of its event) in the session's history,
+    then write ``record``: the one way an event or a time-travel verb ends. The caller holds
+    the session.
+
+    In that order: a store may hand its lock to a waiting process with the write (Redis
+    does), and a history gives indexes in order only under the lock.
+    """
+    store = bot.session_store
+    history = store.history
+    if bot.keep_history and history is not None:
+        kept = CheckedTurn(turn.as_record(), raw=raw)
+        turn.index = await history.append(session_id, kept, bot.keep_history)
+    await store.write(session_id, record)
 
 
 @asynccontextmanager

@@ -157,10 +157,6 @@ class SessionStore(ABC):
             )
         return self.history
 
-    async def append_turn(self, session_id: str, turn: TurnRecord, *, keep: int) -> int:
-        """Add a turn to the session's history (the caller holds the session); its index."""
-        return await self.require_history().append(session_id, turn, keep)
-
     async def turns(self, session_id: str) -> list[TurnRecord]:
         """The session's kept turns, oldest first."""
         return await self.require_history().read(session_id)

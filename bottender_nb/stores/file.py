@@ -8,7 +8,7 @@ a path.
 
 Reading is bounded: a session file is opened without blocking (a FIFO named like a session
 would otherwise stop the event loop), must be a regular file (not a FIFO, a device such as a
-symlink to ``/dev/zero``, or a directory) and of bounded size (:mod:`.file_read`); anything
+symlink to ``/dev/zero``, or a directory) and of bounded size (:mod:`.file_io`); anything
 else is a :class:`~bottender_nb.errors.CorruptSessionError` naming it, and is left untouched.
 """
 
@@ -27,11 +27,10 @@ from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .file_history import FileHistory
 from .file_lock import FileLock
-from .file_read import os_error_cause, read_session_file
+from .file_io import os_error_cause, read_session_file, replace_atomically
 from .filenames import SUFFIX, WINDOWS, names_ending, session_filename
 
 LOCK_DIRNAME = ".locks"
-_OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 _TEMP_SUFFIX = ".tmp"
 _STALE_TEMP_SECONDS = 60.0  # a temp file this old belongs to a write that died
 
@@ -220,23 +219,7 @@ class FileSessionStore(SessionStore):
             self._dir,
             f".{os.getpid()}-{self._temp_token}-{next(self._temp_counter)}{_TEMP_SUFFIX}",
         )
-        fd = os.open(temp, _OPEN_NEW, 0o666)
-        try:
-            try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(fd, view) :]
-                if self.durable:
-                    os.fsync(fd)
-            finally:
-                os.close(fd)
-            os.replace(temp, path)
-        except BaseException:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise
+        replace_atomically(path, data, temp, durable=self.durable)
         if self.durable:
             self._sync_dir()
 

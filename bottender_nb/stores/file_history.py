@@ -28,7 +28,7 @@ from pathlib import Path
 
 from ..errors import CorruptSessionError, StoreError
 from ..record import parse
-from .file_read import os_error_cause
+from .file_io import os_error_cause, replace_atomically, write_all
 from .filenames import names_ending, session_filename
 from .history import History, TurnRecord, encode_turn
 
@@ -48,6 +48,7 @@ class FileHistory(History):
         self.dirname = Path(dirname) / HISTORY_DIRNAME
         self._dir = os.fspath(self.dirname)
         self._token = secrets.token_hex(4)
+        self._temps = itertools.count()  # temp files of this process are never reused
         self._firsts: dict[str, tuple[int, int]] = {}  # path -> (inode, first index)
 
     def __repr__(self) -> str:
@@ -78,7 +79,7 @@ class FileHistory(History):
             last, torn = _last_index(fd, stat.st_size, path)
             index = last + 1
             line = b'{"index":%d,"keep":%d,%s\n' % (index, keep, body[1:])
-            _write_all(fd, b"\n" + line if torn else line)
+            write_all(fd, b"\n" + line if torn else line)
             first = self._first_index(fd, path, stat.st_ino) if stat.st_size else index
         except OSError as exc:
             raise StoreError(f"Cannot append a turn to {path} ({os_error_cause(exc)}); the "
@@ -149,17 +150,13 @@ class FileHistory(History):
         self._replace(path, b"".join(line + b"\n" for line in lines[start:]))
 
     def _replace(self, path: str, data: bytes) -> None:
-        temp = f"{path}.{os.getpid()}-{self._token}.tmp"
+        temp = f"{path}.{os.getpid()}-{self._token}-{next(self._temps)}.tmp"
         try:
-            with open(temp, "wb") as file:
-                file.write(data)
-            os.replace(temp, path)
+            replace_atomically(path, data, temp)
         except OSError as exc:
-            try:
-                os.unlink(temp)
-            except OSError:
-                pass
-            raise StoreError(f"Cannot rewrite the history file {path}: {exc}") from exc
+            raise StoreError(
+                f"Cannot rewrite the history file {path} ({os_error_cause(exc)})."
+            ) from exc
 
 
 def _last_index(fd: int, size: int, path: str) -> tuple[int, bool]:
@@ -276,9 +273,3 @@ def _pread(fd: int, size: int, offset: int) -> bytes:
         return os.pread(fd, size, offset)
     os.lseek(fd, offset, os.SEEK_SET)
     return os.read(fd, size)
-
-
-def _write_all(fd: int, data: bytes) -> None:
-    view = memoryview(data)
-    while view:
-        view = view[os.write(fd, view):]

@@ -1,4 +1,6 @@
-"""Reading one session file within bounds: never blocking, never past a size, regular files only.
+"""The file store's I/O: reading a file within bounds, and replacing one atomically.
+
+Reading one session file: never blocking, never past a size, regular files only.
 
 A name in the session directory may be anything: a FIFO (opening it for reading would wait for
 a writer, so the whole event loop would stop), a symlink to ``/dev/zero`` (endless), a device
@@ -11,6 +13,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+from contextlib import suppress
 
 from ..errors import CorruptSessionError
 
@@ -73,3 +76,31 @@ def os_error_cause(exc: OSError) -> str:
     name = errno.errorcode.get(exc.errno or 0)
     words = exc.strerror or str(exc)
     return f"{words} ({name})" if name else words
+
+
+_OPEN_NEW = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write all of ``data`` to ``fd`` (one ``os.write`` may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def replace_atomically(path: str, data: bytes, temp: str, *, durable: bool = False) -> None:
+    """Make ``path`` hold ``data``: written to the new file ``temp``, then ``os.replace``-d, so a
+    crash leaves the old content or the new, never a torn file. ``durable``: fsync first."""
+    fd = os.open(temp, _OPEN_NEW, 0o666)
+    try:
+        try:
+            write_all(fd, data)
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        with suppress(OSError):
+            os.unlink(temp)
+        raise
