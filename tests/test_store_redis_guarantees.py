@@ -12,7 +12,6 @@ import subprocess
 import sys
 import textwrap
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +20,7 @@ import pytest
 from bottender_nb import Bot, CorruptSessionError, RedisSessionStore, StoreError
 from bottender_nb.errors import BottenderNbError
 from servers import RedisServer
+from test_store_redis import store  # noqa: F401 - the same fresh store on the run's server
 
 HI = {"message": {"text": "hi"}}
 REPO = Path(__file__).parent.parent
@@ -35,14 +35,6 @@ async def counter(context: Any) -> None:
 async def count_of(store: RedisSessionStore, session_id: str = "console:1") -> int:
     record = await store.read(session_id)
     return 0 if record is None else record["_state"]["count"]
-
-
-@pytest.fixture
-async def store(redis_server: RedisServer) -> AsyncIterator[RedisSessionStore]:
-    redis_server.command("FLUSHALL")
-    store = await RedisSessionStore(port=redis_server.port).init()
-    yield store
-    await store.close()
 
 
 # -- 1. a blocking action shorter than lock_timeout loses nothing ------------------------------
