@@ -16,7 +16,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from ..errors import HistoryError
 from ..platforms import Source
 from ..turns import Turn
-from .kit import DEFAULT_SESSION_ID, NotebookBot
+from .kit import NotebookBot
 from .session_sources import source_for
 from .turn_rows import turns_table
 from .usage import UsageErrors, wants_help
@@ -114,7 +114,7 @@ def fork(kit: NotebookBot, turn: str, session_id: str | None, *, to: str | None)
 
 
 def _session(kit: NotebookBot, session_id: str | None) -> str:
-    return _unquote(session_id) or kit.last_session_id or DEFAULT_SESSION_ID
+    return kit.session_or_last(_unquote(session_id))
 
 
 def _turn_number(text: str) -> int:

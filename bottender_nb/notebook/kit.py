@@ -66,6 +66,10 @@ class NotebookBot:
             attach_recorder(bot)
         return run_sync(handle_line(bot, line, platform=platform, source=source)).replies
 
+    def session_or_last(self, session_id: str | None) -> str:
+        """``session_id``, else the session last talked to, else console:1 (the magics' default)."""
+        return session_id or self.last_session_id or DEFAULT_SESSION_ID
+
     def state(self, session_id: str | None = None) -> dict[str, Any]:
         """The state of ``session_id`` (default: the last session talked to, else console:1).
 
@@ -74,9 +78,7 @@ class NotebookBot:
         event will start from, ``initial_state``, as ``/state`` does.
         """
         bot = self.require_bot()
-        record = run_sync(bot.read_session(
-            session_id or self.last_session_id or DEFAULT_SESSION_ID
-        ))
+        record = run_sync(bot.read_session(self.session_or_last(session_id)))
         if record is None and session_id is not None:
             raise CellError(
                 f"No session {session_id!r} is stored (never talked to, or expired); "

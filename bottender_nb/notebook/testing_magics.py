@@ -9,7 +9,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from ..errors import HistoryError
-from .kit import DEFAULT_SESSION_ID, NotebookBot
+from .kit import NotebookBot
 from .usage import UsageErrors, wants_help
 
 
@@ -35,7 +35,7 @@ class TestingMagics(Magics):
         args = parse_argstring(self.record_test, line)
         with UsageErrors(self.shell):
             kit = self.kit
-            session_id = args.session_id or kit.last_session_id or DEFAULT_SESSION_ID
+            session_id = kit.session_or_last(args.session_id)
             path = write_test(args.path, kit.require_bot(), session_id)
             count = len(kit.require_bot().history(session_id))
         print(f"Wrote {path} ({count} turns of {session_id}) and "
@@ -55,7 +55,7 @@ class TestingMagics(Magics):
         with UsageErrors(self.shell):
             kit = self.kit
             bot = kit.require_bot()
-            session_id = args.session_id or kit.last_session_id or DEFAULT_SESSION_ID
+            session_id = kit.session_or_last(args.session_id)
             turns = bot.history(session_id)
             if not turns:
                 raise HistoryError(
