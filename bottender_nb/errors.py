@@ -17,6 +17,8 @@
     ├── StoreError                    a session store failed (wraps the driver's error)
     │   └── CorruptSessionError       a stored session is not valid JSON / not a session
     ├── AnalyticsError (ValueError)   a turns frame, field or funnel step analytics cannot use
+    ├── ActionError (RuntimeError)    an action used the context wrongly (a send not awaited)
+    ├── DeliveryError                 a platform's API refused or did not answer a reply
     └── notebook.cells.CellError      a %%action / %%bottender_config cell that cannot be used
         (ValueError)                  (the magics show every error of this tree as one line)
 
@@ -59,6 +61,14 @@ class HistoryError(BottenderNbError, ValueError):
 
 class AnalyticsError(BottenderNbError, ValueError):
     """A turns frame, state field, funnel step or option that the turn analytics cannot use."""
+
+
+class ActionError(BottenderNbError, RuntimeError):
+    """An action used its context in a way that would lose work, e.g. a send never awaited."""
+
+
+class DeliveryError(BottenderNbError):
+    """A reply could not be delivered through a platform's API; names the platform and its answer."""
 
 
 class SourceError(BottenderNbError, TypeError):

@@ -183,6 +183,14 @@ class Platform:
         """True for events Bottender does not handle (Slack bot messages, LINE verification)."""
         return False
 
+    def event_id(self, raw_event: Mapping[str, Any]) -> str | None:
+        """The id the platform gives this event, the same on each redelivery of it (LINE
+        ``webhookEventId``, Slack ``event_id``, Telegram ``update_id`` ...); None if it has none.
+
+        Events that come through a channel are handled once per id and session.
+        """
+        return None
+
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         """Fields Bottender keeps on the session for this event: ``user`` and e.g. ``group``."""
         return {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from ..errors import StateError
@@ -11,17 +10,9 @@ from ..platforms.base import Event
 from ..frozen import FrozenDict, freeze, freeze_field, thaw
 from ..json_values import PLAIN_JSON_TYPES, check_json_state
 from ..record import LAST_ACTIVITY_FIELD
+from .replies import Delivery, Reply, Sending
 
-
-@dataclass(frozen=True, slots=True)
-class Reply:
-    """One message the bot sent; ``str(reply)`` is its text."""
-
-    text: str
-    session_id: str | None = None
-
-    def __str__(self) -> str:
-        return self.text
+__all__ = ["Context", "Reply", "Session", "SessionField", "merged_state"]
 
 
 class SessionField(dict):
@@ -154,12 +145,18 @@ class Context:
         initial_state: FrozenDict,
         state: FrozenDict | None = None,
         no_session_reason: str = "",
+        delivery: Delivery | None = None,
     ) -> None:
-        """``state`` is the session's state, frozen; empty for an event without a session."""
+        """``state`` is the session's state, frozen; empty for an event without a session.
+
+        ``delivery``: the channel the event came through, which sends each reply to the user.
+        """
         self.platform = platform
         self.event = event
         self.session = session
         self.replies: list[Reply] = []
+        self.sendings: list[Sending] = []
+        self._delivery = delivery
         self._initial_state = initial_state
         self._no_session_reason = no_session_reason
         self._state = FrozenDict() if state is None else state
@@ -195,10 +192,16 @@ class Context:
         self._require_session("reset_state")
         self._state = freeze(self._initial_state)
 
-    async def send_text(self, text: str) -> None:
-        """Reply with a text message."""
-        session_id = None if self.session is None else self.session.id
-        self.replies.append(Reply(str(text), session_id))
+    def send_text(self, text: str) -> Sending:
+        """Reply with a text message: ``await context.send_text("Hi")``."""
+        sending = Sending(str(text), self._send(str(text)))
+        self.sendings.append(sending)
+        return sending
+
+    async def _send(self, text: str) -> None:
+        if self._delivery is not None:  # a real user: the platform's API first
+            await self._delivery.send_text(self.event.raw, text)
+        self.replies.append(Reply(text, None if self.session is None else self.session.id))
 
     # Bottender spellings, so code ported from its docs runs unchanged.
     setState = set_state  # noqa: N815

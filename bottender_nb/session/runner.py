@@ -14,7 +14,8 @@ from ..platforms import Platform, Source, get_platform
 from ..errors import ConfigError
 from ..stores.base import Clock, SessionStore
 from ..turns import Turn, changed_keys, copy_raw
-from .context import Context, Reply, Session
+from .context import Context, Session
+from .replies import Delivery, Reply, check_all_awaited
 from ..frozen import FrozenDict, freeze
 from ..json_values import check_json_state
 from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD
@@ -89,8 +90,6 @@ class Bot:
     def _use_store(self, session_store: SessionStore) -> None:
         """Take ``session_store``; it is initialised before its first event."""
         self.session_store = session_store
-        # A store that shares nothing across processes keeps the base's no-op lock: skip it.
-        self._store_has_lock = type(session_store).lock is not SessionStore.lock
         self._store_ready = False
 
     def on_turn(self, listener: TurnListener, *, remove: bool = False) -> None:
@@ -101,14 +100,23 @@ class Bot:
         elif listener in self._listeners:
             self._listeners = [kept for kept in self._listeners if kept is not listener]
 
-    async def handle_request(self, body: Mapping[str, Any], platform: str = "console") -> list[Reply]:
-        """Handle a raw webhook body; the bot's replies, in order."""
+    async def handle_request(
+        self, body: Mapping[str, Any], platform: str = "console", *,
+        delivery: Delivery | None = None,
+    ) -> list[Reply]:
+        """Handle a raw webhook body; the bot's replies, in order.
+
+        ``delivery``: the channel the body came through (a real user's platform): each reply
+        is sent through it, and an event whose platform id was already handled for its
+        session (a redelivery) is skipped.
+        """
         handler = get_platform(platform)
         replies: list[Reply] = []
         for raw_event in handler.split(body):
             if not handler.is_ignored(raw_event):
-                turn = await self._handle_event(handler, raw_event)
-                replies += [Reply(text, turn.session_id) for text in turn.replies]
+                turn = await self._handle_event(handler, raw_event, None, delivery)
+                if turn is not None:
+                    replies += [Reply(text, turn.session_id) for text in turn.replies]
         return replies
 
     async def handle_event(
@@ -195,13 +203,14 @@ class Bot:
         return await time_travel.fork(self, session_id, turn, to)
 
     async def _handle_event(
-        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str | None = None
-    ) -> Turn:
+        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str | None = None,
+        delivery: Delivery | None = None,
+    ) -> Turn | None:
         if session_id is None:
             key = handler.session_key(raw_event)
             session_id = None if key is None else f"{handler.name}:{key}"
         if session_id is None:
-            turn = await self._turn(handler, raw_event, None)
+            turn = await self._turn(handler, raw_event, None, delivery)
         else:
             locks = self.session_store.locks
             if not locks.try_enter(session_id):  # idle sessions enter without a coroutine
@@ -209,19 +218,34 @@ class Bot:
             try:
                 if not self._store_ready:
                     await self._ensure_store()
-                if self._store_has_lock:
-                    async with self.session_store.lock(session_id):
-                        turn = await self._turn(handler, raw_event, session_id)
-                else:  # the store shares nothing across processes: skip its no-op lock
-                    turn = await self._turn(handler, raw_event, session_id)
+                async with self.session_store.lock(session_id):
+                    if delivery is not None and await self._handled_before(
+                            handler, raw_event, session_id):
+                        return None
+                    turn = await self._turn(handler, raw_event, session_id, delivery)
             finally:
                 locks.leave(session_id)
         if self._listeners:
             self._notify(turn)
         return turn
 
+    async def _handled_before(
+        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str
+    ) -> bool:
+        """True when the session's kept turns hold this event's platform id (a redelivery)."""
+        event_id = handler.event_id(raw_event)
+        if event_id is None or not self.keep_history or self.session_store.history is None:
+            return False
+        for kept in reversed(await self.session_store.turns(session_id)):
+            raw = kept.get("raw")
+            if kept.get("kind") == "event" and isinstance(raw, Mapping) and (
+                    handler.event_id(raw) == event_id):
+                return True
+        return False
+
     async def _turn(
-        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str | None
+        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str | None,
+        delivery: Delivery | None = None,
     ) -> Turn:
         """Read the session, run the action (and the actions it chains to), write the session.
 
@@ -234,6 +258,7 @@ class Bot:
                 platform=handler.name, event=handler.event(raw_event), session=None,
                 initial_state=self.initial_state,
                 no_session_reason=f"no session key can be derived from this {handler.name} event",
+                delivery=delivery,
             )
         else:
             # A body a turn cannot keep is refused before it runs, not after its session is written.
@@ -249,12 +274,14 @@ class Bot:
                 platform=handler.name, event=handler.event(raw_event), session=Session(record),
                 initial_state=self.initial_state,
                 state=self.initial_state if state is None else freeze(state),
+                delivery=delivery,
             )
         state_before = context.state
         action: Any = self.action
         while callable(action):  # Bottender's chaining: an action may return the next one
             result = action(context, {}) if _takes_props(action) else action(context)
             action = await result if _is_awaitable(result) else result
+        check_all_awaited(context.sendings)
         now = self.clock()
         event = context.event
         turn = Turn(
