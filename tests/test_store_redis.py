@@ -154,9 +154,9 @@ async def test_a_lock_is_released_only_by_its_owner(
     await store.write("console:1", record("console:1", count=1))
     lock = lock_key("console:1")
     with pytest.raises(StoreError, match="lost before its write.*another client"):
-        async with store.lock("console:1"):
+        async with store.hold("console:1") as held:
             redis_server.command("SET", lock, "someone-else", "PX", "60000")  # ours was lost
-            await store.write("console:1", record("console:1", count=2))
+            await held.commit(record("console:1", count=2))
     await asyncio.sleep(0.05)
     assert redis_server.command("GET", lock) == "someone-else"  # not deleted by us
     assert (await store.read("console:1"))["_state"] == {"count": 1}  # write refused

@@ -1,28 +1,34 @@
-"""The Bot: raw webhook body in, replies out, with each session read and written around it."""
+"""The Bot: raw webhook body in, replies out, and the one path that changes a session.
+
+Every change -- an event, a rewind, a fork, a reset, a replayed turn -- goes the same way:
+``store.hold(session_id)`` holds the session (in this process, then across processes) and
+reads it, the change runs, and ``held.commit`` stores the session and its turn together. So an
+event that returns was stored whole, one that raises left its session and history as they were,
+and one cancelled while it waited for its session never ran.
+"""
 
 from __future__ import annotations
 
-import functools
-import inspect
 import time
-import types
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from ..platforms import Platform, Source, get_platform
 from ..errors import ConfigError
-from ..stores.base import Clock, SessionStore
-from ..turns import Turn, changed_keys, copy_raw
-from .context import Context, Session
-from .replies import Delivery, Reply, check_all_awaited
-from ..frozen import FrozenDict, freeze
+from ..frozen import FrozenDict, freeze, thaw
 from ..json_values import check_json_state
+from ..platforms import Platform, Source, get_platform
 from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD
+from ..stores.base import Clock, SessionStore
+from ..stores.held import HeldSession
+from ..stores.history import TurnRecord
+from ..turns import Turn, changed_keys, copy_raw
 from . import time_travel
+from .actions import Action, refresh, run_action
+from .context import Context, Session
+from .replies import Delivery, Reply
 from .sync import run_sync
 
-Action = Callable[..., Awaitable[Any]]
 TurnListener = Callable[[Turn], None]
 
 
@@ -30,8 +36,8 @@ class Bot:
     """Runs ``action`` for every event, with Bottender's session semantics.
 
     Events of one session run one at a time, in the order they arrived, in this process
-    (through the store's ``locks``, so Bots sharing a store take turns too); the store's
-    ``lock`` extends that to other processes sharing a file or redis store.
+    (through the store's ``locks``, so Bots sharing a store take turns too) and across the
+    processes sharing a file or redis store: see the module docstring.
     """
 
     def __init__(
@@ -90,7 +96,6 @@ class Bot:
     def _use_store(self, session_store: SessionStore) -> None:
         """Take ``session_store``; it is initialised before its first event."""
         self.session_store = session_store
-        self._store_ready = False
 
     def on_turn(self, listener: TurnListener, *, remove: bool = False) -> None:
         """Call ``listener(turn)`` after every handled event (transcripts, live views);
@@ -160,21 +165,44 @@ class Bot:
 
     async def read_session(self, session_id: str) -> dict[str, Any] | None:
         """The stored session (None when absent or expired), read in turn with its events."""
-        async with self.session_store.locks.hold(session_id):
-            await self._ensure_store()
-            return await self.session_store.read(session_id)
+        store = self.session_store
+        async with store.locks.hold(session_id):
+            await store.ready()
+            return await store.read(session_id)
 
     async def reset_session(self, session_id: str) -> None:
         """Put the session's state back to ``initial_state``, keeping its other fields.
 
-        Kept in the history as a turn of kind ``"reset"``.
+        Kept in the history as a turn of kind ``"reset"``; a session never stored stays so.
         """
-        async with self.session_store.locks.hold(session_id):
-            await self._ensure_store()
-            async with self.session_store.lock(session_id):
-                record = await self.session_store.read(session_id)
-                if record is not None:
-                    await time_travel.record_turn(self, record, "reset", self.initial_state, None)
+        await self.apply_state(session_id, self.initial_state, kind="reset", only_existing=True)
+
+    async def apply_state(
+        self, session_id: str, state: Mapping[str, Any], *, kind: str = "reset", raw: Any = None,
+        history: list[TurnRecord] | None = None, new: bool = False, only_existing: bool = False,
+    ) -> Turn | None:
+        """Make ``state`` the session's state, kept as a turn of ``kind`` (rewind, fork, reset).
+
+        The same path as an event: held, read, committed with its turn. ``history``: the
+        turns the session starts from (a fork's copy); ``new``: a HistoryError if the session
+        exists; ``only_existing``: do nothing (None) for a session never stored.
+        """
+        platform = session_id.partition(":")[0]
+        async with self.session_store.hold(session_id) as held:
+            if new and (held.record is not None or await held.turns()):
+                raise time_travel.exists_error(session_id)
+            if only_existing and held.record is None:
+                return None
+            record = {"id": session_id, "platform": platform, **(held.record or {})}
+            before = thaw(record.get(STATE_FIELD) or {})
+            now = self.clock()
+            record[STATE_FIELD], record[LAST_ACTIVITY_FIELD] = thaw(state), int(now * 1000)
+            turn = Turn(session_id, record["platform"], now, kind, raw=raw, state_before=before,
+                        state=record[STATE_FIELD], changed=changed_keys(before, record[STATE_FIELD]))
+            turn.index = await held.commit(record, turn.as_record(), self.keep_history,
+                                           history=history)
+        self._notify(turn)
+        return turn
 
     # -- history and time travel (SPEC §7): synchronous like say(), with async twins -------
 
@@ -210,124 +238,58 @@ class Bot:
             key = handler.session_key(raw_event)
             session_id = None if key is None else f"{handler.name}:{key}"
         if session_id is None:
-            turn = await self._turn(handler, raw_event, None, delivery)
-        else:
-            locks = self.session_store.locks
-            if not locks.try_enter(session_id):  # idle sessions enter without a coroutine
-                await locks.enter(session_id)
-            try:
-                if not self._store_ready:
-                    await self._ensure_store()
-                async with self.session_store.lock(session_id):
-                    if delivery is not None and await self._handled_before(
-                            handler, raw_event, session_id):
-                        return None
-                    turn = await self._turn(handler, raw_event, session_id, delivery)
-            finally:
-                locks.leave(session_id)
-        if self._listeners:
-            self._notify(turn)
-        return turn
-
-    async def _handled_before(
-        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str
-    ) -> bool:
-        """True when the session's kept turns hold this event's platform id (a redelivery)."""
-        event_id = handler.event_id(raw_event)
-        if event_id is None or not self.keep_history or self.session_store.history is None:
-            return False
-        for kept in reversed(await self.session_store.turns(session_id)):
-            raw = kept.get("raw")
-            if kept.get("kind") == "event" and isinstance(raw, Mapping) and (
-                    handler.event_id(raw) == event_id):
-                return True
-        return False
-
-    async def _turn(
-        self, handler: Platform, raw_event: Mapping[str, Any], session_id: str | None,
-        delivery: Delivery | None = None,
-    ) -> Turn:
-        """Read the session, run the action (and the actions it chains to), write the session.
-
-        The caller holds the session. Without a session id the action runs with no session.
-        """
-        store = self.session_store
-        if session_id is None:
-            record = None
             context = Context(
                 platform=handler.name, event=handler.event(raw_event), session=None,
-                initial_state=self.initial_state,
+                initial_state=self.initial_state, delivery=delivery,
                 no_session_reason=f"no session key can be derived from this {handler.name} event",
-                delivery=delivery,
             )
+            turn = await run_action(self.action, context, None, self.clock)
         else:
             # A body a turn cannot keep is refused before it runs, not after its session is written.
             raw_copy = copy_raw(raw_event) if self.keep_history else None
-            record = await store.read(session_id)
-            if record is None:
-                record = {"id": session_id, "platform": handler.name}
-            _refresh(record, handler.session_fields(raw_event))
-            # A record without _state (Bottender writes one when a request maps to no
-            # event) starts from the initial state, as Bottender's Context does.
-            state = record.get(STATE_FIELD)
-            context = Context(
-                platform=handler.name, event=handler.event(raw_event), session=Session(record),
-                initial_state=self.initial_state,
-                state=self.initial_state if state is None else freeze(state),
-                delivery=delivery,
-            )
-        state_before = context.state
-        action: Any = self.action
-        while callable(action):  # Bottender's chaining: an action may return the next one
-            result = action(context, {}) if _takes_props(action) else action(context)
-            action = await result if _is_awaitable(result) else result
-        check_all_awaited(context.sendings)
-        now = self.clock()
-        event = context.event
-        turn = Turn(
-            session_id, handler.name, now, "event", event.text, event.payload, raw_event,
-            [reply.text for reply in context.replies], state_before, context.state,
-            changed_keys(state_before, context.state),
+            async with self.session_store.hold(session_id) as held:
+                if delivery is not None and await _handled_before(held, handler, raw_event):
+                    return None
+                turn = await self._event_turn(held, handler, raw_event, delivery, raw_copy)
+        self._notify(turn)
+        return turn
+
+    async def _event_turn(
+        self, held: HeldSession, handler: Platform, raw_event: Mapping[str, Any],
+        delivery: Delivery | None, raw_copy: Any,
+    ) -> Turn:
+        """Run the action on the held session, then commit the session with its turn."""
+        record = held.record or {"id": held.session_id, "platform": handler.name}
+        refresh(record, handler.session_fields(raw_event))
+        # A record without _state (Bottender writes one when a request maps to no
+        # event) starts from the initial state, as Bottender's Context does.
+        state = record.get(STATE_FIELD)
+        context = Context(
+            platform=handler.name, event=handler.event(raw_event), session=Session(record),
+            initial_state=self.initial_state, delivery=delivery,
+            state=self.initial_state if state is None else freeze(state),
         )
-        if record is not None:
-            record[STATE_FIELD] = context.state
-            record[LAST_ACTIVITY_FIELD] = int(now * 1000)
-            await time_travel.keep_and_write(self, session_id, record, turn, raw_copy)
+        turn = await run_action(self.action, context, held.session_id, self.clock)
+        record[STATE_FIELD] = context.state
+        record[LAST_ACTIVITY_FIELD] = int(turn.time * 1000)
+        kept = turn.as_record()
+        kept["raw"] = raw_copy
+        turn.index = await held.commit(record, kept, self.keep_history)
         return turn
 
     def _notify(self, turn: Turn) -> None:
         for listener in self._listeners:
             listener(turn)
 
-    async def _ensure_store(self) -> None:
-        if not self._store_ready:
-            await self.session_store.init()
-            self._store_ready = True
 
-
-def _refresh(record: dict[str, Any], fields: Mapping[str, Any]) -> None:
-    """Update the session's ``user`` (``group``, ``page`` ...) from the event, as Bottender does.
-
-    A field that still names the same id is merged, keeping what was stored about it.
-    """
-    for field, value in fields.items():
-        old = record.get(field)
-        if old == value:
-            continue
-        same_id = type(old) is dict and type(value) is dict and old.get("id") == value.get("id")
-        record[field] = {**old, **value} if same_id else value
-
-
-def _is_awaitable(value: Any) -> bool:
-    return type(value) is types.CoroutineType or inspect.isawaitable(value)
-
-
-@functools.lru_cache(maxsize=1024)
-def _takes_props(action: Callable[..., Any]) -> bool:
-    """True when an action accepts ``(context, props)``, as Bottender actions may."""
-    try:
-        parameters = inspect.signature(action).parameters.values()
-    except (TypeError, ValueError):
+async def _handled_before(held: HeldSession, handler: Platform, raw_event: Mapping[str, Any]) -> bool:
+    """True when the session's kept turns hold this event's platform id (a redelivery)."""
+    event_id = handler.event_id(raw_event)
+    if event_id is None:
         return False
-    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
-    return len(positional) >= 2 or any(p.kind is p.VAR_POSITIONAL for p in parameters)
+    for kept in reversed(await held.turns()):
+        raw = kept.get("raw")
+        if kept.get("kind") == "event" and isinstance(raw, Mapping) and (
+                handler.event_id(raw) == event_id):
+            return True
+    return False

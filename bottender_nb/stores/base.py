@@ -4,8 +4,11 @@ A store keeps session records (see :mod:`bottender_nb.record`) by session id.
 Subclasses implement four primitives on raw records; expiry, copies and the public verbs
 Bottender users know (``read / write / destroy / all``) are derived here once.
 
-A store also owns the in-process ordering of its sessions' events (:attr:`SessionStore.locks`),
-so every ``Bot`` sharing one store takes its turn on a session in arrival order.
+Every change to a session goes through :meth:`SessionStore.hold` (:mod:`.held`): the session is
+held in this process (:attr:`SessionStore.locks`, so every ``Bot`` sharing one store takes its
+turn in arrival order), then across processes, read, and committed with its turn. A store
+implements that through three more primitives, ``_take``, ``_commit`` and ``_release``; the
+defaults here serve stores that share nothing across processes (memory, mongo).
 """
 
 from __future__ import annotations
@@ -13,12 +16,13 @@ from __future__ import annotations
 import datetime as dt
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from ..errors import ConfigError, CorruptSessionError, StoreError, show
 from ..record import LAST_ACTIVITY_FIELD, copy_record
+from .held import HeldSession, Holding, cancel_requests
 from .history import History, TurnRecord
 from .locks import SessionLocks
 
@@ -53,14 +57,6 @@ def to_timedelta(expires_in: ExpiresIn) -> dt.timedelta | None:
     return delta or None
 
 
-class _NoLock(AbstractAsyncContextManager[None]):
-    async def __aexit__(self, *exc_info: object) -> None:
-        return None
-
-
-_NO_LOCK = _NoLock()
-
-
 class SessionStore(ABC):
     """Async session storage: ``init``, ``read``, ``write``, ``destroy``, ``all``.
 
@@ -77,7 +73,8 @@ class SessionStore(ABC):
         self.clock = clock
         self.locks = SessionLocks()
         """Events of one session, one at a time in arrival order, across every Bot using this
-        store in this process (the runner holds it around its read, action and write)."""
+        store in this process (:meth:`hold` takes it first)."""
+        self._initialised = False
 
     # -- primitives a store implements ------------------------------------------------
 
@@ -105,6 +102,12 @@ class SessionStore(ABC):
 
     async def close(self) -> None:
         """Release connections; the store may not be used afterwards."""
+
+    async def ready(self) -> None:
+        """:meth:`init` once, before the first change."""
+        if not self._initialised:
+            await self.init()
+            self._initialised = True
 
     async def read(self, session_id: str) -> dict[str, Any] | None:
         """The live session, or None when it is absent or has expired."""
@@ -136,14 +139,53 @@ class SessionStore(ABC):
         """
         return [(f"session {record.get('id')!r}", record) for record in await self._all()]
 
-    def lock(self, session_id: str) -> AbstractAsyncContextManager[None]:
-        """Hold the session against other processes between a read and its write.
+    # -- holding a session for one change (see :mod:`.held`) ------------------------------
 
-        Ordering inside one process is :attr:`locks`'s job; stores shared between processes
-        (file, redis) override this with a lock those processes share. The default holds
-        nothing, and costs nothing on the hot path.
+    def hold(self, session_id: str) -> Holding:
+        """``async with store.hold(id) as held``: the session, held and read, to commit once."""
+        return Holding(self, session_id)
+
+    @asynccontextmanager
+    async def lock(self, session_id: str) -> AsyncIterator[None]:
+        """Hold the session against other processes only (not this one's events), then let
+        it go unchanged: what another process sees while one of ours holds it."""
+        held = await self._take(session_id, cancel_requests())
+        try:
+            yield
+        finally:
+            await self._release(held)
+
+    async def _take(self, session_id: str, cancels: int) -> HeldSession:
+        """Take the session's cross-process lock (none here) and read it.
+
+        ``cancels``: the task's pending cancellations before the wait began; a store that waits
+        in a loop stops when there are more (:func:`.held.raise_if_cancelled`).
         """
-        return _NO_LOCK
+        return HeldSession(self, session_id, await self.read(session_id))
+
+    async def _commit(
+        self, held: HeldSession, record: dict[str, Any], turn: TurnRecord | None, keep: int,
+        history: list[TurnRecord] | None,
+    ) -> int | None:
+        """Store ``record`` and keep ``turn``, both or neither: the turn is kept first, and
+        taken back if the session write fails (``commit`` passes a turn only to a store with
+        a history)."""
+        session_id, kept = held.session_id, self.history
+        if history is not None:
+            await kept.replace(session_id, history)  # type: ignore[union-attr]
+        index = None if turn is None else await kept.append(session_id, turn, keep)  # type: ignore[union-attr]
+        try:
+            await self.write(session_id, record)  # each store's write checks and copies once
+        except BaseException:
+            if history is not None:
+                await kept.destroy(session_id)  # type: ignore[union-attr]
+            elif index is not None:
+                await kept.undo(session_id, index)  # type: ignore[union-attr]
+            raise
+        return index
+
+    async def _release(self, held: HeldSession) -> None:
+        """Let the session go, committed or not (nothing to release here)."""
 
     # -- conversation history (SPEC §7) -------------------------------------------------
 

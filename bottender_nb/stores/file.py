@@ -25,6 +25,7 @@ from typing import Any
 from ..errors import CorruptSessionError, StoreError
 from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
+from .held import HeldSession
 from .file_history import FileHistory
 from .file_lock import FileLock
 from .file_io import os_error_cause, read_session_file, replace_atomically
@@ -80,7 +81,13 @@ class FileSessionStore(SessionStore):
 
     async def init(self) -> FileSessionStore:
         """Create the directory (and its lock directory)."""
-        os.makedirs(self._lock_dir, exist_ok=True)
+        try:
+            os.makedirs(self._lock_dir, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the session lock directory {self._lock_dir} "
+                f"({os_error_cause(exc)}); make {self._dir} writable, or choose another dirname."
+            ) from exc
         return self
 
     async def _read(self, session_id: str) -> dict[str, Any] | None:
@@ -146,7 +153,8 @@ class FileSessionStore(SessionStore):
         return [os.path.join(self._dir, name) for name in names]
 
     async def purge_expired(self) -> int:
-        """Delete the files of expired sessions; how many went. Unparseable files are left.
+        """Delete the files of expired sessions, and their histories; how many went.
+        Unparseable files are left.
 
         Also deletes the temp files of writes that never finished (a writer killed between
         creating its temp file and renaming it), once they are a minute old: a write takes
@@ -164,6 +172,8 @@ class FileSessionStore(SessionStore):
                     continue
                 if record is not None and self.is_expired(record):
                     path.unlink(missing_ok=True)
+                    if isinstance(record.get("id"), str):  # its turns go with it
+                        await self.history.destroy(record["id"])
                     purged += 1
         return purged
 
@@ -184,9 +194,18 @@ class FileSessionStore(SessionStore):
             except FileNotFoundError:
                 pass
 
-    def lock(self, session_id: str) -> FileLock:
-        """An exclusive lock on the session shared by every process using this directory."""
-        return FileLock(self._paths_of(session_id)[1])
+    async def _take(self, session_id: str, cancels: int) -> HeldSession:
+        """Lock the session's lock file (shared by every process using this directory), read."""
+        lock = FileLock(self._paths_of(session_id)[1])
+        await lock.acquire()
+        try:
+            return HeldSession(self, session_id, await self.read(session_id), lease=lock)
+        except BaseException:
+            lock.release()
+            raise
+
+    async def _release(self, held: HeldSession) -> None:
+        held.lease.release()
 
     # -- file primitives ------------------------------------------------------------------
 

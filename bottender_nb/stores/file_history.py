@@ -91,6 +91,23 @@ class FileHistory(History):
         turn["index"] = index
         return index
 
+    async def undo(self, session_id: str, index: int) -> None:
+        path = self.path(session_id)
+        try:
+            fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+        except FileNotFoundError:
+            return
+        try:
+            data = _pread(fd, os.fstat(fd).st_size, 0)
+            start = data.rfind(b"\n", 0, len(data) - 1) + 1  # the last line's first byte
+            match = _OPENING.match(data, start)
+            if match and int(match.group(1)) == index:
+                os.ftruncate(fd, start)
+        except OSError as exc:
+            raise StoreError(f"Cannot take back a turn from {path} ({os_error_cause(exc)}).") from exc
+        finally:
+            os.close(fd)
+
     def _first_index(self, fd: int, path: str, inode: int) -> int | None:
         """The file's first index: read from its head once per file (a trim makes a new one).
 

@@ -42,17 +42,27 @@ class FileLock:
         self._path = path
         self._fd = -1
 
-    async def __aenter__(self) -> None:
+    async def acquire(self) -> None:
+        """Wait for the lock; cancelling the wait leaves nothing held."""
         fd = _open_lock_file(self._path)
         await wait_for_lock(fd)
         self._fd = fd
 
-    async def __aexit__(self, *exc_info: object) -> None:
+    def release(self) -> None:
+        """Let the lock go (once; a second call does nothing)."""
         fd, self._fd = self._fd, -1
+        if fd == -1:
+            return
         try:
             unlock_descriptor(fd)
         finally:
             os.close(fd)  # closing drops the lock even if the unlock failed
+
+    async def __aenter__(self) -> None:
+        await self.acquire()
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.release()
 
 
 async def wait_for_lock(fd: int) -> None:

@@ -22,24 +22,13 @@ TurnRecord = dict[str, Any]
 """A turn as stored: the JSON object of :meth:`bottender_nb.turns.Turn.as_record`."""
 
 
-class CheckedTurn(dict):
-    """A turn record the runner built from parts that are JSON-safe and that nobody changes:
-    the checked copy of the event (:func:`bottender_nb.turns.copy_raw`), frozen states and
-    fresh lists. The memory history keeps it as it is; any other dict is copied through JSON.
-
-    A speed-only contract between the runner and the memory history, kept for one target:
-    events with ``history=1000`` at >= 0.8x the rate of ``history=0`` on the memory store
-    (``benchmarks/bench_history.py``), where a JSON copy per turn costs as much as the event."""
-
-    __slots__ = ()
-
-
 def encode_turn(turn: TurnRecord) -> bytes:
     """The turn's JSON (UTF-8) without its ``index``, which each store puts where it keeps it.
 
     The runner has checked the one part of a turn no edge checked before, the event's ``raw``
     (:func:`bottender_nb.turns.copy_raw`), so orjson encodes it as is; what orjson refuses
     (an int beyond 64 bits, a lone surrogate) goes through :func:`dumps_utf8`, which names it.
+    The encoding is the turn's copy: what the caller changes afterwards never changes it.
     """
     body = dict(turn)  # a copy and a pop: half the cost of a filtering comprehension
     body.pop("index", None)
@@ -57,6 +46,11 @@ class History(ABC):
     @abstractmethod
     async def append(self, session_id: str, turn: TurnRecord, keep: int) -> int:
         """Add ``turn`` as the session's next; its index (one past the last ever given)."""
+
+    @abstractmethod
+    async def undo(self, session_id: str, index: int) -> None:
+        """Take back turn ``index``, just appended, whose session write failed (the caller
+        still holds the session, so it is the last)."""
 
     @abstractmethod
     async def read(self, session_id: str) -> list[TurnRecord]:
@@ -78,72 +72,61 @@ class History(ABC):
 class MemoryHistory(History):
     """Histories kept in this process, for the memory store; as many as it keeps sessions.
 
-    The runner's turns (:class:`CheckedTurn`) are kept as they are: no JSON per event. Any
-    other turn is copied through JSON on the way in, and every read hands out JSON copies,
-    so what a caller changes afterwards never changes a kept turn, as in the other stores.
+    Each turn is kept as its JSON text, like the memory store's sessions: a turn round-trips
+    as in the other stores, and nothing a caller holds is ever shared with a kept turn.
     """
 
     def __init__(self, max_sessions: int) -> None:
         self._sessions: LRUCache[str, _Kept] = LRUCache(maxsize=max_sessions)
-        # The session appended to last, still the most recently used one: its next turn skips
-        # the LRU's lookup (a third of an append; keeping a turn is to cost an event at most
-        # a fifth). Forgotten by anything else that uses the LRU.
-        self._last: tuple[str, _Kept] | None = None
 
     async def append(self, session_id: str, turn: TurnRecord, keep: int) -> int:
-        last = self._last
-        if last is not None and last[0] == session_id and last[1].turns.maxlen == keep:
-            kept = last[1]
-        else:
-            try:
-                kept = self._sessions[session_id]  # one lookup (get() makes two)
-            except KeyError:
-                kept = None
-            if kept is None or kept.turns.maxlen != keep:
-                kept = self._sessions[session_id] = _Kept(kept, keep)
-            self._last = (session_id, kept)
+        text = encode_turn(turn)
+        kept = self._sessions.get(session_id)
+        if kept is None or kept.turns.maxlen != keep:
+            kept = self._sessions[session_id] = _Kept(kept, keep)
         turn["index"] = index = kept.next_index
         kept.next_index += 1
-        kept.turns.append(turn if type(turn) is CheckedTurn else _copy(turn))
+        kept.turns.append((index, text))
         return index
 
-    async def read(self, session_id: str) -> list[TurnRecord]:
-        self._last = None
+    async def undo(self, session_id: str, index: int) -> None:
         kept = self._sessions.get(session_id)
-        return [] if kept is None else [_copy(turn) for turn in kept.turns]
+        if kept is not None and kept.turns and kept.turns[-1][0] == index:
+            kept.turns.pop()
+            kept.next_index = index
+
+    async def read(self, session_id: str) -> list[TurnRecord]:
+        kept = self._sessions.get(session_id)
+        return [] if kept is None else [_parse(*kept_turn) for kept_turn in kept.turns]
 
     async def replace(self, session_id: str, turns: list[TurnRecord]) -> None:
         kept = _Kept(None, max(len(turns), 1))
-        kept.turns.extend(_copy(turn) for turn in turns)
+        kept.turns.extend((turn["index"], encode_turn(turn)) for turn in turns)
         kept.next_index = turns[-1]["index"] + 1 if turns else 0
-        self._last = None
         self._sessions[session_id] = kept
 
     async def destroy(self, session_id: str) -> None:
-        self._last = None
         self._sessions.pop(session_id, None)
 
     async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
-        self._last = None
         return [
-            (f"history of {session_id!r}", _copy(turn))
+            (f"history of {session_id!r}", _parse(*kept_turn))
             for session_id, kept in list(self._sessions.items())
-            for turn in kept.turns
+            for kept_turn in kept.turns
         ]
 
 
-def _copy(turn: TurnRecord) -> TurnRecord:
-    """A plain, deep copy of a turn through JSON, as a persistent store would give it back."""
-    record: TurnRecord = parse(encode_turn(turn))
-    record["index"] = turn["index"]
+def _parse(index: int, text: bytes) -> TurnRecord:
+    record: TurnRecord = parse(text)
+    record["index"] = index
     return record
 
 
 class _Kept:
-    """One session's turns and the next index; a new ``keep`` keeps the newest that fit."""
+    """One session's turns (index, JSON) and the next index; a new ``keep`` keeps the newest."""
 
     __slots__ = ("next_index", "turns")
 
     def __init__(self, previous: _Kept | None, keep: int) -> None:
-        self.turns: deque[TurnRecord] = deque(previous.turns if previous else (), maxlen=keep)
+        self.turns: deque[tuple[int, bytes]] = deque(previous.turns if previous else (), maxlen=keep)
         self.next_index = previous.next_index if previous else 0

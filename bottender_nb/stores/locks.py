@@ -1,15 +1,20 @@
 """Per-session ordering inside one process: a FIFO turnstile per busy session.
 
 Each store owns one (``store.locks``), so every ``Bot`` sharing that store takes its turn on a
-session. A session has an entry only while some event of it is running or waiting, so a bot that sees
-millions of conversations keeps nothing per idle conversation, and an event that finds its
+session. A session has an entry only while some event of it is running or waiting, so a bot that
+sees millions of conversations keeps nothing per idle conversation, and an event that finds its
 session idle pays for one dict insert: no lock object, no future.
+
+Events may come from more than one thread, each with its own event loop (the notebook's loop,
+and a webhook server's loop in a background thread): the table is guarded by a thread lock,
+and a waiter on another loop is woken on its own loop.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 import weakref
 from collections import deque
 from types import TracebackType
@@ -24,6 +29,7 @@ class SessionLocks:
         # session id -> the futures of the events waiting behind the running one (None: none
         # yet; the queue is made only when an event has to wait)
         self._waiting: dict[str, deque[asyncio.Future[None]] | None] = {}
+        self._mutex = threading.Lock()
         _ALL.add(self)
 
     def hold(self, session_id: str) -> _Held:
@@ -32,10 +38,11 @@ class SessionLocks:
 
     def try_enter(self, session_id: str) -> bool:
         """Enter an idle session at once (the hot path: no coroutine); False when it is busy."""
-        if session_id in self._waiting:
-            return False
-        self._waiting[session_id] = None
-        return True
+        with self._mutex:
+            if session_id in self._waiting:
+                return False
+            self._waiting[session_id] = None
+            return True
 
     def __len__(self) -> int:
         """How many sessions have an event running or waiting."""
@@ -43,31 +50,67 @@ class SessionLocks:
 
     async def enter(self, session_id: str) -> None:
         """Wait for the session's turn; pair with :meth:`leave`."""
-        if self.try_enter(session_id):
-            return
-        queue = self._waiting[session_id]
-        if queue is None:
-            queue = self._waiting[session_id] = deque()
         turn = asyncio.get_running_loop().create_future()
-        queue.append(turn)
+        with self._mutex:
+            if session_id not in self._waiting:
+                self._waiting[session_id] = None
+                return
+            queue = self._waiting[session_id]
+            if queue is None:
+                queue = self._waiting[session_id] = deque()
+            queue.append(turn)
         try:
             await turn
         except asyncio.CancelledError:
-            if turn.done() and not turn.cancelled():
+            with self._mutex:
+                handed = turn.done() and not turn.cancelled()
+                if not handed and turn in queue:  # still waiting: just drop out of the line
+                    queue.remove(turn)
+            if handed:
                 self.leave(session_id)  # our turn was handed over as we were cancelled
-            elif turn in queue:  # a release may already have dropped our cancelled turn
-                queue.remove(turn)
             raise
 
     def leave(self, session_id: str) -> None:
         """Hand the session straight to the next waiting event, or forget it."""
-        queue = self._waiting[session_id]
-        while queue:
-            turn = queue.popleft()
-            if not turn.done():
-                turn.set_result(None)
+        while True:
+            with self._mutex:
+                queue = self._waiting[session_id]
+                turn = queue.popleft() if queue else None
+                if turn is None:
+                    del self._waiting[session_id]
+                    return
+            if _hand_over(turn, lambda: self.leave(session_id)):
                 return
-        del self._waiting[session_id]
+
+
+def _hand_over(turn: asyncio.Future[None], skip: object) -> bool:
+    """Wake ``turn`` on its own loop; False when it can never run (cancelled, loop closed).
+
+    A waiter of another thread's loop is woken there; should it be cancelled before that,
+    ``skip`` (the next hand-over) runs instead, on that loop.
+    """
+    if turn.done():
+        return False
+    loop = turn.get_loop()
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if loop is running:
+        turn.set_result(None)
+        return True
+    try:
+        loop.call_soon_threadsafe(_wake, turn, skip)
+    except RuntimeError:  # that loop is closed: nobody waits there any more
+        return False
+    return True
+
+
+def _wake(turn: asyncio.Future[None], skip: object) -> None:
+    if turn.done():
+        skip()  # type: ignore[operator]
+    else:
+        turn.set_result(None)
 
 
 class _Held:
@@ -90,6 +133,7 @@ def _forget_in_child() -> None:
     """A forked child runs none of its parent's events: it starts with every session idle."""
     for locks in list(_ALL):
         locks._waiting = {}
+        locks._mutex = threading.Lock()  # another thread may have held it at the fork
 
 
 if hasattr(os, "register_at_fork"):  # not on Windows, which has no fork

@@ -76,6 +76,10 @@ class MongoHistory(History):
         turn["index"] = index
         return index
 
+    async def undo(self, session_id: str, index: int) -> None:
+        collection = await self.collection()
+        await self._run("undo", collection.delete_one({"session_id": session_id, "index": index}))
+
     async def read(self, session_id: str) -> list[TurnRecord]:
         entries = await self._find({"session_id": session_id})
         return [entry for _, entry in entries if not isinstance(entry, CorruptSessionError)]

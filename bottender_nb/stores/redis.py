@@ -7,10 +7,12 @@ redis-py's asyncio client (why that one: :mod:`.redis_client`).
 
 A lock per session (:mod:`.redis_keys`), owned by a random token, expires ``lock_timeout`` s
 after it was taken or renewed. Not ``WATCH``/``MULTI``: that retries a conflicting event, and
-an action cannot be retried -- it has sent its replies. An event is two Lua scripts: *acquire*
-takes the lock and returns the value; *write* checks the token, writes and releases. A waiter
-polls, with capped jittered backoff. A session's events through this store take turns in the
-process first (several ``Bot`` objects may share it), so Redis only orders processes.
+an action cannot be retried -- it has sent its replies. A change is two Lua scripts: *acquire*
+takes the lock and returns the value; *write* checks the token, writes the session and its
+turn (history keys given the session's TTL), and releases, in one step and one round trip; a
+retried write knows it already landed. A waiter polls, with capped jittered backoff. A
+session's changes through this store take turns in the process first (``store.locks``), so
+Redis only orders processes.
 """
 
 from __future__ import annotations
@@ -22,29 +24,35 @@ import random
 import secrets
 import time
 from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+from contextlib import suppress
 from typing import Any
-from weakref import WeakValueDictionary
 
 from ..errors import CorruptSessionError, SessionIdError, StoreError
 from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
+from .held import HeldSession, raise_if_cancelled
+from .history import TurnRecord, encode_turn
 from .redis_client import RedisClient, key_text
 from .redis_history import RedisHistory
-from .redis_keys import ACQUIRE, RELEASE, RENEW, WRITE, glob_escape, is_lock_key, lock_key
+from .redis_keys import (ACQUIRE, RELEASE, RENEW, WRITE, WRITTEN, glob_escape, is_lock_key,
+                         lock_key)
 
 _MAX_POLL = 0.05  # seconds: the longest sleep between two tries of a lock another one holds
 
 
-class _Held:
-    """The lock one event holds on one session."""
+class _Lease:
+    """The lock one change holds on one session, renewed while it is held."""
 
-    def __init__(self, key: str, token: str, text: bytes | None, lock_timeout: float) -> None:
-        self.key, self.lock, self.token, self.text = key, lock_key(key), token, text
-        self.task = asyncio.current_task()
+    def __init__(self, key: str, token: str, lock_timeout: float) -> None:
+        self.key, self.lock, self.token = key, lock_key(key), token
         self.expires = time.monotonic() + lock_timeout  # as far as this process knows
         self.timer: asyncio.TimerHandle | None = None
         self.released = False
+
+    def stop(self) -> None:
+        self.released = True
+        if self.timer is not None:
+            self.timer.cancel()
 
 
 class RedisSessionStore(SessionStore):
@@ -84,9 +92,6 @@ class RedisSessionStore(SessionStore):
     def _forget(self) -> None:
         """Start afresh: at first, and in a forked child (its parent's locks are not its own)."""
         self._id = secrets.token_hex(8)  # this store's token prefix (see redis_keys)
-        # A session's turn in this process, kept while an event holds or awaits it.
-        self._turns: WeakValueDictionary[str, asyncio.Lock] = WeakValueDictionary()
-        self._held: dict[str, _Held] = {}
         self._chores: set[asyncio.Task[Any]] = set()  # releases and renewals under way
 
     def __repr__(self) -> str:
@@ -122,31 +127,16 @@ class RedisSessionStore(SessionStore):
     # -- the store primitives -------------------------------------------------------------
 
     async def _read(self, session_id: str) -> dict[str, Any] | None:
-        """The stored record; under this task's lock, the value the lock came with (no I/O)."""
-        held = self._held_by_me(session_id)
-        if held is not None:
-            key, text = held.key, held.text
-        else:
-            key = self.key(session_id)
-            text = await self._redis.command(self.client.get(key), key)
+        key = self.key(session_id)
+        text = await self._redis.command(self.client.get(key), key)
         return None if text is None else loads(text, where=f"Redis key {key!r}")
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
-        """Store ``session``'s JSON; under this task's lock, only if the lock is still ours.
-
-        That write releases the lock (an event's last step): a later one is a plain write.
-        """
+        """Store ``session``'s JSON (``SETEX`` with ``expires_in``), outside any change."""
         text = dumps_utf8(session)  # the check, the copy and the value in one encode
-        held = self._held_by_me(session_id)
-        if held is None:
-            key, client, ttl = self.key(session_id), self.client, self._ttl
-            call = client.execute_command("SETEX", key, ttl, text) if ttl else client.set(key, text)
-            await self._redis.command(call, key)
-            return
-        written = await self._redis.run(WRITE, [held.key, held.lock], [held.token, self._ttl, text])
-        self._let_go(session_id, held)
-        if not written:
-            raise self._lost(session_id, held)
+        key, client, ttl = self.key(session_id), self.client, self._ttl
+        call = client.execute_command("SETEX", key, ttl, text) if ttl else client.set(key, text)
+        await self._redis.command(call, key)
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:
         await self.write(session_id, record)
@@ -154,9 +144,6 @@ class RedisSessionStore(SessionStore):
     async def _destroy(self, session_id: str) -> None:
         key = self.key(session_id)
         await self._redis.command(self.client.delete(key), key)
-        held = self._held_by_me(session_id)
-        if held is not None:
-            held.text = None
 
     async def _all(self) -> list[dict[str, Any]]:
         records = [record for _, record in await self.entries()]
@@ -185,69 +172,88 @@ class RedisSessionStore(SessionStore):
                         entries.append((name, error))
         return entries
 
-    # -- the session lock -----------------------------------------------------------------
+    # -- holding a session for one change ---------------------------------------------------
 
-    @asynccontextmanager
-    async def lock(self, session_id: str) -> AsyncIterator[None]:
-        """Hold the session against other events, processes and clients until it is written."""
+    async def _take(self, session_id: str, cancels: int) -> HeldSession:
+        """Take the session's lock (waiting while another owner has it) and its value."""
         key = self.key(session_id)
-        self.client  # noqa: B018 - a forked child forgets its parent's turns first
-        turn = self._turns.setdefault(session_id, asyncio.Lock())
-        await turn.acquire()
-        held = None
+        self._redis.get()  # first: in a forked child, this takes a token prefix of its own
+        lease = _Lease(key, f"{self._id}:{next(self._serial)}", self.lock_timeout)
+        text = await self._acquire(lease, cancels)
+        held = HeldSession(self, session_id, None, lease)
         try:
-            held = await self._acquire(key)
-            self._held[session_id] = held
-            self._renew_later(held)
-            yield
-        finally:
-            if held is None or held.released:
-                turn.release()
-            else:  # the event failed before its write: release, even if this task is cancelled
-                self._let_go(session_id, held)
-                release = self._chore(self._redis.run(RELEASE, [held.lock], [held.token]))
-                release.add_done_callback(lambda _: turn.release())
-                with suppress(StoreError):  # then the lock expires, or is taken over here
-                    await asyncio.shield(release)
+            if text is not None:
+                record = loads(text, where=f"Redis key {key!r}")
+                held.record = None if self.is_expired(record) else record
+        except BaseException:
+            await self._release(held)
+            raise
+        self._renew_later(lease)
+        return held
 
-    async def _acquire(self, key: str) -> _Held:
-        """Take the session's lock (waiting while another owner has it) and read its value."""
-        token = f"{self._id}:{next(self._serial)}"
-        args = [token, max(1, round(self.lock_timeout * 1000)), self._id + ":"]
-        lock, delay = lock_key(key), 0.001
+    async def _commit(
+        self, held: HeldSession, record: dict[str, Any], turn: TurnRecord | None, keep: int,
+        history: list[TurnRecord] | None,
+    ) -> int | None:
+        """The session, its turn and the lock's release in one script (see :mod:`.redis_keys`)."""
+        lease: _Lease = held.lease
+        text = dumps_utf8(record)
+        body = b"" if turn is None else encode_turn(turn)[1:]
+        if history is not None:
+            await self.history.replace(held.session_id, history)
+        keys = [lease.key, lease.lock, *self.history.keys(held.session_id),
+                lock_key(lease.key, WRITTEN)]
+        written_ms = max(60_000, round(self.lock_timeout * 3000))
+        args = [lease.token, self._ttl, text, max(keep, 1), body, written_ms]
+        reply = await self._redis.run(WRITE, keys, args, lease.key)
+        if not reply[0]:
+            if history is not None:
+                await self.history.destroy(held.session_id)
+            raise self._lost(held.session_id, lease)
+        lease.stop()
+        index = int(reply[1])
+        if turn is not None:
+            turn["index"] = index
+        return None if turn is None else index
+
+    async def _release(self, held: HeldSession) -> None:
+        """Release the lock unless the write did; even if this task is being cancelled."""
+        lease: _Lease = held.lease
+        if lease.released:
+            return
+        lease.stop()
+        release = self._chore(self._redis.run(RELEASE, [lease.lock], [lease.token]))
+        with suppress(StoreError):  # then the lock expires, or is taken over here
+            await asyncio.shield(release)
+
+    async def _acquire(self, lease: _Lease, cancels: int) -> bytes | None:
+        """Take the lock, polling while another owner has it; the session's value."""
+        args = [lease.token, max(1, round(self.lock_timeout * 1000)), self._id + ":"]
+        delay = 0.001
         while True:
             try:
-                reply = await self._redis.run(ACQUIRE, [key, lock], args, key)
+                reply = await self._redis.run(ACQUIRE, [lease.key, lease.lock], args, lease.key)
+                if reply[0]:
+                    raise_if_cancelled(cancels)  # a retry swallowed our cancellation
+                    return reply[1] if len(reply) > 1 else None
+                raise_if_cancelled(cancels)
             except BaseException:  # cancelled or failed in flight: the lock may be ours now
-                self._chore(self._redis.run(RELEASE, [lock], [token]))
+                self._chore(self._redis.run(RELEASE, [lease.lock], [lease.token]))
                 raise
-            if reply[0]:
-                return _Held(key, token, reply[1] if len(reply) > 1 else None, self.lock_timeout)
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(2 * delay, _MAX_POLL)
 
-    def _held_by_me(self, session_id: str) -> _Held | None:
-        held = self._held.get(session_id)
-        mine = held is not None and not held.released and held.task is asyncio.current_task()
-        return held if mine else None
-
-    def _let_go(self, session_id: str, held: _Held) -> None:
-        held.released = True
-        if held.timer is not None:
-            held.timer.cancel()
-        self._held.pop(session_id, None)  # this store's only lock on the session: see lock()
-
-    def _renew_later(self, held: _Held) -> None:
+    def _renew_later(self, lease: _Lease) -> None:
         """Give the lock its full ``lock_timeout`` again a third of the way in, while held."""
-        held.timer = asyncio.get_running_loop().call_later(
-            self.lock_timeout / 3, lambda: held.released or self._chore(self._renew(held))
+        lease.timer = asyncio.get_running_loop().call_later(
+            self.lock_timeout / 3, lambda: lease.released or self._chore(self._renew(lease))
         )
 
-    async def _renew(self, held: _Held) -> None:
-        self._renew_later(held)
+    async def _renew(self, lease: _Lease) -> None:
+        self._renew_later(lease)
         sent = time.monotonic()
-        if await self._redis.run(RENEW, [held.lock], [held.token, round(self.lock_timeout * 1000)]):
-            held.expires = sent + self.lock_timeout
+        if await self._redis.run(RENEW, [lease.lock], [lease.token, round(self.lock_timeout * 1000)]):
+            lease.expires = sent + self.lock_timeout
 
     def _chore(self, coroutine: Any) -> asyncio.Task[Any]:
         """Run ``coroutine`` on its own; its failure leaves a lock to expire or be taken over."""
@@ -257,7 +263,7 @@ class RedisSessionStore(SessionStore):
                                or task.exception())  # retrieved: not worth a warning
         return task
 
-    def _lost(self, session_id: str, held: _Held) -> StoreError:
+    def _lost(self, session_id: str, held: _Lease) -> StoreError:
         cause = (
             f"no renewal reached Redis within lock_timeout={self.lock_timeout}s (the event loop "
             "was blocked, e.g. by a synchronous call in the action); raise lock_timeout"

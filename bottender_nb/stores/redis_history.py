@@ -11,8 +11,9 @@ A session at ``prefix + id`` (say ``console:1``) keeps its turns at ``{tag}:hist
   ``RPUSH`` the turn, ``LTRIM`` to the newest ``keep`` (one element removed per append once
   full). Atomic in Redis: two processes appending lose none and get indexes in order.
 
-Histories do not expire with their session (Redis expires the session key alone); ``keep``
-bounds each, and ``destroy`` removes it.
+The store's write script appends a session's turn together with its session write, and gives
+the history keys the session key's TTL, so a history expires with its session; ``keep`` bounds
+each, and ``destroy`` removes it.
 """
 
 from __future__ import annotations
@@ -33,6 +34,14 @@ local index = redis.call('HINCRBY', KEYS[2], 'next', 1) - 1
 redis.call('RPUSH', KEYS[1], '{"index":' .. string.format('%d', index) .. ',' .. ARGV[2])
 redis.call('LTRIM', KEYS[1], -tonumber(ARGV[1]), -1)
 return index
+"""
+# KEYS: history, next. ARGV: an index. Takes that turn back if it is the last one.
+UNDO = """
+local last = redis.call('LINDEX', KEYS[1], -1)
+if last and string.match(last, '^{"index":(%d+),') == ARGV[1] then
+  redis.call('RPOP', KEYS[1])
+  redis.call('HSET', KEYS[2], 'next', ARGV[1])
+end
 """
 # KEYS: history, next. ARGV: the next index, then each turn's JSON. How many were kept.
 REPLACE = """
@@ -60,6 +69,9 @@ class RedisHistory(History):
         body = encode_turn(turn)[1:]
         turn["index"] = index = int(await self.redis.run(APPEND, self.keys(session_id), [keep, body]))
         return index
+
+    async def undo(self, session_id: str, index: int) -> None:
+        await self.redis.run(UNDO, self.keys(session_id), [index])
 
     async def read(self, session_id: str) -> list[TurnRecord]:
         entries = await self._list(self.keys(session_id)[0])

@@ -22,7 +22,7 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
-LOCK, HISTORY, NEXT = ":lock:", ":history:", ":history-next:"
+LOCK, HISTORY, NEXT, WRITTEN = ":lock:", ":history:", ":history-next:", ":written:"
 
 # KEYS: key, lock. ARGV: token, lock ms, this store's token prefix. Free, or left over by this
 # store -> {1, value} (GET first: a key of another type fails before the lock is taken).
@@ -33,13 +33,35 @@ local value = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return {1, value}
 """
-# KEYS: key, lock. ARGV: token, ttl seconds (0: none), value. Still ours -> write, release: 1.
+# KEYS: key, lock, history, next index, written. ARGV: token, ttl seconds (0: none), value,
+# keep, the turn's JSON after its "{" ("": no turn), written ms.
+# -> {1, turn index or -1} once written; {0} when the lock is not ours and this token never wrote.
+# The session, its turn and the lock's release in one step. ``written`` lists the last tokens
+# that wrote (a list: MGET, and so every session listing, skips it), so a call that redis-py
+# sends again after a dropped connection finds its first run landed instead of a lost lock.
 WRITE = """
-if redis.call('GET', KEYS[2]) ~= ARGV[1] then return 0 end
+for _, done in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do
+  local token, index = string.match(done, '^(.*) (-?%d+)$')
+  if token == ARGV[1] then return {1, tonumber(index)} end
+end
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0} end
 if ARGV[2] == '0' then redis.call('SET', KEYS[1], ARGV[3])
 else redis.call('SETEX', KEYS[1], ARGV[2], ARGV[3]) end
+local index = -1
+if ARGV[5] ~= '' then
+  index = redis.call('HINCRBY', KEYS[4], 'next', 1) - 1
+  redis.call('RPUSH', KEYS[3], '{"index":' .. string.format('%d', index) .. ',' .. ARGV[5])
+  redis.call('LTRIM', KEYS[3], -tonumber(ARGV[4]), -1)
+end
+if ARGV[2] ~= '0' then
+  redis.call('EXPIRE', KEYS[3], ARGV[2])
+  redis.call('EXPIRE', KEYS[4], ARGV[2])
+end
 redis.call('DEL', KEYS[2])
-return 1
+redis.call('LPUSH', KEYS[5], ARGV[1] .. ' ' .. index)
+redis.call('LTRIM', KEYS[5], 0, 15)
+redis.call('PEXPIRE', KEYS[5], ARGV[6])
+return {1, index}
 """
 # KEYS: lock. ARGV: token, lock ms. Still ours -> the full lock_timeout again: 1.
 RENEW = """

@@ -12,8 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import HistoryError
 from ..frozen import thaw
-from ..record import STATE_FIELD
-from ..session import time_travel
 from ..session.runner import Bot
 from ..session.sync import run_sync
 from ..stores.memory import MemorySessionStore
@@ -122,8 +120,6 @@ async def _replay(recorded: list[Turn], bot: Bot) -> list[tuple[Turn, Turn]]:
 
 async def _set_state(twin: Bot, session_id: str, turn: Turn, state: Any, kind: str) -> Turn:
     """Apply a rewind, fork or reset (or the state a kept history starts from) to the twin."""
-    await twin._ensure_store()
-    record = await twin.session_store.read(session_id) or {
-        "id": session_id, "platform": turn.platform, STATE_FIELD: {},
-    }
-    return await time_travel.record_turn(twin, record, kind, state, turn.raw)
+    applied = await twin.apply_state(session_id, state, kind=kind, raw=turn.raw)
+    assert applied is not None
+    return applied
