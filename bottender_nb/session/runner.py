@@ -179,13 +179,15 @@ class Bot:
 
     async def apply_state(
         self, session_id: str, state: Mapping[str, Any], *, kind: str = "reset", raw: Any = None,
-        history: list[TurnRecord] | None = None, new: bool = False, only_existing: bool = False,
+        history: list[TurnRecord] | None = None, start: Mapping[str, Any] | None = None,
+        new: bool = False, only_existing: bool = False,
     ) -> Turn | None:
         """Make ``state`` the session's state, kept as a turn of ``kind`` (rewind, fork, reset).
 
-        The same path as an event: held, read, committed with its turn. ``history``: the
-        turns the session starts from (a fork's copy); ``new``: a HistoryError if the session
-        exists; ``only_existing``: do nothing (None) for a session never stored.
+        The same path as an event: held, read, committed with its turn. ``history`` and
+        ``start``: the turns and the record (user, state ...) a session that is not stored
+        starts from (a fork's copies); ``new``: a HistoryError if the session exists;
+        ``only_existing``: do nothing (None) for a session never stored.
         """
         platform = session_id.partition(":")[0]
         async with self.session_store.hold(session_id) as held:
@@ -193,7 +195,7 @@ class Bot:
                 raise time_travel.exists_error(session_id)
             if only_existing and held.record is None:
                 return None
-            record = {"id": session_id, "platform": platform, **(held.record or {})}
+            record = held.record or {**(start or {}), "id": session_id, "platform": platform}
             before = thaw(record.get(STATE_FIELD) or {})
             now = self.clock()
             record[STATE_FIELD], record[LAST_ACTIVITY_FIELD] = thaw(state), int(now * 1000)

@@ -8,14 +8,27 @@ they fall in line with the session's events, in this process and across processe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from ..errors import HistoryError
+from ..record import STATE_FIELD
+from ..stores.base import SessionStore
 from ..stores.history import TurnRecord
 from ..turns import Turn
 
-if TYPE_CHECKING:
-    from .runner import Bot
+
+class Bot(Protocol):
+    """The public API of :class:`~bottender_nb.session.runner.Bot` that time travel uses."""
+
+    session_store: SessionStore
+
+    async def read_session(self, session_id: str) -> dict[str, Any] | None: ...
+
+    async def apply_state(self, session_id: str, state: Mapping[str, Any], *, kind: str = ...,
+                          raw: Any = ..., history: list[TurnRecord] | None = ...,
+                          start: Mapping[str, Any] | None = ..., new: bool = ...,
+                          only_existing: bool = ...) -> Turn | None: ...
 
 
 async def history(bot: Bot, session_id: str) -> list[Turn]:
@@ -40,8 +53,9 @@ async def fork(bot: Bot, session_id: str, turn: int, to: str | None = None) -> s
     target = find(turns, session_id, turn)
     new_id = await _new_id(bot, platform, session_id, to)
     copied = [{**record, "session_id": new_id} for record in turns if record["index"] <= turn]
-    await bot.apply_state(new_id, target["state"], kind="fork", history=copied, new=True,
-                          raw={"fork": {"from": session_id, "turn": turn}})
+    start = {**(await bot.read_session(session_id) or {}), STATE_FIELD: target["state"]}
+    await bot.apply_state(new_id, target["state"], kind="fork", history=copied, start=start,
+                          new=True, raw={"fork": {"from": session_id, "turn": turn}})
     return new_id
 
 

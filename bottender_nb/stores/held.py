@@ -15,12 +15,26 @@ from __future__ import annotations
 
 import asyncio
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .history import TurnRecord
+from .history import History, TurnRecord
+from .locks import SessionLocks
 
-if TYPE_CHECKING:
-    from .base import SessionStore
+
+class SessionStore(Protocol):
+    """What holding needs of a :class:`~bottender_nb.stores.base.SessionStore`."""
+
+    history: History | None
+    locks: SessionLocks
+
+    async def ready(self) -> None: ...
+
+    async def _take(self, session_id: str, cancels: int) -> HeldSession: ...
+
+    async def _commit(self, held: HeldSession, record: dict[str, Any], turn: TurnRecord | None,
+                      keep: int, history: list[TurnRecord] | None) -> int | None: ...
+
+    async def _release(self, held: HeldSession) -> None: ...
 
 
 class HeldSession:
