@@ -8,14 +8,16 @@ redis-py's, as are Bottender users' and this package's other Redis code; the 100
 target is reported against redis-py's own floor instead (``benchmarks/bench_redis.py``).
 
 A pool's connections belong to the process and loop that opened them (a forked child reading
-its parent's replies loses updates): a child or another loop gets a client of its own. A child
-never closes what it inherited; those clients stay, unused, in ``_INHERITED``.
+its parent's replies loses updates): a child gets clients of its own, and so does each loop
+(the notebook's, and a webhook server's in its own thread, at once). A child never closes what
+it inherited; those clients stay, unused, in ``_INHERITED``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -48,22 +50,31 @@ class RedisClient:
         self._arguments = (url, host, port, password, db, cluster, options)
         self.where = url or f"{host}:{port}"
         self._on_fork = on_fork
-        self._client: Any = None
-        self._bound: tuple[int, asyncio.AbstractEventLoop | None] = (_forks[0], None)
+        self._forks = _forks[0]
+        # loop -> (client, Lua source -> its Script): a client per running loop (the notebook's,
+        # a webhook server's in its thread); None: made before any loop ran, taken by the first
+        self._clients: dict[asyncio.AbstractEventLoop | None, tuple[Any, dict[str, Any]]] = {}
+        self._mutex = threading.Lock()
         self.get()  # redis-py checks the options now; it connects on first use
 
     def get(self) -> Any:
         """The client of this process and (running) loop."""
+        return self._entry()[0]
+
+    def _entry(self) -> tuple[Any, dict[str, Any]]:
         loop = _running_loop()
-        forks, bound_loop = self._bound
-        if self._client is None or forks != _forks[0] or (loop and bound_loop not in (None, loop)):
-            if forks != _forks[0]:
-                _INHERITED.append(self._client)
+        with self._mutex:
+            if self._forks != _forks[0]:  # a forked child: its parent's clients are not its own
+                _INHERITED.extend(client for client, _ in self._clients.values())
+                self._clients, self._forks = {}, _forks[0]
                 self._on_fork()
-            self._client, bound_loop = self._make(), None
-            self._scripts: dict[str, Any] = {}  # Lua source -> its Script on this client
-        self._bound = (_forks[0], bound_loop or loop)
-        return self._client
+            entry = self._clients.get(loop)
+            if entry is None:
+                unbound = self._clients.pop(None, None) if loop is not None else None
+                entry = self._clients[loop] = unbound or (self._make(), {})
+                for closed in [other for other in self._clients if other and other.is_closed()]:
+                    del self._clients[closed]  # a loop that ended (asyncio.run per call)
+            return entry
 
     def _make(self) -> Any:
         url, host, port, password, db, cluster, options = self._arguments
@@ -74,17 +85,16 @@ class RedisClient:
         return kind(**where, **options)
 
     async def close(self) -> None:
-        """Close the client, if this process and loop opened it."""
-        client, (forks, loop) = self._client, self._bound
-        self._client = None
-        if client is not None and forks == _forks[0] and loop in (None, _running_loop()):
-            await client.aclose()
+        """Close the client of this process and loop, if it opened one."""
+        with self._mutex:
+            entry = None if self._forks != _forks[0] else self._clients.pop(_running_loop(), None)
+        if entry is not None:
+            await entry[0].aclose()
 
     async def run(self, script: str, keys: list[str], args: list[Any], key: str = "") -> Any:
         """Run a Lua ``script`` (EVALSHA, loaded once per client by redis-py's ``Script``)."""
-        client = self.get()
-        runner = self._scripts.get(script) or self._scripts.setdefault(
-            script, client.register_script(script))
+        client, scripts = self._entry()
+        runner = scripts.get(script) or scripts.setdefault(script, client.register_script(script))
         return await self.command(runner(keys, args), key)
 
     async def command(self, awaitable: Any, key: str = "") -> Any:
