@@ -89,3 +89,35 @@ def test_stores_never_import_session():
 def test_the_cycle_finder_finds_a_cycle_and_only_that():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": set()}
     assert cycles(graph) == {frozenset({"a", "b", "c"})}
+
+
+def private_bot_names() -> set[str]:
+    """The private methods and attributes the Bot class defines (``_handle_event`` ...)."""
+    tree = ast.parse((PACKAGE / "session" / "runner.py").read_text(encoding="utf-8"))
+    bot = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "Bot")
+    names = {node.name for node in bot.body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    names |= {target.attr for node in ast.walk(bot) if isinstance(node, ast.Assign)
+              for target in node.targets if isinstance(target, ast.Attribute)}
+    return {name for name in names if name.startswith("_") and not name.startswith("__")}
+
+
+def private_bot_uses(source: str, private: set[str]) -> list[str]:
+    """Uses of those names on anything but ``self`` (another class's own attribute)."""
+    return [f"line {node.lineno}: .{node.attr}" for node in ast.walk(ast.parse(source))
+            if isinstance(node, ast.Attribute) and node.attr in private
+            and not (isinstance(node.value, ast.Name) and node.value.id == "self")]
+
+
+def test_no_module_outside_session_uses_a_private_bot_method():
+    """Time travel, replay, the notebook and the console use the Bot's public API."""
+    private = private_bot_names()
+    assert {"_handle_event", "_notify", "_listeners"} <= private
+    found = {str(path.relative_to(PACKAGE)): uses for path in PACKAGE.rglob("*.py")
+             if path.parent.name != "session"
+             if (uses := private_bot_uses(path.read_text(encoding="utf-8"), private))}
+    assert found == {}
+
+
+def test_the_private_use_finder_finds_one():
+    found = private_bot_uses("bot._notify(turn)\nbot.say('x')\nself._notify()", {"_notify"})
+    assert found == ["line 1: ._notify"]

@@ -137,6 +137,27 @@ class MongoSessionStore(SessionStore):
         except PyMongoError as exc:
             raise self._error(f"delete session {session_id!r} from", exc) from exc
 
+    async def purge_expired(self) -> int:
+        """Delete the documents of expired sessions, and their histories; how many went.
+
+        Each is deleted only if it is still expired when deleted, so an event that renewed
+        the session meanwhile keeps it.
+        """
+        if self.expires_in is None:
+            return 0
+        cutoff = {LAST_ACTIVITY_FIELD: {"$lt": self.clock() * 1000 - self.expires_in.total_seconds() * 1000}}
+        collection = await self.collection()
+        purged = 0
+        try:
+            for document in await collection.find(cutoff, {"_id": False, "id": True}).to_list(None):
+                deleted = await collection.delete_one({"id": document.get("id"), **cutoff})
+                if deleted.deleted_count:
+                    await self.history.destroy(document.get("id"))
+                    purged += 1
+        except PyMongoError as exc:
+            raise self._error("purge the expired sessions of", exc) from exc
+        return purged
+
     async def _all(self) -> list[dict[str, Any]]:
         collection = await self.collection()
         try:
