@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -14,6 +15,7 @@ from IPython.display import display
 
 from ..commands import as_json
 from ..platforms import PLATFORM_NAMES, Source
+from ..testing import refresh_action_modules
 from .arguments import split_text_and_options
 from .cells import define_action, parse_config
 from .history_magics import NAMES as HISTORY_NAMES, HistoryMagics
@@ -80,6 +82,9 @@ class BottenderMagics(Magics):
         with UsageErrors(self.shell):
             function = define_action(source, args.name, self.shell.user_ns, filename=filename)
             self.kit.set_action(function)
+        for module in refresh_action_modules(function):
+            print(f"Updated {os.path.relpath(module)}: the tests recorded from "
+                  f"{function.__name__} check this version now.")
 
     @magic_arguments()
     @argument("text", nargs="*", help="the message (or a slash command such as /state)")
