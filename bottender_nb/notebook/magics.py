@@ -72,7 +72,9 @@ class BottenderMagics(Magics):
 
         The cell is the body of `async def App(context, props=None)`: use `context.state`,
         `context.set_state(...)`, `await context.send_text(...)`. A cell that itself defines
-        `async def App(context): ...` works too.
+        `async def App(context): ...` works too. The cell defines App (or NAME) in the
+        notebook, and `bot`, the notebook's Bot (for turns_frame(bot), write_test(...)), unless
+        `bot` already names something else of yours.
         """
         if wants_help(self.action, line):
             return
@@ -82,9 +84,16 @@ class BottenderMagics(Magics):
         with UsageErrors(self.shell):
             function = define_action(source, args.name, self.shell.user_ns, filename=filename)
             self.kit.set_action(function)
+        self._share_bot()
         for module in refresh_action_modules(function):
             print(f"Updated {os.path.relpath(module)}: the tests recorded from "
                   f"{function.__name__} check this version now.")
+
+    def _share_bot(self) -> None:
+        """``bot`` in the notebook is the notebook's Bot, unless the user's own ``bot`` is there."""
+        namespace = self.shell.user_ns
+        if namespace.get("bot", self.kit.bot) is self.kit.bot:
+            namespace["bot"] = self.kit.bot
 
     @magic_arguments()
     @argument("text", nargs="*", help="the message (or a slash command such as /state)")
