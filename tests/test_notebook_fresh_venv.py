@@ -12,14 +12,18 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import venv
+from collections.abc import Iterator
 from pathlib import Path
 
 import nbformat
 import pytest
 from nbclient import NotebookClient
+
+from test_browser_action_error import CELLS as ACTION_ERROR_CELLS
 
 from kernels import copy_notebooks
 
@@ -54,11 +58,18 @@ def kernel_for(python: Path, jupyter_dir: Path) -> str:
     return "fresh-venv"
 
 
+@pytest.fixture(scope="module")
+def kernel(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A kernel of a fresh venv holding only what ``pip install -e .[all]`` installed."""
+    where = tmp_path_factory.mktemp("fresh")
+    python = fresh_venv(where / "venv")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(where / "jupyter"))
+        yield kernel_for(python, where / "jupyter")
+
+
 @pytest.mark.timeout(PIP_TIMEOUT + 300)
-def test_notebook_9_after_the_readme_first_command_shows_the_failing_turn(tmp_path, monkeypatch):
-    python = fresh_venv(tmp_path / "venv")
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    kernel = kernel_for(python, tmp_path / "jupyter")
+def test_notebook_9_after_the_readme_first_command_shows_the_failing_turn(tmp_path, kernel):
     workdir = copy_notebooks(tmp_path)
     # as in a clone: the repository's pytest settings sit above the notebooks
     shutil.copy(REPOSITORY / "pyproject.toml", tmp_path / "pyproject.toml")
@@ -71,7 +82,21 @@ def test_notebook_9_after_the_readme_first_command_shows_the_failing_turn(tmp_pa
     assert "1 passed" in runs[0], runs[0]
     assert "AssertionError: turn 1 (event 'mushroom'): the bot's replies changed" in runs[1], runs[1]
     assert "AssertionError: turn 2 (event 'Hi'): the bot's replies changed" in runs[2], runs[2]
-    assert not any("Warning" in text for text in runs), runs
+    assert not any("warning" in text.lower() for text in runs), runs
+
+
+def test_an_action_error_names_the_action_cell_with_the_ipython_pip_installs(tmp_path, kernel):
+    """IPython 9 (what pip installs now) counts a cell before running it, IPython 8 after:
+    the %%action cell's traceback must name its own In[n] under both."""
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in ACTION_ERROR_CELLS]
+    NotebookClient(notebook, kernel_name=kernel, timeout=120, allow_errors=True,
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    (error,) = [o for o in notebook.cells[-1].outputs if o["output_type"] == "error"]
+    shown = re.sub(r"\x1b\[[0-9;]*m", "", "\n".join(error["traceback"]))
+    number = notebook.cells[-2].execution_count
+    assert number == 4 and notebook.cells[-1].execution_count == 5
+    assert f"Cell In[{number}], line 2, in App" in shown, shown
 
 
 def _text(cell: nbformat.NotebookNode) -> str:

@@ -21,6 +21,7 @@ from .cells import define_action, parse_config
 from .history_magics import NAMES as HISTORY_NAMES, HistoryMagics
 from .kit import NotebookBot, load_sessions, transcript_lines
 from .source_picker import check_source
+from .tracebacks import running_cell_number
 from .usage import HELP_FLAGS, UsageErrors, wants_help
 
 
@@ -80,7 +81,7 @@ class BottenderMagics(Magics):
             return
         args = parse_argstring(self.action, line)
         source = self.shell.transform_cell(cell)
-        filename = self.shell.compile.cache(source, self.shell.execution_count)
+        filename = self.shell.compile.cache(source, running_cell_number(self.shell))
         with UsageErrors(self.shell):
             function = define_action(source, args.name, self.shell.user_ns, filename=filename)
             self.kit.set_action(function)
