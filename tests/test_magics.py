@@ -98,6 +98,8 @@ def test_state_prints_indented_json(outputs):
     assert json.loads(text) == {"count": 2}
     assert text == '{\n  "count": 2\n}\n'
     assert json.loads(stream(outputs["state_before"])) == {"count": 0}  # what the first event sees
+    shown = [o["data"]["text/plain"] for o in outputs["state"] if o["output_type"] == "display_data"]
+    assert shown == ["State of console:1 (the last session talked to):"]
 
 
 def test_a_line_group_shares_a_session_and_state_follows_the_last_one(outputs):

@@ -95,6 +95,7 @@ def test_a_test_recorded_from_an_action_cell_checks_the_action_as_it_is_now(tmp_
         COUNT_CELL.replace("f'Count: {number}'", "f'Count: {number}' if number < 3 else 'Enough!'"),
     ], notebook_dir, timeout=120)
     assert "Wrote tests/test_chat.py (3 turns of console:1)" in stream(outputs[4])
+    assert "Recorded console:1 (the last session talked to" in stream(outputs[4])
     assert "1 passed" in stream(outputs[5]), stream(outputs[5])
     assert "Updated tests/chat_action.py" in stream(outputs[6]), outputs[6]
     test_file = notebook_dir / "tests" / "test_chat.py"

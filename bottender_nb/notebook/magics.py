@@ -136,7 +136,12 @@ class BottenderMagics(Magics):
             return
         args = parse_argstring(self.state, line)
         with UsageErrors(self.shell):
-            print(as_json(self.kit.state(_unquote(args.session_id))))
+            state = self.kit.state(_unquote(args.session_id))
+        # which session, apart from the JSON (which stays /state's, for copy and json.loads)
+        named = self.kit.session_or_last(_unquote(args.session_id))
+        why = "" if args.session_id else " (the last session talked to)"
+        display({"text/plain": f"State of {named}{why}:"}, raw=True)
+        print(as_json(state))
 
     @magic_arguments()
     @_source_arguments
