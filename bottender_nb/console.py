@@ -23,24 +23,41 @@ BOT_PREFIX = "Bot > "
 
 
 def load_bot(spec: str, *, cwd: str | Path = ".") -> Bot:
-    """A Bot from ``path/to/file.py[:action]``.
+    """A Bot from ``path/to/file.py[:Name]``, by the rule ``--help`` states (PRECEDENCE).
 
-    Without ``:action`` the file's ``App`` is used, else its only top-level async function.
-    Initial state and store come from a ``config`` the file defines, else from a
-    ``bottender.config.*`` in ``cwd``, else an empty state in memory.
+    ``:Name`` naming a ``Bot`` is that bot; naming an action, that action. Without it, the
+    file's one module-level ``Bot`` is used as it is (its action, initial state and store).
+    Otherwise the file's ``App``, else its only top-level async function, with the initial
+    state and store of a ``config`` the file defines, else of a ``bottender.config.*`` in
+    ``cwd``, else an empty state in memory.
     """
-    path_text, action_name = _split_spec(spec)
+    path_text, name = _split_spec(spec)
     path = Path(path_text)
     if not path.is_file() or path.suffix != ".py":
         raise BottenderNbError(
             f"No bot file at {path_text!r}; give a Python file: path/to/bot.py[:ActionName]."
         )
     namespace = _run_bot_file(path)
-    action = _pick_action(namespace, action_name, path)
+    if name is not None and isinstance(namespace.get(name), Bot):
+        return namespace[name]  # type: ignore[no-any-return]
+    if name is None and (bot := _module_bot(namespace, path)) is not None:
+        return bot
+    action = _pick_action(namespace, name, path)
     config = namespace.get("config")
     if config is None:
         config = find_config(cwd)
     return Bot(action, **bot_options(config)) if config is not None else Bot(action)
+
+
+def _module_bot(namespace: dict[str, Any], path: Path) -> Bot | None:
+    """The file's one module-level ``Bot``; None if it has none; an error if several."""
+    bots = {id(value): key for key, value in namespace.items()
+            if isinstance(value, Bot) and not key.startswith("_")}
+    if len(bots) > 1:
+        names = ", ".join(sorted(bots.values()))
+        raise BottenderNbError(f"{path} defines {len(bots)} Bots ({names}); name the one to "
+                               f"chat with: {path}:{sorted(bots.values())[0]}.")
+    return namespace[next(iter(bots.values()))] if bots else None
 
 
 def _run_bot_file(path: Path) -> dict[str, Any]:
@@ -76,7 +93,8 @@ def _split_spec(spec: str) -> tuple[str, str | None]:
 def _pick_action(namespace: dict[str, Any], name: str | None, path: Path) -> Callable[..., Any]:
     if name is not None:
         if not callable(namespace.get(name)):
-            raise BottenderNbError(f"{path} defines no action named {name!r}.")
+            raise BottenderNbError(f"{path} defines no action or Bot named {name!r}; name one "
+                                   f"it defines: {path}:App.")
         return namespace[name]
     if callable(namespace.get("App")):
         return namespace["App"]
@@ -158,10 +176,18 @@ def _cancel_pending(loop: asyncio.AbstractEventLoop) -> None:
         loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
 
 
+PRECEDENCE = (
+    "Which bot: BOT's :Name, when given, picks a Bot or an action of the file by name. "
+    "Without it, a module-level Bot the file defines (bot = Bot(App, initial_state=..., "
+    "session_store=...)) is used as it is: its action, initial state and store; there must be "
+    "exactly one. Without a Bot, the file's App (else its only top-level async function) "
+    "runs with the initial state and store of a config dict the file defines, else of a "
+    "bottender.config.* in the working directory, else an empty state in memory."
+)
 DESCRIPTION = (
     "Console mode: chat with a bot in this terminal, like Bottender's "
     "'bottender dev --console'. "
-    "BOT is path/to/bot.py[:ActionName]."
+    "BOT is path/to/bot.py[:Name]. " + PRECEDENCE
 )
 
 
@@ -171,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     commands = parser.add_subparsers(dest="command", required=True)
     console = commands.add_parser("console", help="chat with a bot in this terminal",
                                   description=DESCRIPTION)
-    console.add_argument("bot", help="path/to/bot.py[:ActionName]; without :ActionName, the "
-                         "file's App, else its only top-level async function")
+    console.add_argument("bot", help="path/to/bot.py[:Name]; without :Name, the file's "
+                         "module-level Bot, else its App (else its only top-level async "
+                         "function) with its config")
     args = parser.parse_args(argv)
     try:
         bot = load_bot(args.bot)

@@ -63,3 +63,30 @@ def test_rewind_from_the_timeline_in_jupyterlab(jupyter_lab: str) -> None:
             else:
                 page.screenshot(path=str(screenshot), full_page=True)
             print(f"screenshot: {screenshot}")
+
+
+def test_the_timeline_scrolls_to_the_newest_turn(jupyter_lab: str) -> None:
+    """More turns than the timeline's box holds: the newest row is in view after each."""
+    from playwright.sync_api import expect
+
+    with chromium_page(height=1100) as page:
+        _run_all_cells(page, f"{jupyter_lab}/lab/tree/chat.ipynb")
+        pane = page.locator(".bnb-pane")
+        box = pane.locator(".bnb-input input")
+        rows = pane.locator(".bnb-timeline option")
+        scroller = pane.locator(".bnb-timeline-list")
+        for count in range(1, 16):
+            _type_and_enter(box, "Hi")
+            expect(rows).to_have_count(count)
+        expect(rows.nth(14)).to_contain_text("Count: 15")
+        page.wait_for_timeout(500)  # let layout settle
+        inside = scroller.evaluate("""list => {
+            const rows = list.querySelectorAll('option');
+            const last = rows[rows.length - 1].getBoundingClientRect();
+            const view = list.getBoundingClientRect();
+            return {overflows: list.scrollHeight > list.clientHeight + 1,
+                    lastTop: last.top, lastBottom: last.bottom, top: view.top, bottom: view.bottom};
+        }""")
+        page.screenshot(path=str(SCREENSHOT_DIR / "timeline_scroll.png"), full_page=True)
+        assert inside["overflows"], inside  # 15 rows do not fit: there is something to scroll
+        assert inside["top"] <= inside["lastTop"] and inside["lastBottom"] <= inside["bottom"] + 1, inside

@@ -103,6 +103,50 @@ def test_the_installed_command_uses_a_bottender_config_in_the_working_directory(
     assert stored["_state"] == {"count": 101}
 
 
+TOUR_BOT = textwrap.dedent(
+    """
+    from bottender_nb import Bot, FileSessionStore
+
+    async def App(context):
+        count = context.state["count"] + 1
+        context.set_state({"count": count})
+        await context.send_text(f"Count: {count}")
+
+    bot = Bot(App, initial_state={"count": 0}, session_store=FileSessionStore(".sessions"))
+    """
+)
+
+
+def test_a_module_level_bot_is_used_as_it_is(tmp_path):
+    """The README tour's bot.py: its Bot's action, initial state and file store, not a new Bot."""
+    (tmp_path / "bot.py").write_text(TOUR_BOT)
+    child = spawn(["console", "bot.py"], tmp_path)
+    assert say(child, "Hi").strip() == "Bot > Count: 1"
+    assert say(child, "/state").strip() == 'Bot > {\n  "count": 1\n}'
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    stored = json.loads((tmp_path / ".sessions" / "console:1.json").read_text())
+    assert stored["_state"] == {"count": 1}
+    child = spawn(["console", "bot.py"], tmp_path)  # the store outlives the process
+    assert say(child, "Hi").strip() == "Bot > Count: 2"
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+
+
+def test_two_module_level_bots_need_a_name_and_help_states_the_rule(tmp_path):
+    (tmp_path / "bot.py").write_text(TOUR_BOT + "other = Bot(App, initial_state={'count': 10})\n")
+    output, status = pexpect.run(f"{sys.executable} -m bottender_nb console bot.py",
+                                 cwd=str(tmp_path), withexitstatus=True, encoding="utf-8")
+    assert status == 2 and "defines 2 Bots (bot, other); name the one" in output, output
+    child = spawn(["console", "bot.py:other"], tmp_path)
+    assert say(child, "Hi").strip() == "Bot > Count: 11"
+    child.sendline("/exit")
+    child.expect(pexpect.EOF)
+    shown, _ = pexpect.run(f"{sys.executable} -m bottender_nb console --help",
+                           withexitstatus=True, encoding="utf-8", dimensions=(50, 200))
+    assert "module-level Bot" in " ".join(shown.split()), shown
+
+
 def test_an_error_in_the_action_is_shown_and_the_console_goes_on(tmp_path):
     (tmp_path / "bot.py").write_text(textwrap.dedent(
         """
@@ -238,7 +282,7 @@ def test_help_is_plain_text():
         output, status = pexpect.run(f"{sys.executable} -m bottender_nb {args}",
                                      withexitstatus=True, encoding="utf-8")
         assert status == 0 and "usage: bottender-nb" in output
-        assert "`" not in output and "path/to/bot.py[:ActionName]" in output
+        assert "`" not in output and "path/to/bot.py[:Name]" in output
 
 
 @pytest.mark.parametrize("source, line", [

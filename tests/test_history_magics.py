@@ -22,6 +22,11 @@ CELLS = {
     "nothing_yet": "%turns",
     "three": "%say Hi\n%say Hi\n%say <b>Hi</b>",
     "turns": "%turns",
+    "analytics_on_bot": (  # the README's turns_frame(bot), in a notebook built with the magics
+        "from bottender_nb import funnel, turns_frame\n"
+        "print(funnel(turns_frame(bot), [('one', {'count': 1}), ('three', {'count': 3})]).to_string())"
+    ),
+    "funnel_of_turns_table": "t = %turns\nfunnel(t, [('one', {'count': 1})])",
     "rewind": "%rewind 1",
     "after_rewind": "%say Hi",
     "turns_after_rewind": "frame = %turns\nprint(frame[['kind', 'you', 'bot', 'changed']].to_string())",
@@ -47,6 +52,9 @@ CELLS = {
         "pane.timeline.fork_button.click()"
     ),
     "after_fork_in_pane": "print(pane.session_id)\nprint(pane.timeline.labels[-1])\nprint(pane.transcript[-1][1])",
+    "own_bot": "bot = 'mine'",
+    "action_again": COUNTER,
+    "own_bot_kept": "print(bot)",
     "unload": "%unload_ext bottender_nb",
     "after_unload": "%turns",
 }
@@ -76,6 +84,16 @@ def test_turns_shows_a_table_of_the_last_sessions_turns(outputs):
 def test_text_in_the_table_is_escaped(outputs):
     table = result(outputs["turns"])["text/html"]
     assert "<b>Hi</b>" not in table and "&lt;b&gt;Hi&lt;/b&gt;" in table
+
+
+def test_the_notebooks_bot_is_bot_and_turns_says_it_is_no_turns_frame(outputs):
+    shown = stream(outputs["analytics_on_bot"])
+    assert "one" in shown and "three" in shown and "1.0" in shown, outputs["analytics_on_bot"]
+    error = next(o for o in outputs["funnel_of_turns_table"] if o["output_type"] == "error")
+    assert error["ename"] == "AnalyticsError", error
+    assert "This is %turns' table for reading" in error["evalue"]
+    assert "turns_frame(bot)" in error["evalue"]
+    assert stream(outputs["own_bot_kept"]).strip() == "mine"  # the user's own `bot` stays theirs
 
 
 def test_rewind_says_what_happened_and_the_next_message_continues_from_there(outputs):

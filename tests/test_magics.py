@@ -66,6 +66,7 @@ CELLS = {
     "sessions_dir_with_redis": "%sessions somewhere --driver redis",
     "bad_platform": "%chat --platform nope",
     "bad_config": "%%bottender_config\n{'session': {'driver': 'file'",
+    "bare_word_config": '%%bottender_config\n{"initialState": {count: 0}}',
     "bad_driver": '%%bottender_config\n{"session": {"driver": "sqlite"}}',
     "help": "%chat --help",
     "broken_action": "%%action Broken\nx = 1\nraise ValueError('boom in the action')",
@@ -97,6 +98,8 @@ def test_state_prints_indented_json(outputs):
     assert json.loads(text) == {"count": 2}
     assert text == '{\n  "count": 2\n}\n'
     assert json.loads(stream(outputs["state_before"])) == {"count": 0}  # what the first event sees
+    shown = [o["data"]["text/plain"] for o in outputs["state"] if o["output_type"] == "display_data"]
+    assert shown == ["State of console:1 (the last session talked to):"]
 
 
 def test_a_line_group_shares_a_session_and_state_follows_the_last_one(outputs):
@@ -133,6 +136,7 @@ def test_a_redefined_action_reaches_the_open_pane(outputs):
     ("bad_option", "unrecognized arguments: --bogus"),
     ("bad_platform", "invalid choice: 'nope'"),
     ("bad_config", "neither JSON nor a Python dict literal"),
+    ("bare_word_config", 'the bare word count, line 1: quote it, "count"'),
     ("bad_driver", "Unknown session driver 'sqlite'"),
     ("state_other", "No session 'console:9' is stored"),
     ("group_on_console", "The console platform has no groups, so --group 'G' cannot be used"),
@@ -151,7 +155,7 @@ def test_errors_are_one_usage_line_not_a_traceback(outputs, cell, message):
     assert {(output["output_type"], output.get("name")) for output in outputs[cell]} == {
         ("stream", "stderr")}  # nothing else: no "You > ", no traceback
     text = stream(outputs[cell], "stderr")  # one line, however the kernel flushed it
-    assert text.startswith("UsageError: ") and message in text
+    assert text.startswith("UsageError: ") and message in text and "<ast." not in text
     assert text.count("\n") == 1
     assert stream(outputs["after_errors"]) == "still running\n"
 

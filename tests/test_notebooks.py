@@ -195,6 +195,11 @@ def check_testing(run: Executed, redis_url: str | None) -> None:
     differences = run.outputs_of("replay(bot.history")
     assert "Great choice!" in differences and "MUSHROOM" in differences
     assert "Three is plenty!" in run.outputs_of("%replay")
+    assert "Wrote tests/test_counter.py (3 turns of console:1)" in run.text
+    assert "Updated tests/counter_action.py" in run.text  # %%action kept the test's module current
+    counter = run.outputs_of('run_pytest(Path("tests/test_counter.py"))')
+    assert "AssertionError: turn 2 (event 'Hi'): the bot's replies changed" in counter, counter
+    assert "warning" not in run.text.lower(), "pytest's runs show warnings (another project's settings?)"
     assert "tests" not in run.outputs_of('shutil.rmtree("tests"')
 def check_time_travel(run: Executed, redis_url: str | None) -> None:
     said = run.outputs_of("%say Lodnon")

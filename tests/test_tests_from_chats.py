@@ -71,24 +71,39 @@ def test_a_written_test_passes_then_names_the_turn_a_change_breaks(bot_module, t
     assert "'Three!'" in failed.stdout and "'Count: 3'" in failed.stdout
 
 
-def test_an_action_from_a_notebook_cell_travels_as_source(tmp_path):
+COUNT_CELL = ("%%action\nnumber = context.state['count'] + 1\ncontext.set_state(count=number)\n"
+              "await context.send_text(f'Count: {number}')")
+PYTEST_IN_KERNEL = (  # the recorded test, run from the notebook before the action changes
+    "import subprocess, sys\n"
+    "print(subprocess.run([sys.executable, '-m', 'pytest', 'tests/test_chat.py', '-q', '-p',"
+    " 'no:cacheprovider'], capture_output=True, text=True).stdout)"
+)
+
+
+def test_a_test_recorded_from_an_action_cell_checks_the_action_as_it_is_now(tmp_path):
+    """Record, edit the %%action cell and run it again, then plain pytest: it fails at the
+    turn the edit changed (the test reads the action module %%action keeps current)."""
     notebook_dir = tmp_path / "nb"
     notebook_dir.mkdir()
     outputs = execute([
         "%load_ext bottender_nb",
         '%%bottender_config\n{"initialState": {"count": 0}}',
-        "%%action\nnumber = context.state['count'] + 1\ncontext.set_state(count=number)\n"
-        "await context.send_text(f'Count: {number}')",
-        "%say Hi\n%say Hi",
+        COUNT_CELL,
+        "%say Hi\n%say Hi\n%say Hi",
         "%record_test tests/test_chat.py",
-        "%replay",
+        PYTEST_IN_KERNEL,
+        COUNT_CELL.replace("f'Count: {number}'", "f'Count: {number}' if number < 3 else 'Enough!'"),
     ], notebook_dir, timeout=120)
-    assert "Wrote tests/test_chat.py (2 turns of console:1)" in stream(outputs[4])
-    assert "All 2 turns of console:1 replay as recorded." in stream(outputs[5])
+    assert "Wrote tests/test_chat.py (3 turns of console:1)" in stream(outputs[4])
+    assert "Recorded console:1 (the last session talked to" in stream(outputs[4])
+    assert "1 passed" in stream(outputs[5]), stream(outputs[5])
+    assert "Updated tests/chat_action.py" in stream(outputs[6]), outputs[6]
     test_file = notebook_dir / "tests" / "test_chat.py"
-    assert "ACTION_SOURCE" in test_file.read_text()
-    result = run_pytest(test_file, tmp_path)  # no kernel: the action came along as source
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert "%%action App rewrites that module" in test_file.read_text()
+    result = run_pytest(test_file, tmp_path)  # plain pytest, no kernel
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "turn 2 (event 'Hi'): the bot's replies changed" in result.stdout
+    assert "'Enough!'" in result.stdout and "'Count: 3'" in result.stdout
 
 
 def test_replay_in_the_notebook_shows_what_changed(tmp_path):

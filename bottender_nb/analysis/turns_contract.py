@@ -52,6 +52,11 @@ def check_frame(turns: Any, *columns: str) -> pd.DataFrame:
     """``turns`` if it is a DataFrame holding ``session_id``, ``turn`` and ``columns``."""
     if not isinstance(turns, pd.DataFrame):
         raise AnalyticsError(f"turns must be a pandas DataFrame, not {type(turns).__name__}; {_HINT}.")
+    if "session_id" not in turns.columns and {"you", "bot"} <= set(turns.columns):
+        raise AnalyticsError(  # the table %turns shows, kept with t = %turns
+            "This is %turns' table for reading (turn, time, kind, you, bot, changed), not a "
+            "turns frame; pass turns_frame(bot) (after %%action, `bot` is the notebook's bot)."
+        )
     for name in ("session_id", "turn", *columns):
         if name not in turns.columns:
             raise AnalyticsError(

@@ -32,7 +32,7 @@ def parse_config(text: str) -> dict[str, Any]:
         try:
             config = ast.literal_eval(text)
         except (ValueError, SyntaxError) as exc:
-            reason = getattr(exc, "msg", None) or str(exc)
+            reason = _bare_word(text) or getattr(exc, "msg", None) or str(exc)
             raise ConfigError(
                 f"The config cell is neither JSON nor a Python dict literal ({reason}); "
                 'write e.g. {"session": {"driver": "file"}}.'
@@ -40,6 +40,28 @@ def parse_config(text: str) -> dict[str, Any]:
     if not isinstance(config, dict):
         raise ConfigError(f"The config must be an object (a dict), not {type(config).__name__}.")
     return config
+
+
+def _bare_word(text: str) -> str | None:
+    """``the bare word count, line 1: quote it, "count"``: a name where a value must be, or
+    another expression that is no literal, said in words (literal_eval names it only as
+    ``<ast.Name object at 0x...>``)."""
+    try:
+        tree = ast.parse(text, mode="eval")
+    except SyntaxError:
+        return None
+    called = {id(node.func) for node in ast.walk(tree) if isinstance(node, ast.Call)}
+    names = [node for node in ast.walk(tree) if isinstance(node, ast.Name) and id(node) not in called]
+    if not names:
+        return "only literals can be read: strings, numbers, lists, dicts, True/False/None"
+    first = min(names, key=lambda node: (node.lineno, node.col_offset))
+    if first.id in _JSON_WORDS:
+        return (f"{first.id}, line {first.lineno}, is JSON: write JSON with double quotes "
+                f"throughout, or {_JSON_WORDS[first.id]} in a Python dict")
+    return f'the bare word {first.id}, line {first.lineno}: quote it, "{first.id}"'
+
+
+_JSON_WORDS = {"true": "True", "false": "False", "null": "None"}
 
 
 def define_action(

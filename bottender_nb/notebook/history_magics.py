@@ -40,7 +40,11 @@ class HistoryMagics(Magics):
     @argument("session_id", nargs="?", default=None, help=SESSION_HELP)
     @line_magic
     def turns(self, line: str) -> pandas.DataFrame | None:
-        """A session's kept turns as a table: turn, time, kind, you, bot, changed keys."""
+        """A session's kept turns as a table to read: turn, time, kind, you, bot, changed keys.
+
+        For analytics (funnel, retention...) use turns_frame(bot): one row per turn of every
+        session, with the state after it (after %%action, `bot` is the notebook's bot).
+        """
         if wants_help(self.turns, line):
             return None
         args = parse_argstring(self.turns, line)

@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -14,11 +15,13 @@ from IPython.display import display
 
 from ..commands import as_json
 from ..platforms import PLATFORM_NAMES, Source
+from ..testing import refresh_action_modules
 from .arguments import split_text_and_options
 from .cells import define_action, parse_config
 from .history_magics import NAMES as HISTORY_NAMES, HistoryMagics
 from .kit import NotebookBot, load_sessions, transcript_lines
 from .source_picker import check_source
+from .tracebacks import running_cell_number
 from .usage import HELP_FLAGS, UsageErrors, wants_help
 
 
@@ -70,16 +73,28 @@ class BottenderMagics(Magics):
 
         The cell is the body of `async def App(context, props=None)`: use `context.state`,
         `context.set_state(...)`, `await context.send_text(...)`. A cell that itself defines
-        `async def App(context): ...` works too.
+        `async def App(context): ...` works too. The cell defines App (or NAME) in the
+        notebook, and `bot`, the notebook's Bot (for turns_frame(bot), write_test(...)), unless
+        `bot` already names something else of yours.
         """
         if wants_help(self.action, line):
             return
         args = parse_argstring(self.action, line)
         source = self.shell.transform_cell(cell)
-        filename = self.shell.compile.cache(source, self.shell.execution_count)
+        filename = self.shell.compile.cache(source, running_cell_number(self.shell))
         with UsageErrors(self.shell):
             function = define_action(source, args.name, self.shell.user_ns, filename=filename)
             self.kit.set_action(function)
+        self._share_bot()
+        for module in refresh_action_modules(function):
+            print(f"Updated {os.path.relpath(module)}: the tests recorded from "
+                  f"{function.__name__} check this version now.")
+
+    def _share_bot(self) -> None:
+        """``bot`` in the notebook is the notebook's Bot, unless the user's own ``bot`` is there."""
+        namespace = self.shell.user_ns
+        if namespace.get("bot", self.kit.bot) is self.kit.bot:
+            namespace["bot"] = self.kit.bot
 
     @magic_arguments()
     @argument("text", nargs="*", help="the message (or a slash command such as /state)")
@@ -121,7 +136,12 @@ class BottenderMagics(Magics):
             return
         args = parse_argstring(self.state, line)
         with UsageErrors(self.shell):
-            print(as_json(self.kit.state(_unquote(args.session_id))))
+            state = self.kit.state(_unquote(args.session_id))
+        # which session, apart from the JSON (which stays /state's, for copy and json.loads)
+        named = self.kit.session_or_last(_unquote(args.session_id))
+        why = "" if args.session_id else " (the last session talked to)"
+        display({"text/plain": f"State of {named}{why}:"}, raw=True)
+        print(as_json(state))
 
     @magic_arguments()
     @_source_arguments

@@ -38,6 +38,10 @@ class TestingMagics(Magics):
             session_id = kit.session_or_last(args.session_id)
             path = write_test(args.path, kit.require_bot(), session_id)
             count = len(kit.require_bot().history(session_id))
+        chosen = "" if args.session_id else (
+            " (the last session talked to, as %state and %replay take it; name another: "
+            f"%record_test {args.path} SESSION_ID)")
+        print(f"Recorded {session_id}{chosen}.")
         print(f"Wrote {path} ({count} turns of {session_id}) and "
               f"{path.with_name(path.stem + '.turns.json').name} beside it; run: pytest {path}")
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import os
+import sys
 import threading
 import types
 from pathlib import Path
@@ -65,3 +66,19 @@ def show_user_frames_only(shell: Any, error: BaseException) -> None:
         return formatter.structured_traceback(type(error), error, trimmed, tb_offset=0)
 
     error._render_traceback_ = render  # type: ignore[attr-defined]
+
+
+def running_cell_number(shell: Any) -> int:
+    """The ``In[n]`` of the cell running now, as IPython files its code for tracebacks.
+
+    ``shell.execution_count`` is no guide: IPython 9 counts it up before the cell runs (so it
+    is the next cell's number), IPython 8 after. The cell's own code is on the stack (it
+    called the magic), filed under the number its traceback shows; that number is used.
+    """
+    numbers = getattr(shell.compile, "_filename_map", {})
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_filename in numbers:
+            return int(numbers[frame.f_code.co_filename])
+        frame = frame.f_back
+    return int(shell.execution_count)

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from .replay import MISSING, differences, replay, replay_pairs
-from .write import TestWriteError, action_from_source, write_test
+from .write import (
+    TestWriteError, action_from_source, load_action, refresh_action_modules, write_test,
+)
 
 __all__ = [
-    "MISSING", "TestWriteError", "action_from_source", "differences", "replay", "replay_pairs",
-    "write_test",
+    "MISSING", "TestWriteError", "action_from_source", "differences", "load_action",
+    "refresh_action_modules", "replay", "replay_pairs", "write_test",
 ]
