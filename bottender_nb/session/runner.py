@@ -176,6 +176,18 @@ class Bot:
                 if record is not None:
                     await time_travel.record_turn(self, record, "reset", self.initial_state, None)
 
+    def serve(self, port: int = 5000, host: str = "127.0.0.1", public_url: str | None = None) -> Any:
+        """Serve :meth:`webhook_app` in the background; a handle with ``url``, ``urls``, ``stop()``."""
+        from ..serving import serve
+
+        return serve(self, port=port, host=host, public_url=public_url)
+
+    def poll_telegram(self, timeout: int = 30) -> Any:
+        """Long-poll Telegram's ``getUpdates`` in the background; a handle with ``stop()``."""
+        from ..serving import poll_telegram
+
+        return poll_telegram(self, timeout=timeout)
+
     # -- history and time travel (SPEC §7): synchronous like say(), with async twins -------
 
     def history(self, session_id: str) -> list[Turn]:
