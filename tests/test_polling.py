@@ -113,4 +113,5 @@ def test_a_failing_update_is_logged_without_the_token_and_not_retried(
     assert texts(telegram) == ["Count: 1 (fine)"]
     failed = [r.getMessage() for r in caplog.records if r.name.startswith("bottender_nb")]
     assert failed == ["Telegram update 1 failed: ValueError: cannot handle boom"], failed
-    assert not any(TOKEN in r.getMessage() for r in caplog.records)
+    secret = TOKEN.split(":")[1]  # httpx logs every URL, and the token is in the path
+    assert not any(secret in r.getMessage() for r in caplog.records), caplog.text

@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import ServeError
 from .background import BackgroundLoop
+from .redaction import hide_telegram_tokens
 
 LOG = logging.getLogger("bottender_nb.polling")
 RETRY_DELAY = 5.0  # seconds between attempts when getUpdates cannot be reached
@@ -180,6 +181,7 @@ def poll_telegram(bot: Any, timeout: int = 30) -> Polling:
         raise ServeError("The bot has no telegram channel; configure one, e.g. "
                          "Bot(action, channels={'telegram': {'accessToken': '123:ABC'}}).")
     token, api_base = channel_settings(channel)
+    hide_telegram_tokens()
     polling = Polling(bot, channel, token, api_base, timeout)
     polling._start()
     return polling

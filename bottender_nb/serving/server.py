@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import ServeError
 from .background import BackgroundLoop
+from .redaction import hide_telegram_tokens
 
 GRACEFUL_SHUTDOWN = 5  # seconds open requests get to finish when the server stops
 
@@ -47,6 +48,7 @@ def serve(bot: Any, port: int = 5000, host: str = "127.0.0.1",
     import uvicorn
 
     app = bot.webhook_app(public_url)
+    hide_telegram_tokens()  # the telegram channel's sendMessage calls
     sock = _listen(host, port)
     bound_port = sock.getsockname()[1]
     url = f"http://{_url_host(host)}:{bound_port}"
