@@ -1,4 +1,7 @@
-"""A loopback stand-in of a platform's reply API: answers every POST 200 ``{}`` and records it.
+"""A loopback stand-in of a platform's reply API: answers every POST 200 and records it.
+
+LINE's reply (``/v2/bot/message/reply``) is answered as LINE documents it (``sentMessages``,
+which line-bot-sdk reads); any other path with ``{}``.
 
 A real HTTP server on 127.0.0.1 in a thread, so a reply sent from a kernel or a server thread
 never leaves the machine; each request is kept as ``(path, headers, JSON body)``.
@@ -41,10 +44,15 @@ class LoopbackApi:
             def do_POST(self) -> None:  # noqa: N802
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 api.requests.append((self.path, dict(self.headers), json.loads(raw or b"null")))
+                answer = b"{}"
+                if self.path == "/v2/bot/message/reply":
+                    answer = json.dumps({"sentMessages": [
+                        {"id": str(461230966842064897 + len(api.requests)), "quoteToken": "q"}
+                    ]}).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", "2")
+                self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
-                self.wfile.write(b"{}")
+                self.wfile.write(answer)
 
         return Handler

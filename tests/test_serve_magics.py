@@ -79,7 +79,7 @@ class Kernel:
             if message["msg_type"] == "stream":
                 texts.append(content["text"])
             elif message["msg_type"] in ("execute_result", "display_data"):
-                texts += [content["data"].get(k, "") for k in ("text/plain", "text/html")]
+                texts.extend(content["data"].get(k, "") for k in ("text/plain", "text/html"))
             elif message["msg_type"] == "error":
                 texts.append(f"{content['ename']}: {content['evalue']}")
 
