@@ -86,6 +86,20 @@ class Kernel:
         self.client.execute_interactive(code, output_hook=hook, timeout=60)
         return "\n".join(texts)
 
+    def run_and_interrupt(self, code: str) -> str:
+        """Start ``code``, interrupt the kernel (Ctrl-C / Kernel > Interrupt) once it runs; the
+        error it ended with."""
+        msg_id = self.client.execute(code)
+        while True:  # wait until the cell is running
+            message = self.client.get_iopub_msg(timeout=30)
+            if (message["parent_header"].get("msg_id") == msg_id
+                    and message["msg_type"] == "execute_input"):
+                break
+        self.manager.interrupt_kernel()
+        reply = self.client.get_shell_msg(timeout=30)
+        assert reply["parent_header"]["msg_id"] == msg_id
+        return reply["content"].get("ename", reply["content"]["status"])
+
     def close(self) -> None:
         self.client.stop_channels()
         self.manager.shutdown_kernel(now=True)
@@ -108,6 +122,8 @@ def test_serve_between_cells_reaches_the_session_the_turns_and_the_pane(
         assert f"line: http://127.0.0.1:{port}/webhooks/line" in output, output
         assert SECRET not in output and TOKEN not in output
         url = f"http://127.0.0.1:{port}/webhooks/line"
+        # Serving leaves SIGINT to the kernel: an interrupt still stops a running cell.
+        assert kernel.run_and_interrupt("import time; time.sleep(120)") == "KeyboardInterrupt"
         # The kernel is idle: no cell runs while LINE (this process) posts.
         assert post(url, SECRET, USER, "Hi") == 200
         assert post(url, SECRET, USER, "Hacked", forged=True) == 401

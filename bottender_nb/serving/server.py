@@ -6,7 +6,7 @@ import socket
 from collections.abc import Mapping
 from typing import Any
 
-from ..errors import ServeError
+from ..errors import ServeError, missing_extra
 from .background import BackgroundLoop
 from .redaction import hide_telegram_tokens
 
@@ -45,7 +45,10 @@ def serve(bot: Any, port: int = 5000, host: str = "127.0.0.1",
     (a tunnel, a proxy): the channels' URLs are printed under it, and Twilio's signature is
     checked over it.
     """
-    import uvicorn
+    try:
+        import uvicorn
+    except ImportError as exc:
+        raise missing_extra("uvicorn", "channels") from exc
 
     app = bot.webhook_app(public_url)
     hide_telegram_tokens()  # the telegram channel's sendMessage calls
