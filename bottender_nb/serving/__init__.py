@@ -4,10 +4,12 @@ Where the server and the bot's events run, and why:
 
 - **A daemon thread with an asyncio loop of its own**, one per server or poller
   (:mod:`.background`), and the webhook events (the action, the store, the replies) run on that
-  loop. Not on the kernel's loop: ipykernel 7 does not run the kernel loop's background tasks
-  between cells (ipykernel #1510), so a server there would stall whenever no cell runs, which is
-  exactly when a real user writes. Not in a process of its own either: the bot, its action
-  (``%%action`` swaps it in place) and the open chat panes live in the kernel.
+  loop. Not on the kernel's loop: that loop is blocked for as long as a synchronous cell runs (a
+  computation, ``time.sleep``, a cell that posts to this very server with ``httpx.post``, any
+  cell of a Run All queue), so a real user would wait, and a cell calling the server would wait
+  for itself; and ipykernel 7 may not run the loop's background tasks between cells (ipykernel
+  #1510; with 7.4 an idle kernel did run them). Not in a process of its own either: the bot, its
+  action (``%%action`` swaps it in place) and the open chat panes live in the kernel.
 - **Ctrl-C / Interrupt still reach the kernel.** uvicorn installs its SIGINT/SIGTERM handlers
   only when it runs in the main thread (``Server.capture_signals``), and ``asyncio.run`` its
   SIGINT handler likewise, so in this thread neither touches the kernel's signals.
