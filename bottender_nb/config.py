@@ -22,31 +22,15 @@ import os
 import runpy
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import BottenderNbError, ConfigError, show
+from .rules import Rule
 from .stores.base import SessionStore
 
 CONFIG_FILE_NAMES = ("bottender.config.json", "bottender.config.py")
-
-
-@dataclass(frozen=True)
-class Rule:
-    """What one option must be: a test, the words for it, and an example to copy."""
-
-    fits: Callable[[Any], bool]
-    must_be: str
-    example: str
-
-    def check(self, path: str, value: Any) -> Any:
-        """``value``, or a ConfigError naming ``path``, the value and the fix."""
-        if not self.fits(value):
-            raise ConfigError(f"{path} is {show(value)}; it must be {self.must_be}, "
-                              f"e.g. {path.rsplit('.', 1)[-1]}: {self.example}.")
-        return value
 
 
 def _int_from(low: int, high: int | None = None) -> Callable[[Any], bool]:
@@ -163,7 +147,9 @@ def find_config(directory: str | Path = ".") -> Path | None:
 
 
 def bot_options(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
-    """``initial_state`` and ``session_store`` keyword arguments for ``Bot``."""
+    """``initial_state``, ``session_store`` and ``channels`` keyword arguments for ``Bot``
+each checked."""
+    from .channels.options import check_channels
     from .json_values import check_json_state
 
     loaded = load_config(config)
@@ -176,7 +162,9 @@ def bot_options(config: Mapping[str, Any] | str | Path) -> dict[str, Any]:
     except BottenderNbError as exc:
         reason = str(exc).removesuffix(" The session keeps its previous state.")
         raise ConfigError(f"initialState cannot be used: {reason}") from exc
-    return {"initial_state": initial_state, "session_store": session_store(loaded.get("session"))}
+    channels = check_channels(loaded.get("channels"))  # before a store is opened
+    return {"initial_state": initial_state, "session_store": session_store(loaded.get("session")),
+            "channels": channels}
 
 
 def session_store(session: Mapping[str, Any] | None) -> SessionStore:

@@ -19,6 +19,8 @@
     ├── AnalyticsError (ValueError)   a turns frame, field or funnel step analytics cannot use
     ├── ActionError (RuntimeError)    an action used the context wrongly (a send not awaited)
     ├── DeliveryError                 a platform's API refused or did not answer a reply
+    ├── ServeError                    bot.serve / poll_telegram cannot start: a port in use,
+    │                                 a Telegram webhook that blocks polling, a bad token
     └── notebook.cells.CellError      a %%action / %%bottender_config cell that cannot be used
         (ValueError)                  (the magics show every error of this tree as one line)
 
@@ -69,6 +71,10 @@ class ActionError(BottenderNbError, RuntimeError):
 
 class DeliveryError(BottenderNbError):
     """A reply could not be delivered through a platform's API; names the platform and its answer."""
+
+
+class ServeError(BottenderNbError):
+    """A server or poller that cannot run: a port in use, a Telegram webhook blocking polling."""
 
 
 class SourceError(BottenderNbError, TypeError):

@@ -226,6 +226,22 @@ def check_time_travel(run: Executed, redis_url: str | None) -> None:
     assert "state.city" in run.outputs_of("turns_frame(bot)"), "no turns DataFrame shown"
 
 
+def check_real_platforms(run: Executed, redis_url: str | None) -> None:
+    posted = run.outputs_of("for name, body, secret in")
+    assert "signed: 200" in posted and "forged: 401" in posted, posted
+    shown = run.outputs_of("print(pane.transcript)")
+    assert _in_order(shown, ["[('You', 'Hello from LINE'), ('Bot', 'Count: 1')]",
+                             "Hello from LINE -> {'count': 1}",
+                             "LINE was asked to send: ['Count: 1']"]), shown
+    assert "Give me all your data" not in shown
+    assert "200 - turns kept: 1" in run.outputs_of("again = httpx.post"), "a redelivery was handled"
+    assert "/webhooks/line" in run.outputs_of("serving = bot.serve(port=0)")
+    assert "application/vnd.jupyter.widget-view+json" in run.mime_types(), "no chat pane shown"
+    for secret in ("demo-channel-secret-for-notebook-10", "demo-access-token-for-notebook-10"):
+        assert secret not in run.text, f"a secret is shown in full: {secret}"
+    assert "(stopped)" in run.outputs_of("serving.stop()")
+
+
 CHECKS: dict[str, Callable[[Executed, str | None], None]] = {
     "01-counting-bot.ipynb": check_counting_bot,
     "02-state-updates-are-merged.ipynb": check_merge,
@@ -236,6 +252,7 @@ CHECKS: dict[str, Callable[[Executed, str | None], None]] = {
     "07-analysing-sessions.ipynb": check_analysis,
     "08-time-travel.ipynb": check_time_travel,
     "09-testing-your-bot.ipynb": check_testing,
+    "10-real-platforms.ipynb": check_real_platforms,
 }
 
 

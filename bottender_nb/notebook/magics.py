@@ -200,20 +200,27 @@ def _unquote(text: str | None) -> str | None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext bottender_nb``."""
+    from .serve_magics import ServeMagics
     from .testing_magics import TestingMagics
 
     magics = BottenderMagics(ipython)
     ipython.register_magics(  # one kit for all
         magics, HistoryMagics(ipython, magics.kit), TestingMagics(ipython, magics.kit)
     )
+    ipython.register_magics(ServeMagics(ipython, magics.kit))
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext bottender_nb``: drop the magics (and the notebook's bot with them)."""
+    from .serve_magics import NAMES as SERVE_NAMES
+
     manager = ipython.magics_manager
+    serving = manager.registry.get("ServeMagics")
+    if serving is not None:
+        serving.stop_all()
     for kind in ("line", "cell"):
         for name in ("bottender_config", "action", "say", "state", "chat", "sessions",
-                     *HISTORY_NAMES, "record_test", "replay"):
+                     *HISTORY_NAMES, "record_test", "replay", *SERVE_NAMES):
             manager.magics[kind].pop(name, None)
-    for magics in ("BottenderMagics", "HistoryMagics", "TestingMagics"):
+    for magics in ("BottenderMagics", "HistoryMagics", "TestingMagics", "ServeMagics"):
         manager.registry.pop(magics, None)

@@ -137,6 +137,16 @@ def require_object(platform: str, value: Any, field: str) -> Mapping[str, Any]:
     )
 
 
+def event_id_of(value: Any) -> str | None:
+    """A platform's event id as text; None when it is missing or not a string or integer
+    (such an event is simply not recognised when redelivered)."""
+    if type(value) is str:
+        return value or None
+    if type(value) is int:
+        return str(value)
+    return None
+
+
 @dataclass(frozen=True)
 class Source:
     """Who a simulated message comes from: a user, optionally inside a group or room."""

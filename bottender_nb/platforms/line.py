@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SessionIdError, show
-from .base import Event, Platform, Source, as_key, objects
+from .base import Event, Platform, Source, as_key, event_id_of, objects
 
 DESTINATION = "U" + "b" * 32  # the bot's own user id, as LINE names it in ``destination``
 VERIFY_REPLY_TOKENS = frozenset({"0" * 32, "f" * 32})
@@ -64,6 +64,9 @@ class Line(Platform):
     def is_ignored(self, raw_event: Mapping[str, Any]) -> bool:
         token = raw_event.get("replyToken")
         return isinstance(token, str) and token in VERIFY_REPLY_TOKENS
+
+    def event_id(self, raw_event: Mapping[str, Any]) -> str | None:
+        return event_id_of(raw_event.get("webhookEventId"))
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         source = _source(raw_event)

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source, dig, key_at, objects
+from .base import Event, Platform, Source, dig, event_id_of, key_at, objects
 
 # The page that simulated bodies are addressed to, unless ``Source.extra["page"]`` names one.
 PAGE_ID = "1895382890692545"
@@ -56,6 +56,10 @@ class Messenger(Platform):
             text=(text or None) if isinstance(text, str) else None,
             payload=(payload or None) if isinstance(payload, str) else None,
         )
+
+    def event_id(self, raw_event: Mapping[str, Any]) -> str | None:
+        """The ``mid`` of a message or a postback; other events (delivery, read) have none."""
+        return event_id_of(dig(raw_event, "message", "mid") or dig(raw_event, "postback", "mid"))
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         user_id = self.session_key(raw_event)

@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import BodyError
-from .base import Event, Platform, Source, as_key
+from .base import Event, Platform, Source, as_key, event_id_of
 
 TEAM_ID = "T02R00000"
 APP_ID = "A6A00000"
@@ -129,6 +129,11 @@ class Slack(Platform):
             return True
         raw = _raw(raw_event)
         return bool(raw.get("bot_id")) or raw.get("subtype") == "bot_message"
+
+    def event_id(self, raw_event: Mapping[str, Any]) -> str | None:
+        # The raw event is the whole Events API envelope, where ``event_id`` sits; interactive
+        # payloads and slash commands have none.
+        return event_id_of(raw_event.get("event_id"))
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         user_id = _user_id(_raw(raw_event))

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .base import Event, Platform, Source, as_key, dig, key_at
+from .base import Event, Platform, Source, as_key, dig, event_id_of, key_at
 
 BOT_USER = {"id": 313534466, "is_bot": True, "first_name": "Bottender", "username": "bottender_bot"}
 
@@ -79,6 +79,9 @@ class Telegram(Platform):
             text=text if isinstance(text, str) else None,
             payload=payload if isinstance(payload, str) else None,
         )
+
+    def event_id(self, raw_event: Mapping[str, Any]) -> str | None:
+        return event_id_of(raw_event.get("update_id"))
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         fields: dict[str, Any] = {}

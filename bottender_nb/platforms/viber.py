@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source, dig, key_at
+from .base import Event, Platform, Source, dig, event_id_of, key_at
 
 # event kind -> path to the user's id in its body
 _USER_ID_PATHS: dict[str, tuple[str, ...]] = {
@@ -38,6 +38,13 @@ class Viber(Platform):
         message = raw_event.get("message") if raw_event.get("event") == "message" else None
         text = dig(message, "text") if dig(message, "type") == "text" else None
         return Event(raw=raw_event, text=(text or None) if isinstance(text, str) else None)
+
+    def event_id(self, raw_event: Mapping[str, Any]) -> str | None:
+        """``message_token``; a callback about a sent message (delivered, seen) carries that
+        message's token, so its kind is added: each callback is an event of its own."""
+        token = event_id_of(raw_event.get("message_token"))
+        kind = raw_event.get("event")
+        return token if token is None or kind == "message" else f"{token}:{kind}"
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         user_id = self.session_key(raw_event)

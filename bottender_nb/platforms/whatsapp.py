@@ -12,7 +12,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from .base import Event, Platform, Source, as_key
+from .base import Event, Platform, Source, as_key, event_id_of
 
 BOT_NUMBER = "whatsapp:+14155238886"  # Twilio's WhatsApp sandbox number
 ACCOUNT_SID = "AC" + "0" * 32
@@ -35,6 +35,14 @@ class Whatsapp(Platform):
         is_text = _is_received(raw_event) and raw_event.get("NumMedia", "0") == "0"
         text = raw_event.get("Body")
         return Event(raw=raw_event, text=text if is_text and isinstance(text, str) else None)
+
+    def event_id(self, raw_event: Mapping[str, Any]) -> str | None:
+        """``MessageSid``; a status callback adds its status, as each status of one sent
+        message (sent, delivered, read) is an event of its own."""
+        sid = event_id_of(raw_event.get("MessageSid"))
+        if sid is None or _is_received(raw_event):
+            return sid
+        return f"{sid}:{raw_event.get('MessageStatus', raw_event.get('SmsStatus'))}"
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
         user_id = self.session_key(raw_event)

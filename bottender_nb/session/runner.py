@@ -48,8 +48,10 @@ class Bot:
         session_store: SessionStore | None = None,
         history: int = 1000,
         clock: Clock = time.time,
+        channels: Mapping[str, Any] | None = None,
     ) -> None:
-        """``history``: turns kept per session (oldest dropped first); 0 keeps none."""
+        """``history``: turns kept per session (oldest dropped first); 0 keeps none.
+        ``channels``: real platforms, in Bottender's config shape (see :meth:`webhook_app`)."""
         if isinstance(history, bool) or not isinstance(history, int) or history < 0:
             raise ConfigError(
                 f"history must be the number of turns to keep per session (an int >= 0), "
@@ -61,6 +63,9 @@ class Bot:
 
             session_store = MemorySessionStore()
         check_json_state(initial_state or {})
+        from ..channels import make_channels
+
+        self.channels = make_channels(channels)
         self.action = action
         self.initial_state: FrozenDict = freeze(initial_state or {})
         self.clock = clock
@@ -74,17 +79,30 @@ class Bot:
 
         return cls(action, **bot_options(config))
 
+    def webhook_app(self, public_url: str | None = None) -> Any:
+        """An ASGI app serving each channel's webhook at its path (``public_url``: the URL the
+        platforms call, when a proxy or tunnel is in front)."""
+        from ..webhooks import webhook_app
+
+        return webhook_app(self, public_url)
+
     def reconfigure(
         self,
         *,
         initial_state: Mapping[str, Any] | None = None,
         session_store: SessionStore | None = None,
+        channels: Mapping[str, Any] | None = None,
     ) -> None:
-        """Swap the initial state and/or the store in place (open chat panes keep this bot).
+        """Swap the initial state, the store and/or the channels in place (open chat panes
+        keep this bot).
 
         The store replaced is closed (its connections, its lock files), unless it is the
         same store again.
         """
+        if channels is not None:
+            from ..channels import make_channels
+
+            self.channels = make_channels(channels)
         if initial_state is not None:
             check_json_state(initial_state)
             self.initial_state = freeze(initial_state)
@@ -205,6 +223,18 @@ class Bot:
                                            history=history)
         self._notify(turn)
         return turn
+
+    def serve(self, port: int = 5000, host: str = "127.0.0.1", public_url: str | None = None) -> Any:
+        """Serve :meth:`webhook_app` in the background; a handle with ``url``, ``urls``, ``stop()``."""
+        from ..serving import serve
+
+        return serve(self, port=port, host=host, public_url=public_url)
+
+    def poll_telegram(self, timeout: int = 30) -> Any:
+        """Long-poll Telegram's ``getUpdates`` in the background; a handle with ``stop()``."""
+        from ..serving import poll_telegram
+
+        return poll_telegram(self, timeout=timeout)
 
     # -- history and time travel (SPEC §7): synchronous like say(), with async twins -------
 
