@@ -25,7 +25,8 @@ TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=40)
 USER = st.text(string.ascii_letters + string.digits, min_size=1, max_size=12)
 # Telegram allows A-Z, a-z, 0-9, _ and - in a secret token, 1 to 256 of them.
 TOKEN = st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=64)
-SECRET = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=64)
+SECRET = st.text(st.characters(blacklist_categories=("Cs",)), min_size=1, max_size=64).filter(
+    str.strip)  # slack_sdk refuses a blank secret
 
 
 async def count(context: Any) -> None:
