@@ -48,8 +48,11 @@ def _TokenTransport(token: str) -> Any:  # noqa: N802 - a class made once httpx 
         """Puts the bot token into the path as the request leaves (after httpx logged it)."""
 
         async def handle_async_request(self, request: Any) -> Any:
+            # A new request: the client logs the URL of the one it made, once answered.
             path = request.url.raw_path.replace(_PLACEHOLDER.encode(), f"/bot{token}/".encode(), 1)
-            request.url = request.url.copy_with(raw_path=path)
-            return await super().handle_async_request(request)
+            sent = httpx.Request(request.method, request.url.copy_with(raw_path=path),
+                                 headers=request.headers, stream=request.stream,
+                                 extensions=request.extensions)
+            return await super().handle_async_request(sent)
 
     return TokenTransport()
