@@ -67,15 +67,27 @@ class Executed:
 
 def _cell_text(cell: nbformat.NotebookNode) -> str:
     parts = []
+    stream = False
     for output in cell.get("outputs", []):
-        if output.output_type == "stream":  # consecutive streams show as one text
-            parts.append(output.text.removesuffix("\n"))
-        elif output.output_type in ("execute_result", "display_data"):
+        if output.output_type == "stream":  # consecutive streams show as one text: a flush
+            text = output.text               # may split a line between two of them
+            if stream:
+                parts[-1] += text
+            else:
+                parts.append(text)
+            stream = True
+            continue
+        if stream:
+            parts[-1] = parts[-1].removesuffix("\n")
+        stream = False
+        if output.output_type in ("execute_result", "display_data"):
             data = output.get("data", {})
             parts.append(data.get("text/plain", ""))
             parts.append(data.get("text/html", ""))
         elif output.output_type == "error":
             parts.append(f"{output.ename}: {output.evalue}")
+    if stream:
+        parts[-1] = parts[-1].removesuffix("\n")
     return "\n".join(parts)
 
 

@@ -58,6 +58,15 @@ def test_the_page_shows_the_chat_to_its_last_reply_and_the_state(saved) -> None:
     assert rows == ["count: 4 changed"], rows  # the state after the last message
 
 
+def test_the_page_shows_the_timeline_and_no_widget_text(saved) -> None:
+    _notebook, page = saved
+    output = chat_output(page)
+    assert "ChatPane(" not in output.get_text()  # no repr above the copy
+    timeline = output.select_one(".bnb-saved").find(string="Timeline").find_parent("div")
+    rows = [row.get_text() for row in timeline.find_all("div") if not row.find("div")]
+    assert len(rows) == 4 and rows[0].startswith("0  Hi") and rows[-1].startswith("3  Bye"), rows
+
+
 def test_the_copy_is_plain_html(saved) -> None:
     _notebook, page = saved
     copy = chat_output(page).select_one(".bnb-saved")

@@ -5,6 +5,7 @@ and an open ``%chat`` pane; a forged one gets 401; ``%serve --stop`` frees the p
 from __future__ import annotations
 
 import json
+import queue
 import socket
 import sys
 from collections.abc import Iterator
@@ -87,18 +88,23 @@ class Kernel:
         return "\n".join(texts)
 
     def run_and_interrupt(self, code: str) -> str:
-        """Start ``code``, interrupt the kernel (Ctrl-C / Kernel > Interrupt) once it runs; the
-        error it ended with."""
-        msg_id = self.client.execute(code)
-        while True:  # wait until the cell is running
+        """Start ``code``, interrupt the kernel (Ctrl-C / Kernel > Interrupt) once it prints
+        ``running``; the error it ended with. Interrupts again if one lands too early."""
+        msg_id = self.client.execute(f"print('running', flush=True)\n{code}")
+        while True:  # wait until the cell's code runs
             message = self.client.get_iopub_msg(timeout=30)
             if (message["parent_header"].get("msg_id") == msg_id
-                    and message["msg_type"] == "execute_input"):
+                    and message["msg_type"] == "stream" and "running" in message["content"]["text"]):
                 break
-        self.manager.interrupt_kernel()
-        reply = self.client.get_shell_msg(timeout=30)
-        assert reply["parent_header"]["msg_id"] == msg_id
-        return reply["content"].get("ename", reply["content"]["status"])
+        for _ in range(10):
+            self.manager.interrupt_kernel()
+            try:
+                reply = self.client.get_shell_msg(timeout=5)
+            except queue.Empty:
+                continue
+            assert reply["parent_header"]["msg_id"] == msg_id
+            return reply["content"].get("ename", reply["content"]["status"])
+        raise AssertionError("the kernel never stopped for an interrupt")
 
     def close(self) -> None:
         self.client.stop_channels()

@@ -126,7 +126,7 @@ class ChatPane:
     def to_html(self) -> str:
         """The chat and the state as the saved copy shows them: plain, escaped HTML."""
         return render.saved_pane(self.transcript_view.saved_bubbles, self.state_view.values,
-                                 self.state_view.changed, self._session_id)
+                                 self.state_view.changed, self._session_id, self.timeline.labels)
 
     def close(self) -> None:
         """Close the pane's widgets and stop following its bot's events."""
@@ -139,9 +139,11 @@ class ChatPane:
         return f"ChatPane(platform={self.platform!r}, session={self._session_id!r})"
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """The widget's view alone: where no widget can be drawn (nbconvert, GitHub) the saved
+        copy that follows it shows the chat, so no ``ChatPane(...)`` text stands above it."""
         bundle = self.widget._repr_mimebundle_(**kwargs)
         if isinstance(bundle, dict):
-            bundle["text/plain"] = repr(self)
+            bundle.pop("text/plain", None)
         return bundle
 
     def _ipython_display_(self) -> None:

@@ -110,9 +110,11 @@ def saved_bubble(
 
 
 def saved_pane(
-    bubbles: list[str], state: Mapping[str, Any], changed: Collection[str], session_id: str | None
+    bubbles: list[str], state: Mapping[str, Any], changed: Collection[str], session_id: str | None,
+    timeline: Collection[str] = (),
 ) -> str:
-    """The saved copy of a chat: its bubbles (from :func:`saved_bubble`) and its state panel.
+    """The saved copy of a chat: its bubbles (from :func:`saved_bubble`), its state panel and
+    its timeline (the turns' labels, oldest first).
 
     Plain HTML with inline styles: no script, no style sheet, nothing fetched. A long chat
     scrolls in a box that opens on its newest messages (a reversed column, no JavaScript).
@@ -130,8 +132,19 @@ def saved_pane(
         f"<div>{chat}</div></div>"
         '<div style="flex: 1 1 12em;"><b>Session state</b>'
         f'{rows or "<div><i>(empty state)</i></div>"}</div>'
+        f"{_saved_timeline(timeline)}"
         "</div></div>"
     )
+
+
+def _saved_timeline(labels: Collection[str]) -> str:
+    if not labels:
+        return ""
+    rows = "".join(f'<div style="{_MONOSPACE} padding: 1px 6px;">{html.escape(label)}</div>'
+                   for label in labels)
+    return ('<div style="flex: 1 1 12em;"><b>Timeline</b><div style="max-height: 420px; '
+            f'overflow: auto; display: flex; flex-direction: column-reverse;"><div>{rows}</div>'
+            "</div></div>")
 
 
 def _saved_state_row(key: str, value: Any, changed: bool) -> str:
