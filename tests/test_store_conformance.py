@@ -696,6 +696,10 @@ async def test_two_processes_append_to_one_history_and_lose_none(backend: Backen
     assert [(t.index, t.state_before["count"], t.state["count"]) for t in turns] == [
         (n, n, n + 1) for n in range(300)
     ]
+    # They raced: one process after the other would hand the session over once.
+    pids = [t.state["pid"] for t in turns]
+    assert len(set(pids)) == 2
+    assert sum(a != b for a, b in zip(pids, pids[1:])) > 1
 
 
 async def test_kept_turns_are_copies(backend: Backend) -> None:

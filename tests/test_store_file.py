@@ -338,8 +338,11 @@ def test_four_processes_share_one_session_without_losing_an_update(tmp_path):
     time.sleep(0.5)  # let them all import and wait
     go.touch()
     assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0, 0]
-    stored = json.loads((dirname / "console:1.json").read_bytes())
-    assert stored["_state"]["count"] == 1000
+    state = json.loads((dirname / "console:1.json").read_bytes())["_state"]
+    assert state["count"] == 1000
+    # They raced: four processes one after another would hand the session over 3 times. No
+    # fairness is promised (waiters poll), only that the processes' turns interleaved.
+    assert state["handovers"] > 3
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")

@@ -200,6 +200,7 @@ async def test_two_processes_trimming_one_file_history_keep_the_newest_in_order(
     assert [await asyncio.to_thread(worker.wait, 120) for worker in workers] == [0, 0]
     turns = await FileHistory(tmp_path / "s").read("console:1")
     assert [(t["index"], t["state"]["count"]) for t in turns] == [(n, n + 1) for n in range(293, 300)]
+    assert turns[-1]["state"]["handovers"] > 1  # they raced: one after the other hands over once
     assert len((tmp_path / "s" / ".history" / "console:1.jsonl").read_bytes().splitlines()) <= 7 + 16
 
 

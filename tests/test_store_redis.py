@@ -283,7 +283,7 @@ async def count(context):
     await asyncio.sleep(0.0002)  # without the lock, other processes would write here
     context.set_state({
         "count": state["count"] + 1, "last_pid": os.getpid(),
-        "handovers": state["handovers"] + (state["last_pid"] != os.getpid()),
+        "handovers": state["handovers"] + (state["last_pid"] not in (0, os.getpid())),
     })
 
 async def main(port, events, go_file):
