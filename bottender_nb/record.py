@@ -89,7 +89,7 @@ def _check_record(record: Mapping[str, Any]) -> None:
     state = record.get(STATE_FIELD)
     if type(state) is not FrozenDict and isinstance(state, Mapping):
         check_json_state(state)
-    problem = json_problem(record, MAX_DEPTH + 2)  # record -> _state -> key -> ...
+    problem = json_problem(record, _RECORD_DEPTH)
     if problem is not None:
         where, what = problem
         raise StateError(f"The session field {where} holds {what}, which is not JSON-serialisable.")
@@ -101,18 +101,20 @@ def loads(text: str | bytes, *, where: str) -> dict[str, Any]:
         record = parse(text)
     except (ValueError, RecursionError) as exc:
         raise CorruptSessionError(f"{where} is not valid JSON ({exc}); fix or delete it.") from exc
-    if len(text) > 2 * _WRITABLE_DEPTH:  # only a long text can nest that deep: no walk otherwise
-        problem = json_problem(record, _WRITABLE_DEPTH)
+    # What a write would refuse is refused when read, at any depth past the limit, so a session
+    # never runs a turn it cannot store. Only a long text can nest that deep: no walk otherwise.
+    if len(text) > 2 * _RECORD_DEPTH:
+        problem = json_problem(record, _RECORD_DEPTH)
         if problem is not None:
             raise CorruptSessionError(
-                f"{where} holds JSON nested more deeply than Python's JSON encoder can write "
-                f"back ({_WRITABLE_DEPTH} levels; state may nest {MAX_DEPTH}); fix or delete it."
+                f"{where} holds JSON nested more deeply than session state may nest "
+                f"({MAX_DEPTH} levels); fix or delete it."
             )
     return validate_record(record, where=where)
 
 
-_WRITABLE_DEPTH = 900
-"""Nesting the stdlib encoder writes without a RecursionError (it recurses; ~990 here)."""
+_RECORD_DEPTH = MAX_DEPTH + 2
+"""The record's own levels above its state: record -> _state -> key -> ..."""
 
 
 def validate_record(record: Any, *, where: str) -> dict[str, Any]:

@@ -139,7 +139,7 @@ class RedisServer:
 
     def command(self, *words: str) -> str:
         """Send one command; its reply as text (what the fixtures and tests need)."""
-        with socket.create_connection(("127.0.0.1", self.port), timeout=2) as connection:
+        with socket.create_connection(("127.0.0.1", self.port), timeout=60) as connection:
             if self.password is not None:
                 connection.sendall(_encode(("AUTH", self.password)))
                 _read_reply(connection)

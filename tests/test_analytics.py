@@ -271,7 +271,9 @@ def test_a_frame_without_a_needed_column_is_named(turns, name):
 @pytest.mark.parametrize("name", CALLS)
 def test_extra_columns_and_naive_times_are_fine(turns, name):
     extra = turns.assign(score=1.5, note="x", time=turns["time"].dt.tz_localize(None))
-    pd.testing.assert_frame_equal(CALLS[name](extra), CALLS[name](turns))
+    answer, plain = CALLS[name](extra), CALLS[name](turns)
+    assert len(plain) > 0  # an answer with rows to compare, not two empty frames
+    assert answer.equals(plain), f"{name}: extra columns changed the answer:\n{answer}\n{plain}"
 
 
 def test_errors_belong_to_the_package_tree(turns):

@@ -50,6 +50,13 @@ def ticks(labels) -> list[str]:
     return [label.get_text() for label in labels]
 
 
+def cells(ax) -> list[list[float | None]]:
+    """The values of the heatmap's cells, row by row; None for a blank (masked) cell."""
+    [image] = ax.images
+    return [[None if value is np.ma.masked else pytest.approx(float(value)) for value in row]
+            for row in image.get_array()]
+
+
 def test_percent_labels():
     assert [percent(share) for share in (1.0, 0.5, 2 / 3, 1 / 3, 0.0, 0.1234, np.nan)] == [
         "100%", "50%", "66.7%", "33.3%", "0%", "12.3%", "–"]
@@ -79,6 +86,8 @@ def test_plot_retention(turns, tmp_path):
     assert ticks(ax.get_xticklabels()) == ["0", "1", "2"]
     # row by row; the cells not observed yet stay empty
     assert texts(ax) == ["100%", "50%", "50%", "100%", "33.3%", "100%"]
+    # the coloured cells carry the same shares; the ones not observed yet are blank (masked)
+    assert cells(ax) == [[1.0, 0.5, 0.5], [1.0, 1 / 3, None], [1.0, None, None]]
     figure.canvas.draw()
     assert colour_bar.get_ylabel() == "share"
     assert ticks(colour_bar.get_yticklabels())[-1] == "100%"
@@ -101,6 +110,7 @@ def test_plot_transitions(turns, tmp_path):
     assert ticks(ax.get_xticklabels()) == ["asked_city", "asked_name", "done"]
     # row asked_city: -> asked_name 2 of 4, -> done 2 of 4; row asked_name: -> asked_city 4 of 5, -> done 1 of 5
     assert texts(ax) == ["50%\n(2)", "50%\n(2)", "80%\n(4)", "20%\n(1)"]
+    assert cells(ax) == [[None, 0.5, 0.5], [0.8, None, 0.2], [None, None, None]]
     assert rendered(figure, tmp_path) > 5000
 
 
@@ -117,10 +127,18 @@ def test_plot_transitions_labels_unset_values_and_groups_rare_ones(turns):
 
 
 def test_plots_of_nothing_still_render(tmp_path):
-    for figure in (plot_funnel(funnel(empty(), FLOW)), plot_retention(retention(empty())),
-                   plot_transitions(transitions(empty(), "step"))):
+    figure = plot_funnel(funnel(empty(), FLOW))
+    ax = figure.axes[0]
+    assert ticks(ax.get_yticklabels()) == ["name", "city", "done"]
+    assert [bar.get_width() for bar in ax.patches] == [0, 0, 0]
+    assert texts(ax) == ["0 · – of start", "0 · – of start · – of previous",
+                         "0 · – of start · – of previous"]
+    assert rendered(figure, tmp_path) > 0
+    for figure in (plot_retention(retention(empty())), plot_transitions(transitions(empty(), "step"))):
+        ax = figure.axes[0]
+        assert texts(ax) == ["no turns"] and not ax.images and not ax.patches
+        assert ticks(ax.get_xticklabels()) == [] and ticks(ax.get_yticklabels()) == []
         assert rendered(figure, tmp_path) > 0
-    assert "no turns" in texts(figure.axes[0])
 
 
 def test_an_axes_can_be_given(turns):

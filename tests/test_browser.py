@@ -267,9 +267,25 @@ def _cells_meant_to_raise(server: str, url: str) -> set[int]:
     return {n for n, cell in enumerate(cells) if "raises-exception" in cell["metadata"].get("tags", [])}
 
 
+def _panes_in_source(server: str, url: str) -> int:
+    """How many chat panes the notebook shows: a cell with a ``%chat`` line, or one that ends
+    with the name it bound to ``ChatPane(...)`` (read through the server)."""
+    path = re.split(r"/(?:lab/tree|notebooks)/", url.split("?")[0], maxsplit=1)[1]
+    with urllib.request.urlopen(f"{server}/api/contents/{path}?content=1", timeout=30) as got:
+        cells = json.loads(got.read())["content"]["cells"]
+    count = 0
+    for cell in cells:
+        lines = [line.strip() for line in "".join(cell["source"]).splitlines() if line.strip()]
+        if cell["cell_type"] != "code" or not lines:
+            continue
+        shown = re.fullmatch(r"\w+", lines[-1]) and f"{lines[-1]} = ChatPane(" in "\n".join(lines)
+        count += any(re.match(r"%chat\b", line) for line in lines) or bool(shown)
+    return count
+
+
 def _restart_and_run_all_then_chat(browser, url: str, server: str, screenshot: str) -> None:
-    """Kernel > Restart Kernel and Run All Cells; every cell ends, none shows an error; then a
-    message typed into the chat pane, if the notebook has one, gets its reply."""
+    """Kernel > Restart Kernel and Run All Cells; every cell ends, none shows an error, every
+    chat pane the source makes renders; then a message typed into the first gets its reply."""
     from playwright.sync_api import expect
 
     page = browser.new_page(viewport={"width": 1280, "height": 1000})
@@ -297,7 +313,9 @@ def _restart_and_run_all_then_chat(browser, url: str, server: str, screenshot: s
         ]
         assert not errors, f"{url}: error output after Run All:\n" + "\n---\n".join(errors)
         panes = page.locator(".bnb-pane")
-        if panes.count():
+        expected = _panes_in_source(server, url)
+        expect(panes).to_have_count(expected)  # every pane the source makes has rendered
+        if expected:
             _chat_after_run_all(page, panes.first)
             # The saved copy of the chat is for pages without the live pane: hidden here.
             expect(page.locator(".bnb-saved").first).to_be_hidden()

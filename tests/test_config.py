@@ -9,6 +9,7 @@ import pytest
 
 from bottender_nb import Bot, ConfigError, FileSessionStore, MemorySessionStore
 from bottender_nb.errors import show
+from bottender_nb.session.sync import run_sync
 
 
 async def action(context):
@@ -62,7 +63,12 @@ def test_from_a_python_file_defining_config(tmp_path):
     assert isinstance(bot.session_store, MemorySessionStore)
     assert bot.session_store.max_size == 3
     bot.say("Hi")
-    assert bot.say("Hi") == []
+    bot.say("Hi")
+    # The action counts up from the file's initialState, not from {'count': 0}.
+    assert run_sync(bot.read_session("console:1"))["_state"] == {"count": 12}
+    for user in ("2", "3", "4"):  # maxSize 3: a fourth session evicts the oldest
+        bot.say("Hi", user=user)
+    assert run_sync(bot.read_session("console:1")) is None
 
 
 def test_no_session_section_means_memory():

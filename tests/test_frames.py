@@ -377,7 +377,7 @@ def test_colliding_flattened_names_are_kept_apart():
 
 def test_state_nested_deeper_than_the_flattening_stays_one_column_of_dicts(tmp_path):
     deep: object = 1
-    for _ in range(600):
+    for _ in range(100):  # deeper than the flattening, within what state may nest
         deep = {"a": deep}
     write_raw(tmp_path, "console:1.json", compact({"id": "console:1", "_state": {"deep": deep}}))
     frame = sessions_frame(tmp_path)
@@ -422,5 +422,5 @@ def test_a_redis_store_with_one_bad_key_among_100_is_reported_not_raised(redis_s
         frame = sessions_frame(store)
     [(where, why)] = frame.attrs["errors"]
     assert "console:bad" in where + why
-    # A store with entries() (SessionStore's, when present) loads every good key as well.
-    assert len(frame) == (99 if hasattr(store, "entries") else 0)
+    # Every good key is loaded as well: one bad session does not cost the others.
+    assert sorted(frame["id"]) == sorted(f"console:u{n}" for n in range(99))

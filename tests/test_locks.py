@@ -68,18 +68,29 @@ async def test_a_waiter_cancelled_just_as_its_turn_comes_hands_the_turn_on():
 
 
 async def test_sessions_do_not_wait_for_each_other():
-    locks = SessionLocks()
-    inside = asyncio.Event()
+    locks, order = SessionLocks(), []
+    a_held, release_a = asyncio.Event(), asyncio.Event()
 
     async def blocker():
         async with locks.hold("a"):
-            await inside.wait()
+            a_held.set()
+            await release_a.wait()  # "a" is held until "b" has run
+            order.append("a released")
+
+    async def other():
+        async with locks.hold("b"):
+            order.append("b ran")
+        release_a.set()
 
     task = asyncio.create_task(blocker())
-    await asyncio.sleep(0)
-    async with locks.hold("b"):
-        inside.set()
+    await a_held.wait()
+    b_task = asyncio.create_task(other())
+    for _ in range(5):  # a few turns of the loop: "b" needs one, a wait for "a" would need all
+        await asyncio.sleep(0)
+    assert b_task.done(), "session b waited for session a"
     await task
+    assert order == ["b ran", "a released"]
+    assert len(locks) == 0
 
 
 async def test_a_waiter_cancelled_while_the_holder_releases_leaves_cleanly():

@@ -19,8 +19,10 @@ from nbclient.exceptions import CellExecutionError, CellTimeoutError
 
 from kernels import NEEDS_REDIS, NOTEBOOKS, copy_notebooks, ensure_python3_kernel, notebook_env
 
-CELL_TIMEOUT = 60  # seconds; a whole notebook must still finish within NOTEBOOK_BUDGET
-NOTEBOOK_BUDGET = 30.0
+CELL_TIMEOUT = 60  # seconds a cell may run: a hang guard
+# A hang guard for a whole notebook, kernel start included; not a speed target (a loaded
+# machine may take any time below it).
+NOTEBOOK_HANG_GUARD = 600.0
 ANSI = re.compile(r"\x1b\[[0-9;]*m")  # colours in kernel tracebacks
 
 
@@ -280,7 +282,7 @@ def test_notebook_runs_and_teaches(
     run = run_notebook(name, redis_url=redis_url)
     print(f"{name}: {run.seconds:.1f} s")
     CHECKS[name](run, redis_url)
-    assert run.seconds < NOTEBOOK_BUDGET, f"{name} took {run.seconds:.1f} s (budget {NOTEBOOK_BUDGET} s)"
+    assert run.seconds < NOTEBOOK_HANG_GUARD, f"{name} took {run.seconds:.1f} s: hung?"
 
 
 def test_storage_notebook_without_redis_says_how_to_start_one(

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bottender_nb import errors
+from bottender_nb import Bot, MemorySessionStore, errors
 from bottender_nb.platforms import PLATFORM_NAMES, Platform, Source, get_platform
 
 PAYLOADS = Path(__file__).parent / "payloads"
@@ -61,11 +61,32 @@ def test_payload_ignored_events(path: Path) -> None:
 def test_payload_events_and_session_fields(path: Path) -> None:
     platform, case = _load(path)
     events = platform.split(case["body"])
-    for field in ("text", "payload"):
-        if field in case:
-            assert [getattr(platform.event(raw), field) for raw in events] == case[field]
-    if "fields" in case:
-        assert [platform.session_fields(raw) for raw in events] == case["fields"]
+    assert len(events) == len(case["expected"])
+    # Every file states all three, per event: a missing one would be a check that never runs.
+    assert [platform.event(raw).text for raw in events] == case["text"]
+    assert [platform.event(raw).payload for raw in events] == case["payload"]
+    assert [platform.session_fields(raw) for raw in events] == case["fields"]
+
+
+@pytest.mark.parametrize("path", VALID_CASES, ids=lambda p: f"{p.parent.name}/{p.stem}")
+async def test_a_bot_given_the_body_runs_once_per_handled_event_and_files_it(path: Path) -> None:
+    """What a bot does with the body: the action runs for each event not ignored, and the
+    sessions written are those events' ids (an empty LINE check body runs nothing at all)."""
+    platform, case = _load(path)
+    ignored = _per_event(case.get("ignored", False), len(case["expected"]))
+    handled = [sid for sid, skip in zip(case["expected"], ignored) if not skip]
+    seen: list[tuple[str | None, str | None]] = []
+
+    async def action(context: Any) -> None:
+        seen.append((None if context.session is None else context.session.id, context.event.text))
+        await context.send_text("ok")
+
+    store = MemorySessionStore()
+    replies = await Bot(action, session_store=store).handle_request(case["body"], platform.name)
+    texts = [t for t, skip in zip(case["text"], ignored) if not skip]
+    assert seen == list(zip(handled, texts))
+    assert [(str(reply), reply.session_id) for reply in replies] == [("ok", sid) for sid in handled]
+    assert sorted(record["id"] for record in await store.all()) == sorted(set(filter(None, handled)))
 
 
 def test_every_event_kind_of_the_spec_has_a_payload_file() -> None:

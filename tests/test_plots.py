@@ -100,8 +100,17 @@ def test_an_axes_can_be_given(frame):
 
 def test_empty_frames_still_plot(tmp_path):
     empty = sessions_frame([])
-    for kind in ("platform", "activity"):
-        assert saved(plot_sessions(empty, kind), tmp_path) > 0
+    ax = plot_sessions(empty, "platform")
+    assert (ax.get_title(), ax.get_xlabel(), ax.get_ylabel()) == ("Sessions per platform", "platform", "sessions")
+    assert not ax.patches and bar_labels(ax) == []  # no bar, no platform named
+    assert [text.get_text() for text in ax.texts] == ["no sessions"]
+    assert saved(ax, tmp_path) > 0
+    plt.close("all")
+    ax = plot_sessions(empty, "activity")
+    assert ax.get_title() == "Sessions by last activity"
+    assert not ax.patches and bar_labels(ax) == []
+    assert [text.get_text() for text in ax.texts] == ["no sessions"]
+    assert saved(ax, tmp_path) > 0
 
 
 def test_bad_arguments_say_what_to_pass(frame):

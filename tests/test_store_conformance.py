@@ -23,7 +23,6 @@ from bottender_nb import (
     Bot, CorruptSessionError, FileSessionStore, HistoryError, MemorySessionStore,
     MongoSessionStore, StateError,
 )
-from bottender_nb.record import dumps
 from bottender_nb.stores.base import SessionStore
 from servers import AsyncMongomockCollection
 
@@ -109,6 +108,29 @@ class Backend:
             self.raw.update_one({"id": session_id}, {"$set": record}, upsert=True)
         else:
             await self.raw.set(session_id, text)
+
+    async def lock_is_free(self, session_id: str) -> bool:
+        """What another process sees: is the session's cross-process lock free right now?"""
+        if self.kind == "file":
+            from bottender_nb.stores.filenames import session_filename
+            from filelock import lock_descriptor, unlock_descriptor
+
+            path = self.tmp_path / "sessions" / ".locks" / (session_filename(session_id)[:-5] + ".lock")
+            if not path.exists():
+                return True
+            fd = os.open(path, os.O_RDWR)
+            try:
+                if not lock_descriptor(fd, blocking=False):
+                    return False
+                unlock_descriptor(fd)
+                return True
+            finally:
+                os.close(fd)
+        if self.kind.startswith("redis"):
+            from bottender_nb.stores.redis_keys import lock_key
+
+            return not await self.raw.exists(lock_key(session_id))
+        return True  # memory and mongo share no lock across processes
 
     async def server_ttl(self, session_id: str) -> int | None:
         """Seconds until the server drops the key, for stores whose server expires keys."""
@@ -317,16 +339,18 @@ async def test_overlapping_events_of_many_sessions(backend: Backend) -> None:
 @pytest.mark.parametrize("backend", PERSISTENT, indirect=True)
 async def test_stored_in_bottenders_format(backend: Backend) -> None:
     store = await backend.make()
-    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store, clock=lambda: T0)
     await bot.handle_request(HI)
-    record = await store.read("console:1")
-    assert set(record) >= {"id", "platform", "user", "_state", "lastActivity"}
-    assert record["id"] == "console:1" and record["_state"] == {"count": 1}
     raw = await backend.raw_get("console:1")
-    if isinstance(raw, str):  # the exact text: compact JSON of the record
-        assert raw == dumps(record)
-    else:  # a document: the record plus MongoDB's _id
-        assert {k: v for k, v in raw.items() if k != "_id"} == record
+    # What Bottender's console bot writes (JSON.stringify of its session): these fields, in
+    # this order, lastActivity in milliseconds.
+    expected = ('{"id":"console:1","platform":"console","user":{"id":"1","name":"you"},'
+                '"_state":{"count":1},"lastActivity":1700000000000}')
+    if isinstance(raw, str):  # the exact text
+        assert raw == expected
+    else:  # a document: the same fields plus MongoDB's _id
+        assert {k: v for k, v in raw.items() if k != "_id"} == json.loads(expected)
+    assert await store.read("console:1") == json.loads(expected)
 
 
 @pytest.mark.parametrize("backend", PERSISTENT, indirect=True)
@@ -388,11 +412,14 @@ async def test_a_blocking_action_in_back_to_back_events_loses_nothing(
     assert (await store.read("console:1"))["_state"] == {"count": 3}
 
 
-async def _next_event_is_prompt(bot: Bot, store: SessionStore, expected: int) -> None:
-    """The process that failed or cancelled an event goes on at once, not after a lock timeout."""
-    started = time.monotonic()
-    await asyncio.wait_for(bot.handle_request(HI), 5)
-    assert time.monotonic() - started < 1.0
+async def _next_event_is_prompt(
+    backend: Backend, bot: Bot, store: SessionStore, expected: int
+) -> None:
+    """The process that failed or cancelled an event goes on at once, not after a lock timeout:
+    nothing holds the session, in this process or across processes, and the next event runs."""
+    assert len(store.locks) == 0
+    assert await backend.lock_is_free("console:1")
+    await asyncio.wait_for(bot.handle_request(HI), 60)  # a hang guard only
     assert (await store.read("console:1"))["_state"] == {"count": expected}
 
 
@@ -407,42 +434,54 @@ async def test_a_failed_event_releases_its_session(backend: Backend) -> None:
     await bot.handle_request(HI)
     with pytest.raises(RuntimeError, match="the action failed"):
         await bot.handle_request({"message": {"text": "fail"}})
-    await _next_event_is_prompt(bot, store, 2)
+    await _next_event_is_prompt(backend, bot, store, 2)
 
 
 async def test_an_event_cancelled_inside_its_action_releases_its_session(backend: Backend) -> None:
+    inside = asyncio.Event()
+
     async def action(context: Any) -> None:
         if context.event.text == "slow":
-            await asyncio.sleep(30)
+            inside.set()
+            await asyncio.Event().wait()  # until cancelled
         context.set_state({"count": context.state["count"] + 1})
 
     store = await backend.make()
     bot = Bot(action, initial_state={"count": 0}, session_store=store)
     await bot.handle_request(HI)
-    with pytest.raises(asyncio.TimeoutError):
-        await asyncio.wait_for(bot.handle_request({"message": {"text": "slow"}}), 0.2)
-    await _next_event_is_prompt(bot, store, 2)
+    slow = asyncio.create_task(bot.handle_request({"message": {"text": "slow"}}))
+    await asyncio.wait_for(inside.wait(), 60)  # the action runs, holding the session
+    slow.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await slow
+    await _next_event_is_prompt(backend, bot, store, 2)
 
 
 async def test_an_event_cancelled_while_waiting_for_its_session_leaves_no_trace(
     backend: Backend,
 ) -> None:
-    release = asyncio.Event()
+    holding, release = asyncio.Event(), asyncio.Event()
 
     async def action(context: Any) -> None:
         if context.event.text == "hold":
+            holding.set()
             await release.wait()
         context.set_state({"count": context.state["count"] + 1})
 
     store = await backend.make()
     bot = Bot(action, initial_state={"count": 0}, session_store=store)
     holder = asyncio.create_task(bot.handle_request({"message": {"text": "hold"}}))
-    await asyncio.sleep(0.05)
-    with pytest.raises(asyncio.TimeoutError):  # queued behind the holder, then cancelled
-        await asyncio.wait_for(bot.handle_request(HI), 0.2)
+    await asyncio.wait_for(holding.wait(), 60)
+    queued = asyncio.create_task(bot.handle_request(HI))
+    for _ in range(5):  # a few loop turns: it reaches the session's queue and waits there
+        await asyncio.sleep(0)
+    assert not queued.done()
+    queued.cancel()  # queued behind the holder, then cancelled
+    with pytest.raises(asyncio.CancelledError):
+        await queued
     release.set()
     await holder
-    await _next_event_is_prompt(bot, store, 2)  # the cancelled event never ran
+    await _next_event_is_prompt(backend, bot, store, 2)  # the cancelled event never ran
 
 
 # -- invalid records (SPEC §3: a CorruptSessionError naming them, never reset) ----------------
@@ -696,6 +735,10 @@ async def test_two_processes_append_to_one_history_and_lose_none(backend: Backen
     assert [(t.index, t.state_before["count"], t.state["count"]) for t in turns] == [
         (n, n, n + 1) for n in range(300)
     ]
+    # They raced: one process after the other would hand the session over once.
+    pids = [t.state["pid"] for t in turns]
+    assert len(set(pids)) == 2
+    assert sum(a != b for a, b in zip(pids, pids[1:])) > 1
 
 
 async def test_kept_turns_are_copies(backend: Backend) -> None:

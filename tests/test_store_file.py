@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, Phase, example, given, settings
 from hypothesis import strategies as st
 
 from bottender_nb import Bot, CorruptSessionError, FileSessionStore
+from bottender_nb.stores import file_lock
 from bottender_nb.stores.filenames import session_filename
 from filelock import lock_descriptor, unlock_descriptor
 
@@ -288,26 +289,26 @@ async def test_overlapping_events_of_one_session_lose_no_update(tmp_path):
 
 async def test_waiting_for_a_busy_lock_does_not_block_the_event_loop(tmp_path):
     holder, waiter = FileSessionStore(tmp_path), FileSessionStore(tmp_path)  # as two processes
-    ticks, order = [], []
+    order, ticked = [], asyncio.Event()
 
-    async def ticker():
-        while True:
-            ticks.append(time.monotonic())
+    async def ticker():  # other work of the loop: it runs while the waiter waits
+        for _ in range(10):
             await asyncio.sleep(0.005)
+        ticked.set()
 
     async def wait_for_lock():
         async with waiter.lock("console:1"):
             order.append("waiter")
 
-    tick_task = asyncio.create_task(ticker())
     async with holder.lock("console:1"):
         wait_task = asyncio.create_task(wait_for_lock())
-        await asyncio.sleep(0.2)
+        await asyncio.sleep(0)  # the waiter tries the lock and finds it busy
+        # A wait that blocked the loop would never let the ticker finish (nor this test).
+        await asyncio.wait_for(asyncio.create_task(ticker()), 60)
+        assert ticked.is_set() and not wait_task.done()
         order.append("holder done")
-    await asyncio.wait_for(wait_task, 2)
-    tick_task.cancel()
+    await asyncio.wait_for(wait_task, 60)  # a hang guard only
     assert order == ["holder done", "waiter"]
-    assert len(ticks) >= 10
 
 
 async def test_a_cancelled_wait_for_the_lock_holds_nothing(tmp_path):
@@ -338,8 +339,11 @@ def test_four_processes_share_one_session_without_losing_an_update(tmp_path):
     time.sleep(0.5)  # let them all import and wait
     go.touch()
     assert [worker.wait(timeout=120) for worker in workers] == [0, 0, 0, 0]
-    stored = json.loads((dirname / "console:1.json").read_bytes())
-    assert stored["_state"]["count"] == 1000
+    state = json.loads((dirname / "console:1.json").read_bytes())["_state"]
+    assert state["count"] == 1000
+    # They raced: four processes one after another would hand the session over 3 times. No
+    # fairness is promised (waiters poll), only that the processes' turns interleaved.
+    assert state["handovers"] > 3
 
 
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="needs SIGKILL")
@@ -385,15 +389,13 @@ async def test_a_forked_child_takes_turns_with_its_parent_on_a_session_lock(tmp_
     child = context.Process(target=_hold_session_lock, args=(store, held, release))
     child.start()
     try:
-        assert held.wait(10)
-        with pytest.raises(asyncio.TimeoutError):
-            async with asyncio.timeout(0.3):
-                async with store.lock("console:1"):
-                    pass
+        assert held.wait(60)
+        assert not lock_is_free(tmp_path)  # the child's lock is held against the parent too
     finally:
         release.set()
-        child.join(10)
-    async with asyncio.timeout(5):
+        child.join(60)
+    assert lock_is_free(tmp_path)
+    async with asyncio.timeout(60):  # a hang guard only
         async with store.lock("console:1"):
             pass
 
@@ -490,12 +492,12 @@ async def test_a_session_entry_that_is_not_a_regular_file_is_refused_at_once(tmp
     before = os.lstat(path)
     store = await FileSessionStore(tmp_path).init()
     bot = Bot(count, initial_state={"count": 0}, session_store=store)
-    started = time.monotonic()
+    # Refused, not opened: opening a FIFO with no writer would block for good, so the error
+    # itself shows that nothing waited.
     with pytest.raises(CorruptSessionError, match=f"console:1.json is .*{kind}"):
         await store.read("console:1")
     with pytest.raises(CorruptSessionError, match="console:1.json"):
         await bot.handle_request(HI)
-    assert time.monotonic() - started < 2
     after = os.lstat(path)
     assert (after.st_mode, after.st_ino, after.st_mtime_ns) == (
         before.st_mode, before.st_ino, before.st_mtime_ns)
@@ -589,17 +591,34 @@ async def test_a_failed_write_names_the_file_and_the_cause_and_keeps_the_old_fil
 # -- cancel and fork ----------------------------------------------------------------------------
 
 
-async def test_an_event_cancelled_while_another_process_holds_the_lock_leaves_it_free(tmp_path):
+async def test_an_event_cancelled_while_another_process_holds_the_lock_leaves_it_free(
+    tmp_path, monkeypatch
+):
     store = await FileSessionStore(tmp_path).init()
     bot = Bot(count, initial_state={"count": 0}, session_store=store)
     other = FileSessionStore(tmp_path)  # another process's view of the directory
+    tries = []
+    real_try = file_lock.lock_descriptor
+
+    def counted_try(fd, blocking=True):
+        tries.append(blocking)
+        return real_try(fd, blocking=blocking)
+
+    monkeypatch.setattr(file_lock, "lock_descriptor", counted_try)
     async with other.lock("console:1"):
-        with pytest.raises(asyncio.TimeoutError):  # cancelled while acquiring the file lock
-            await asyncio.wait_for(bot.handle_request(HI), 0.2)
-    assert lock_is_free(tmp_path)
-    started = time.monotonic()
-    await bot.handle_request(HI)
-    assert time.monotonic() - started < 1
+        tries.clear()
+        event = asyncio.create_task(bot.handle_request(HI))
+        async def busy_twice():  # it found the lock busy and waits to try again
+            while len(tries) < 2:
+                await asyncio.sleep(0.001)
+
+        await asyncio.wait_for(busy_twice(), 60)
+        assert tries[:2] == [False, False]  # tries that do not block the loop
+        event.cancel()  # cancelled while acquiring the file lock
+        with pytest.raises(asyncio.CancelledError):
+            await event
+    assert lock_is_free(tmp_path) and len(store.locks) == 0
+    await asyncio.wait_for(bot.handle_request(HI), 60)  # a hang guard only
     assert (await store.read("console:1"))["_state"] == {"count": 1}
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import mongomock
 import pytest
+from pymongo.errors import DuplicateKeyError
 from redis.crc import key_slot
 
 from bottender_nb import Bot, CorruptSessionError, FileSessionStore, MongoSessionStore
@@ -163,18 +164,49 @@ async def test_mongo_history_is_a_collection_of_its_own() -> None:
     assert [t.index for t in await bot.history_async("console:1")] == [2, 3, 4]
 
 
-async def test_mongo_history_takes_the_next_index_when_another_process_took_one() -> None:
-    collection = AsyncMongomockCollection(mongomock.MongoClient()["bottender"]["sessions"])
+class MeetingCollection(AsyncMongomockCollection):
+    """A history collection where the first two reads of the last index wait for each other,
+    so two appenders (two processes, each with its own MongoHistory) pick the same index."""
 
-    async def sessions() -> Any:
-        return collection
+    def __init__(self, collection: Any) -> None:
+        super().__init__(collection)
+        self.meeting = asyncio.Barrier(2)
+        self.reads = 0
+        self.taken: list[int] = []  # indexes an insert found already taken
+
+    async def find_one(self, *args: Any, **kwargs: Any) -> Any:
+        found = self.sync.find_one(*args, **kwargs)
+        self.reads += 1
+        if self.reads <= 2:
+            await self.meeting.wait()
+        return found
+
+    async def insert_one(self, document: dict[str, Any]) -> Any:
+        try:
+            return self.sync.insert_one(document)
+        except DuplicateKeyError:
+            self.taken.append(document["index"])
+            raise
+
+
+async def test_mongo_history_takes_the_next_index_when_another_process_took_one() -> None:
+    database = mongomock.MongoClient()["bottender"]
+    history = MeetingCollection(database["sessions_history"])
+
+    async def sessions() -> Any:  # the store's sessions collection, whose sibling is ``history``
+        return type("Sessions", (), {"name": "sessions", "database": {"sessions_history": history}})
 
     first, second = MongoHistory(sessions), MongoHistory(sessions)
-    indexes = []
-    for n in range(10):
-        indexes.append(await (first if n % 2 else second).append("console:1", turn(n), 100))
-    assert indexes == list(range(10))
-    database = collection.sync.database
+
+    async def appends(history: MongoHistory, turns: range) -> list[int]:
+        return [await history.append("console:1", turn(n), 100) for n in turns]
+
+    mine, theirs = await asyncio.wait_for(
+        asyncio.gather(appends(first, range(0, 5)), appends(second, range(5, 10))), 60)
+    assert history.taken == [0]  # both read "no turn yet"; one insert met the other's index 0
+    assert sorted(mine + theirs) == list(range(10))  # the loser took the next: none shared
+    kept = await first.read("console:1")
+    assert sorted(t["text"] for t in kept) == sorted(f"m{n}" for n in range(10))
     database["sessions_history"].insert_one({"session_id": "console:1", "index": 10, "turn": "{}"})
     assert await first.append("console:1", turn(11), 100) == 11  # past the one it did not give
     entries = await first.entries()
@@ -200,6 +232,7 @@ async def test_two_processes_trimming_one_file_history_keep_the_newest_in_order(
     assert [await asyncio.to_thread(worker.wait, 120) for worker in workers] == [0, 0]
     turns = await FileHistory(tmp_path / "s").read("console:1")
     assert [(t["index"], t["state"]["count"]) for t in turns] == [(n, n + 1) for n in range(293, 300)]
+    assert turns[-1]["state"]["handovers"] > 1  # they raced: one after the other hands over once
     assert len((tmp_path / "s" / ".history" / "console:1.jsonl").read_bytes().splitlines()) <= 7 + 16
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from bottender_nb import Bot, HistoryError, replay, write_test
 from bottender_nb.testing import MISSING, TestWriteError
+from bottender_nb.testing.replay import replay_pairs
 from kernels import execute, stream
 
 COUNTING_BOT = '''
@@ -176,7 +177,20 @@ def test_replay_of_a_fork_replays_its_copied_turns_under_its_own_id():
     bot = chatted()
     new_id = bot.fork("console:1", 1, to="alt")
     bot.say("Hi", user="alt")
-    assert replay(bot.history(new_id), bot).empty
+    turns = bot.history(new_id)
+    assert replay(turns, bot).empty
+    replayed = [(t.kind, t.session_id, t.replies, t.state) for _, t in replay_pairs(turns, bot)]
+    assert replayed == [
+        ("event", "console:alt", ["Count: 1"], {"count": 1}),
+        ("event", "console:alt", ["Count: 2"], {"count": 2}),
+        ("fork", "console:alt", [], {"count": 2}),  # the fork turn itself, replayed
+        ("event", "console:alt", ["Count: 3"], {"count": 3}),
+    ]
+    records = [turn.as_record() for turn in turns]
+    records[2]["state"] = {"count": 7}  # a fork turn that recorded another state is caught
+    assert [tuple(row) for row in replay(records, bot).itertuples(index=False)] == [
+        (2, "state", "count", 7, 2)
+    ]
 
 
 def test_bad_requests_are_clear_errors(tmp_path):

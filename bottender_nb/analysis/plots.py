@@ -72,6 +72,8 @@ def _per_platform(frame: pd.DataFrame, ax: Axes) -> None:
     else:
         ax.bar(names, counts.to_numpy())
     ax.set(title="Sessions per platform", xlabel="platform", ylabel="sessions")
+    if counts.empty:
+        _say_empty(ax)
 
 
 def _activity(frame: pd.DataFrame, ax: Axes) -> None:
@@ -145,5 +147,7 @@ def _is_integer(values: pd.Series) -> bool:
 
 
 def _say_empty(ax: Axes) -> None:
+    """Say so, with no tick labels: an empty axis's default 0.0-1.0 would name nothing."""
     ax.text(0.5, 0.5, "no sessions", transform=ax.transAxes, ha="center", va="center")
+    ax.set(xticks=[], yticks=[])
 

@@ -5,7 +5,8 @@
 
 KEEP: the turns kept per session (default: all of them).
 
-Waits for GO_FILE to exist, so several processes start their events together.
+Waits for GO_FILE to exist, so several processes start their events together. The state
+keeps the ``pid`` of the last turn and counts ``handovers`` between processes.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ from bottender_nb import Bot, FileSessionStore, RedisSessionStore
 
 
 async def count(context):  # type: ignore[no-untyped-def]
-    current = context.state["count"]
+    state = context.state
     await asyncio.sleep(0.0005)  # without the store's lock, other processes would write here
-    context.set_state({"count": current + 1})
+    pid, last = os.getpid(), state.get("pid", os.getpid())
+    # handovers: turns that followed another process's turn, the proof that the two overlapped
+    context.set_state({"count": state["count"] + 1, "pid": pid,
+                       "handovers": state.get("handovers", 0) + (last != pid)})
 
 
 async def main(kind: str, where: str, events: int, go_file: str, cluster: bool, keep: int) -> None:
@@ -34,6 +38,7 @@ async def main(kind: str, where: str, events: int, go_file: str, cluster: bool, 
         await asyncio.sleep(0.002)
     for _ in range(events):
         await bot.handle_request({"message": {"text": "hi"}})
+        await asyncio.sleep(0.001)  # a pause between requests, as a server has: others get in
     await store.close()
 
 
