@@ -41,7 +41,7 @@ async def cancel_rounds(bot: Bot, other: Any, rounds: int) -> list[Any]:
         async with other.lock("console:1"):
             calls = [asyncio.ensure_future(asyncio.wait_for(bot.handle_request(HI), 0.1 + 0.05 * i))
                      for i in range(3)]
-            await asyncio.sleep(0.6)
+            await asyncio.sleep(1.0)
             outcomes += [call.done() for call in calls]  # all timed out while it was held
         outcomes += await asyncio.gather(*calls, return_exceptions=True)
     return outcomes
