@@ -23,7 +23,10 @@ class MemorySessionStore(SessionStore):
 
     Keeping JSON text makes the memory store round-trip like the others: a non-JSON value
     fails on write as it would in the file or redis store, and every read is a fresh copy
-    that nothing else shares.
+    that nothing else shares. The encode is also the one check of a record
+    (:func:`~bottender_nb.record.dumps_utf8`): frozen state was checked by ``set_state``, so
+    only the other fields are looked at, and a change's session and turn are both encoded
+    before either is kept, so a failed commit leaves nothing to take back.
     """
 
     def __init__(
