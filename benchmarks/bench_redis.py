@@ -1,33 +1,34 @@
-"""Events/s of a counting bot on RedisSessionStore, next to Bottender's way and the client's floor.
+"""Events/s of a counting bot on RedisSessionStore, next to Bottender's own Redis store.
 
 Starts its own ``redis-server`` on a free loopback port (no persistence) and stops it after.
-Prints one JSON object per line:
+Every figure of ours is the bot users get, ``Bot(action, initial_state=..., session_store=...)``
+(so ``history=1000``), with the ``history=0`` figure beside it. Prints one JSON object per line:
 
-* ``floor_redis_py_get_set``: sequential ``GET`` + ``SET`` pairs/s through one
-  ``redis.asyncio`` connection -- the client's own floor for two round trips per event;
-* ``bottender_like_one_session``: the same bot on a store doing what Bottender's
-  ``RedisCacheStore`` does per event (``GET`` + parse, then dump + ``SET``; no lock), through
-  the same runner and the same client, one event after another;
-* ``redis_one_session_sequential``: ``await bot.handle_request`` one event after another;
+* ``bottender_one_session``: with ``--bottender DIR`` (a directory holding
+  ``node_modules/bottender``, ``npm install --ignore-scripts bottender@1.5.5``), Bottender's own
+  ``ConsoleBot`` on its ``RedisSessionStore`` (ioredis) under node, against the same server
+  (``bottender_counting.js``); without it, a stand-in: the same bot on a store doing what
+  Bottender's ``RedisCacheStore`` does per event (``GET`` + parse, dump + ``SET``; no lock),
+  through our runner and redis-py (``peer`` says which);
+* ``floor_redis_py_get_set``: sequential ``GET`` + ``SET`` pairs/s through one redis-py
+  connection, the client's own floor for two round trips per event;
+* ``redis_one_session_sequential``: ``await bot.handle_request`` one event after another
+  (floor: 1.0x Bottender's one-session rate);
 * ``redis_100_conversations``: 100 conversations at once, each sending its next event when
-  the previous one is handled.
+  the previous one is handled (floor: 3x Bottender's one-session rate).
 
-Each store figure also comes as a fraction of the floor and of ``bottender_like_one_session``
-(issue 12's targets: one session >= 1.0x, 100 conversations >= 3x). The figures are measured
-round by round, each round running every figure once for ``--seconds``, so the machine's drifts
-hit all of them alike; ``per_s`` is the best round, ``median_per_s`` the median. Every run
-checks its counters.
+Measured round by round, each round running every figure once for ``--seconds``, so the
+machine's drifts hit all of them alike; ``per_s`` is the best round. Every run checks counters.
 
-    python benchmarks/bench_redis.py [--seconds 1.5] [--rounds 3]
+    python benchmarks/bench_redis.py [--seconds 1.5] [--rounds 3] [--bottender DIR]
 """
 
 from __future__ import annotations
 
-HISTORY = 0  # the store's own cost, as Bottender's store (which keeps no turns) is measured
-
 import argparse
 import asyncio
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -80,9 +81,15 @@ def body(user: int) -> dict:
     return {"sender": {"id": str(user)}, "message": {"text": "hi"}}
 
 
-async def sequential(store: SessionStore, seconds: float) -> tuple[int, float]:
+def counting_bot(store: SessionStore, history: int | None) -> Bot:
+    """The bot as users write it (history=None: the default), or with ``history`` turns."""
+    options = {} if history is None else {"history": history}
+    return Bot(count, initial_state={"count": 0}, session_store=store, **options)
+
+
+async def sequential(store: SessionStore, seconds: float, history: int | None = None) -> tuple[int, float]:
     """One conversation, one event after another, for about ``seconds``."""
-    bot = Bot(count, initial_state={"count": 0}, session_store=store, history=HISTORY)
+    bot = counting_bot(store, history)
     events, started = 0, time.perf_counter()
     while time.perf_counter() - started < seconds:
         for _ in range(100):
@@ -93,9 +100,9 @@ async def sequential(store: SessionStore, seconds: float) -> tuple[int, float]:
     return events, elapsed
 
 
-async def concurrent(store: SessionStore, seconds: float) -> tuple[int, float]:
+async def concurrent(store: SessionStore, seconds: float, history: int | None = None) -> tuple[int, float]:
     """``CONVERSATIONS`` conversations at once, each sequential, for about ``seconds``."""
-    bot = Bot(count, initial_state={"count": 0}, session_store=store, history=HISTORY)
+    bot = counting_bot(store, history)
     deadline = time.perf_counter() + seconds
 
     async def conversation(user: int) -> int:
@@ -180,32 +187,51 @@ def _wait_for(port: int) -> None:
     raise RuntimeError(f"redis-server on port {port} did not answer PING")
 
 
-async def main(port: int, seconds: float, rounds: int) -> None:
+def bottender_one_session(bottender_dir: str, port: int, seconds: float) -> tuple[int, float]:
+    """Bottender's ConsoleBot on its RedisSessionStore under node: (events, seconds) of its
+    median block."""
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "bottender_counting.js")
+    env = {**os.environ, "NODE_PATH": os.path.join(bottender_dir, "node_modules")}
+    out = subprocess.run(["node", script, str(seconds), "redis", str(port)], env=env,
+                         capture_output=True, text=True, check=True, timeout=60 + seconds)
+    return int(json.loads(out.stdout.strip().splitlines()[-1])["median_events_per_s"]), 1.0
+
+
+async def main(port: int, seconds: float, rounds: int, bottender_dir: str | None) -> None:
     one_connection = aioredis.Redis(port=port, max_connections=1)
     raw = aioredis.Redis(port=port)
-    bottender = BottenderLikeStore(raw)
     store = await RedisSessionStore(port=port).init()
     await sequential(store, 0.3)  # warm up: connections, scripts
+    if bottender_dir:
+        peer, bottender = "bottender 1.5.5 under node (ioredis)", lambda: asyncio.to_thread(
+            bottender_one_session, bottender_dir, port, seconds)
+    else:
+        stand_in = BottenderLikeStore(raw)
+        peer, bottender = "bottender-like GET+SET on redis-py", lambda: sequential(stand_in, seconds, 0)
     figures: list[tuple[str, Run]] = [
         ("floor_redis_py_get_set", lambda: get_set(one_connection, seconds)),
-        ("bottender_like_one_session", lambda: sequential(bottender, seconds)),
+        ("bottender_one_session", bottender),
         ("redis_one_session_sequential", lambda: sequential(store, seconds)),
+        ("redis_one_session_sequential_history_0", lambda: sequential(store, seconds, 0)),
         ("redis_100_conversations", lambda: concurrent(store, seconds)),
+        ("redis_100_conversations_history_0", lambda: concurrent(store, seconds, 0)),
     ]
     rates = await round_by_round(rounds, figures, raw.flushall)
     best = {name: max(values) for name, values in rates.items()}
+    floors = {"redis_one_session_sequential": 1.0, "redis_100_conversations": 3.0}
     units = {"floor_redis_py_get_set": "GET+SET pairs/s"}
     for name, values in rates.items():
         result: dict[str, Any] = {
             "benchmark": name, "unit": units.get(name, "events/s"), "per_s": round(best[name]),
             "median_per_s": round(sorted(values)[len(values) // 2]),
         }
-        if name != "floor_redis_py_get_set":
-            result["of_floor"] = round(best[name] / best["floor_redis_py_get_set"], 2)
+        if name == "bottender_one_session":
+            result["peer"] = peer
         if name.startswith("redis_"):
-            result["of_bottender_one_session"] = round(
-                best[name] / best["bottender_like_one_session"], 2
-            )
+            ratio = best[name] / best["bottender_one_session"]
+            result["of_bottender_one_session"] = round(ratio, 2)
+            if name in floors:
+                result |= {"target": floors[name], "meets_target": ratio >= floors[name]}
         print(json.dumps(result), flush=True)
     await store.close()
     await raw.aclose()
@@ -216,6 +242,7 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=1.5, help="length of one run")
     parser.add_argument("--rounds", type=int, default=3, help="runs per figure; the best counts")
+    parser.add_argument("--bottender", metavar="DIR", help="a directory with node_modules/bottender")
     options = parser.parse_args()
     with redis_server() as redis_port:
-        asyncio.run(main(redis_port, options.seconds, options.rounds))
+        asyncio.run(main(redis_port, options.seconds, options.rounds, options.bottender))

@@ -82,17 +82,41 @@ def dumps_utf8(record: Mapping[str, Any]) -> bytes:
 
 def _check_record(record: Mapping[str, Any]) -> None:
     """Raise StateError for what would not read back as a record: a wrongly typed field,
-    or a value JSON cannot carry exactly (named)."""
+    or a value JSON cannot carry exactly (named).
+
+    Each value is checked once: frozen state was checked by ``set_state``, and a field of
+    plain JSON scalars (``user``, ``page`` ...) needs no walk; only the rest is walked.
+    """
     shape = record_problem(record if type(record) is dict else dict(record))
     if shape is not None:
         raise StateError(f"The session record {shape}; the stored session is unchanged.")
     state = record.get(STATE_FIELD)
     if type(state) is not FrozenDict and isinstance(state, Mapping):
         check_json_state(state)
-    problem = json_problem(record, _RECORD_DEPTH)
-    if problem is not None:
-        where, what = problem
-        raise StateError(f"The session field {where} holds {what}, which is not JSON-serialisable.")
+    for field, value in record.items():
+        kind = type(value)
+        if type(field) is str and (kind in _CHECKED or kind is dict and _flat(value)):
+            continue
+        problem = json_problem(record, _RECORD_DEPTH)
+        if problem is not None:
+            where, what = problem
+            raise StateError(
+                f"The session field {where} holds {what}, which is not JSON-serialisable."
+            )
+        return
+
+
+# Values that need no walk: JSON's scalars, and frozen state (checked when it was set).
+_CHECKED = frozenset({str, int, bool, type(None), FrozenDict})
+_PLAIN = frozenset({str, int, bool, type(None)})
+
+
+def _flat(value: dict[Any, Any]) -> bool:
+    """True for a dict of str keys and plain JSON scalars (``{"id": "1", "name": "you"}``)."""
+    for key, item in value.items():
+        if type(key) is not str or type(item) not in _PLAIN:
+            return False
+    return True
 
 
 def loads(text: str | bytes, *, where: str) -> dict[str, Any]:

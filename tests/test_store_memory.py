@@ -133,6 +133,16 @@ async def test_a_non_json_value_outside_the_state_raises_naming_the_field(value)
 
 
 @pytest.mark.parametrize("value", NON_JSON_VALUES)
+async def test_a_non_json_top_level_field_raises_naming_it(value):
+    store = MemorySessionStore()
+    await store.write("console:1", session("console:1", count=1))
+    bad = {**session("console:1", count=2), "page": value}
+    with pytest.raises(StateError, match=r"\['page'\]"):
+        await store.write("console:1", bad)
+    assert await store.read("console:1") == session("console:1", count=1)
+
+
+@pytest.mark.parametrize("value", NON_JSON_VALUES)
 async def test_a_non_json_value_raises_naming_the_key_and_keeps_the_old_session(value):
     store = MemorySessionStore()
     await store.write("console:1", session("console:1", count=1))

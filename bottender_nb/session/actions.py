@@ -28,7 +28,8 @@ async def run_action(action: Any, context: Context, session_id: str | None, now:
     while callable(action):  # Bottender's chaining: an action may return the next one
         result = action(context, {}) if _takes_props(action) else action(context)
         action = await result if _is_awaitable(result) else result
-    check_all_awaited(context.sendings)
+    if context.sendings:
+        check_all_awaited(context.sendings)
     event = context.event
     return Turn(
         session_id, context.platform, now(), "event", event.text, event.payload, event.raw,

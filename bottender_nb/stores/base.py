@@ -74,7 +74,8 @@ class SessionStore(ABC):
         self.locks = SessionLocks()
         """Events of one session, one at a time in arrival order, across every Bot using this
         store in this process (:meth:`hold` takes it first)."""
-        self._initialised = False
+        self.initialised = False
+        """True once :meth:`init` ran through :meth:`ready`."""
 
     # -- primitives a store implements ------------------------------------------------
 
@@ -105,9 +106,9 @@ class SessionStore(ABC):
 
     async def ready(self) -> None:
         """:meth:`init` once, before the first change."""
-        if not self._initialised:
+        if not self.initialised:
             await self.init()
-            self._initialised = True
+            self.initialised = True
 
     async def read(self, session_id: str) -> dict[str, Any] | None:
         """The live session, or None when it is absent or has expired."""
@@ -161,7 +162,10 @@ class SessionStore(ABC):
         ``cancels``: the task's pending cancellations before the wait began; a store that waits
         in a loop stops when there are more (:func:`.held.raise_if_cancelled`).
         """
-        return HeldSession(self, session_id, await self.read(session_id))
+        record = await self._read(session_id)
+        if record is not None and self.is_expired(record):
+            record = None
+        return HeldSession(self, session_id, record)
 
     async def _commit(
         self, held: HeldSession, record: dict[str, Any], turn: TurnRecord | None, keep: int,

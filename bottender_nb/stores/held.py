@@ -26,6 +26,7 @@ class SessionStore(Protocol):
 
     history: History | None
     locks: SessionLocks
+    initialised: bool
 
     async def ready(self) -> None: ...
 
@@ -90,13 +91,15 @@ class Holding:
 
     async def __aenter__(self) -> HeldSession:
         store, session_id = self._store, self._session_id
-        cancels = cancel_requests()
+        task = asyncio.current_task()
+        cancels = _cancelling(task)
         if not store.locks.try_enter(session_id):  # an idle session enters with no coroutine
             await store.locks.enter(session_id)
         try:
-            await store.ready()
+            if not store.initialised:
+                await store.ready()
             self._held = await store._take(session_id, cancels)
-            if cancel_requests() > cancels:  # asked to stop while we waited: never enter
+            if _cancelling(task) > cancels:  # asked to stop while we waited: never enter
                 held, self._held = self._held, None
                 await store._release(held)
                 raise asyncio.CancelledError
@@ -110,7 +113,7 @@ class Holding:
     ) -> None:
         held = self._held
         try:
-            if held is not None:
+            if held is not None and held.lease is not None:  # no lease: nothing to let go
                 await self._store._release(held)
         finally:
             self._store.locks.leave(self._session_id)
@@ -118,7 +121,10 @@ class Holding:
 
 def cancel_requests() -> int:
     """How many cancellations of the current task are pending (0 outside a task)."""
-    task = asyncio.current_task()
+    return _cancelling(asyncio.current_task())
+
+
+def _cancelling(task: asyncio.Task[Any] | None) -> int:
     cancelling = getattr(task, "cancelling", None)  # Python 3.11+; before it, 0
     return 0 if cancelling is None else cancelling()
 

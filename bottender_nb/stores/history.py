@@ -80,7 +80,10 @@ class MemoryHistory(History):
         self._sessions: LRUCache[str, _Kept] = LRUCache(maxsize=max_sessions)
 
     async def append(self, session_id: str, turn: TurnRecord, keep: int) -> int:
-        text = encode_turn(turn)
+        return self.add(session_id, encode_turn(turn), keep, turn)
+
+    def add(self, session_id: str, text: bytes, keep: int, turn: TurnRecord) -> int:
+        """Keep a turn already encoded (``text``); its index, also set in ``turn``."""
         kept = self._sessions.get(session_id)
         if kept is None or kept.turns.maxlen != keep:
             kept = self._sessions[session_id] = _Kept(kept, keep)
@@ -100,6 +103,10 @@ class MemoryHistory(History):
         return [] if kept is None else [_parse(*kept_turn) for kept_turn in kept.turns]
 
     async def replace(self, session_id: str, turns: list[TurnRecord]) -> None:
+        self.replace_now(session_id, turns)
+
+    def replace_now(self, session_id: str, turns: list[TurnRecord]) -> None:
+        """:meth:`replace`, for a caller with nothing to await."""
         kept = _Kept(None, max(len(turns), 1))
         kept.turns.extend((turn["index"], encode_turn(turn)) for turn in turns)
         kept.next_index = turns[-1]["index"] + 1 if turns else 0

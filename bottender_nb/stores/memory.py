@@ -11,7 +11,8 @@ from cachetools import Cache, LRUCache
 from ..errors import ConfigError, show
 from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
-from .history import MemoryHistory
+from .held import HeldSession
+from .history import MemoryHistory, TurnRecord, encode_turn
 
 
 class MemorySessionStore(SessionStore):
@@ -22,7 +23,10 @@ class MemorySessionStore(SessionStore):
 
     Keeping JSON text makes the memory store round-trip like the others: a non-JSON value
     fails on write as it would in the file or redis store, and every read is a fresh copy
-    that nothing else shares.
+    that nothing else shares. The encode is also the one check of a record
+    (:func:`~bottender_nb.record.dumps_utf8`): frozen state was checked by ``set_state``, so
+    only the other fields are looked at, and a change's session and turn are both encoded
+    before either is kept, so a failed commit leaves nothing to take back.
     """
 
     def __init__(
@@ -49,6 +53,21 @@ class MemorySessionStore(SessionStore):
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:
         await self.write(session_id, record)
+
+    async def _commit(
+        self, held: HeldSession, record: dict[str, Any], turn: TurnRecord | None, keep: int,
+        history: list[TurnRecord] | None,
+    ) -> int | None:
+        """Encode the session and its turn first, then keep both: a value that cannot be
+        encoded raises before anything is kept, and keeping cannot fail, so there is nothing
+        to undo."""
+        data = dumps_utf8(record)  # the check and the copy
+        text = None if turn is None else encode_turn(turn)
+        if history is not None:
+            self.history.replace_now(held.session_id, history)
+        index = None if text is None else self.history.add(held.session_id, text, keep, turn)
+        self._sessions[held.session_id] = data
+        return index
 
     async def _destroy(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)

@@ -1,11 +1,13 @@
 """The store's redis-py client: one per process and event loop, its errors as ``StoreError``s.
 
-redis-py, not valkey-glide, though glide measured faster here (GET+SET pairs/s, two runs on a
-loaded 2-core VM, clients interleaved): 1.2-3.5x redis-py's rate for one loop, 4.4-7x for 100
-concurrent loops (glide multiplexes one connection from Rust). Kept because the store's
-``client`` and every option it passes on (URL, unix socket, ACL, TLS, cluster, retries) are
-redis-py's, as are Bottender users' and this package's other Redis code; the 100-conversation
-target is reported against redis-py's own floor instead (``benchmarks/bench_redis.py``).
+redis-py, not valkey-glide. Measured side by side (``benchmarks/bench_redis.py``, clients
+interleaved), glide was no faster for one loop's sequential commands and several times faster
+for 100 concurrent ones; but neither client closes the gap to Bottender under node, whose
+ioredis makes a round trip several times cheaper than either Python client does, while an event
+here costs two (take the lock and read; write the session with its turn and release). A
+faster client alone would not meet the one-session floor, and switching would change the
+store's ``client`` and every option users pass on (URL, unix socket, ACL, TLS, cluster,
+retries), which are redis-py's, as are Bottender users' and this package's other Redis code.
 
 A pool's connections belong to the process and loop that opened them (a forked child reading
 its parent's replies loses updates): a child gets clients of its own, and so does each loop
