@@ -199,3 +199,17 @@ async def test_viber_refusing_with_a_nonzero_status_is_a_delivery_error(standin:
     bot = Bot(greet, channels={"viber": channels_config(standin.url)["viber"]})
     response = await post(bot.webhook_app(), "viber", EXPECTED["viber"][0])
     assert response.status_code == 502 and "receiverNotSubscribed" in response.text
+
+
+@pytest.mark.parametrize("platform", ["line", "slack", "whatsapp"])  # the SDKs read the answer
+async def test_an_answer_not_of_the_platforms_shape_is_a_delivery_error(
+    platform: str, standin: StandIn
+) -> None:
+    """A proxy's error page, a changed API: what the SDK cannot read is the platform's failure
+    to deliver, answered 502 so the platform retries, never a 500 from inside the package."""
+    standin.fail(200, ["not", "what", platform, "answers"])
+    bot = Bot(greet, channels={platform: channels_config(standin.url)[platform]})
+    response = await post(bot.webhook_app(), platform, EXPECTED[platform][0])
+    assert response.status_code == 502, (platform, response.text)
+    assert response.text.startswith(f"{platform} did not deliver the reply"), response.text
+    assert_no_secret(platform, [response.text])

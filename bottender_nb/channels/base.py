@@ -66,6 +66,10 @@ def unreachable_errors() -> tuple[type[BaseException], ...]:
     return (OSError, asyncio.TimeoutError, aiohttp.ClientError)
 
 
+UNREADABLE_ANSWER_ERRORS = (ValueError, TypeError, AttributeError, KeyError)
+"""What an SDK raises when the platform's answer is not the shape it reads (a proxy's page)."""
+
+
 def b64(raw: bytes) -> str:
     return base64.b64encode(raw).decode()
 

@@ -14,7 +14,8 @@ from cachetools import TTLCache
 
 from ..errors import missing_extra
 from ..platforms.line import PLATFORM
-from .base import Channel, WebhookRequest, b64, same, signature, unreachable_errors
+from .base import (UNREADABLE_ANSWER_ERRORS, Channel, WebhookRequest, b64, same, signature,
+                   unreachable_errors)
 
 REPLY_TOKEN_LIFETIME = 60  # seconds: LINE refuses an older reply token anyway
 
@@ -55,6 +56,8 @@ class LineChannel(Channel):
             raise self.refused(exc.status, _text(exc.body)) from None
         except unreachable_errors() as exc:
             raise self.refused("no answer", f"({type(exc).__name__}: {exc})") from None
+        except UNREADABLE_ANSWER_ERRORS as exc:
+            raise self.refused("what it could not read", f"({type(exc).__name__}: {exc})") from None
 
 
 def _text(body: Any) -> str:

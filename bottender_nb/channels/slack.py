@@ -13,6 +13,7 @@ from typing import Any
 from ..errors import missing_extra
 from ..platforms.slack import PLATFORM
 from .base import (
+    UNREADABLE_ANSWER_ERRORS,
     Answer, Channel, WebhookRequest, is_form, parse_form, parse_json, same, signature,
     unreachable_errors,
 )
@@ -65,3 +66,5 @@ class SlackChannel(Channel):
             raise self.refused(exc.response.status_code, exc.response.data) from None
         except (SlackClientError, *unreachable_errors()) as exc:
             raise self.refused("no answer", f"({type(exc).__name__}: {exc})") from None
+        except UNREADABLE_ANSWER_ERRORS as exc:
+            raise self.refused("what it could not read", f"({type(exc).__name__}: {exc})") from None

@@ -13,6 +13,7 @@ from typing import Any
 
 from ..errors import missing_extra
 from .base import (
+    UNREADABLE_ANSWER_ERRORS,
     Channel, WebhookRequest, b64, form_lists, parse_form, same, signature, unreachable_errors,
 )
 
@@ -57,5 +58,7 @@ class WhatsappChannel(Channel):
             raise self.refused(exc.status, exc.msg) from None
         except (TwilioException, *unreachable_errors()) as exc:
             raise self.refused("no answer", f"({type(exc).__name__}: {exc})") from None
+        except UNREADABLE_ANSWER_ERRORS as exc:
+            raise self.refused("what it could not read", f"({type(exc).__name__}: {exc})") from None
         finally:
             await http_client.close()
