@@ -17,7 +17,10 @@ Run on its own (``python scripts/docs_notebooks.py``) it only executes them and 
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import posixpath
+import re
 import shutil
 import socket
 import subprocess
@@ -30,6 +33,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
+log = logging.getLogger("mkdocs.hooks.docs_notebooks")  # under "mkdocs": --strict counts it
 CELL_TIMEOUT = 120  # seconds; generous, as the machines that build docs are often busy
 
 
@@ -47,12 +51,12 @@ def source_hash() -> str:
 
 
 def executed_notebooks() -> Path:
-    """The directory holding every notebook executed (run now unless already there)."""
+    """The directory holding ``notebooks/``, every notebook executed (run now unless there)."""
     done = cache_root() / source_hash()
     if not (done / "complete").exists():
         scratch = Path(tempfile.mkdtemp(prefix="bottender-nb-docs-"))
         try:
-            _execute_all(scratch / "notebooks", done)
+            _execute_all(scratch / "notebooks", done / "notebooks")
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         (done / "complete").touch()
@@ -147,15 +151,41 @@ except ImportError:  # run as a script without MkDocs
 
 @event_priority(100)  # before mkdocs-jupyter's on_files, which turns .ipynb files into pages
 def on_files(files, config):  # noqa: ANN001, ANN201 - MkDocs' hook signature
-    """Add the executed notebooks as ``notebooks/<name>.ipynb``."""
+    """Add the executed notebooks as ``notebooks/<name>.ipynb``, and the course's index
+    (``notebooks/README.md``, whose links to the notebooks MkDocs then checks)."""
     from mkdocs.structure.files import File
 
     executed = executed_notebooks()
-    for path in sorted(executed.glob("*.ipynb")):
-        files.append(File(f"notebooks/{path.name}", src_dir=str(executed),
-                          dest_dir=config["site_dir"],
-                          use_directory_urls=config["use_directory_urls"]))
+    where = {"dest_dir": config["site_dir"], "use_directory_urls": config["use_directory_urls"]}
+    for path in sorted((executed / "notebooks").glob("*.ipynb")):
+        files.append(File(f"notebooks/{path.name}", src_dir=str(executed), **where))
+    files.append(File("notebooks/README.md", src_dir=str(ROOT), **where))
     return files
+
+
+_HREF = re.compile(r'href="([^"#:?]+)(#[^"]*)?"')
+
+
+def on_page_content(html, page, config, files):  # noqa: ANN001, ANN201 - MkDocs' hook signature
+    """A notebook's links to its neighbours (``02-....ipynb``, ``README.md``) point at their
+    pages; a relative link to nothing on the site is a warning, so ``--strict`` fails on it.
+
+    MkDocs checks the links of Markdown pages itself, but a notebook reaches it as HTML.
+    """
+    if not page.file.src_uri.endswith(".ipynb"):
+        return html
+
+    def resolve(match: re.Match[str]) -> str:
+        target, anchor = match.group(1), match.group(2) or ""
+        src_uri = posixpath.normpath(posixpath.join(posixpath.dirname(page.file.src_uri), target))
+        found = files.get_file_from_path(src_uri)
+        if found is None:
+            log.warning("Doc file '%s' contains a link '%s', but the target '%s' is not found "
+                        "among documentation files.", page.file.src_uri, target, src_uri)
+            return match.group(0)
+        return f'href="{found.url_relative_to(page.file)}{anchor}"'
+
+    return _HREF.sub(resolve, html)
 
 
 def on_serve(server, config, builder):  # noqa: ANN001, ANN201 - MkDocs' hook signature
