@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from html import unescape
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -167,13 +168,17 @@ _HREF = re.compile(r'href="([^"#:?]+)(#[^"]*)?"')
 
 
 def on_page_content(html, page, config, files):  # noqa: ANN001, ANN201 - MkDocs' hook signature
-    """A notebook's links to its neighbours (``02-....ipynb``, ``README.md``) point at their
-    pages; a relative link to nothing on the site is a warning, so ``--strict`` fails on it.
+    """A notebook page: its table of contents from its own headings (see :func:`_headings`),
+    and its links to its neighbours (``02-....ipynb``, ``README.md``) pointed at their pages.
 
-    MkDocs checks the links of Markdown pages itself, but a notebook reaches it as HTML.
+    MkDocs checks the links of Markdown pages itself, but a notebook reaches it as HTML: a
+    relative link here to nothing on the site is a warning, so ``--strict`` fails on it.
     """
     if not page.file.src_uri.endswith(".ipynb"):
         return html
+    from mkdocs.structure.toc import get_toc
+
+    page.toc = get_toc(_headings(html))  # see _headings
 
     def resolve(match: re.Match[str]) -> str:
         target, anchor = match.group(1), match.group(2) or ""
@@ -186,6 +191,28 @@ def on_page_content(html, page, config, files):  # noqa: ANN001, ANN201 - MkDocs
         return f'href="{found.url_relative_to(page.file)}{anchor}"'
 
     return _HREF.sub(resolve, html)
+
+
+_HEADING = re.compile(r'<h([1-6])\b[^>]*\bid="([^"]+)"[^>]*>(.*?)</h\1>', re.S)
+
+
+def _headings(html: str) -> list[dict]:
+    """The page's table of contents from its own headings, nested by level.
+
+    mkdocs-jupyter builds it from a Markdown copy of the notebook that drops code spans
+    (``## `%turns`: what happened`` becomes ``: what happened``), so its entries lose words
+    and point at anchors the page does not have.
+    """
+    tokens: list[dict] = []
+    stack: list[dict] = []
+    for level, anchor, inner in _HEADING.findall(html):
+        name = unescape(re.sub(r"<[^>]+>", "", inner)).replace("\u00b6", "").strip()
+        token = {"level": int(level), "id": anchor, "name": name, "children": []}
+        while stack and stack[-1]["level"] >= token["level"]:
+            stack.pop()
+        (stack[-1]["children"] if stack else tokens).append(token)
+        stack.append(token)
+    return tokens
 
 
 def on_serve(server, config, builder):  # noqa: ANN001, ANN201 - MkDocs' hook signature

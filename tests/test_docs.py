@@ -80,6 +80,15 @@ def test_a_rendered_notebook_shows_its_chat_and_links_to_the_next(site: Path) ->
     assert "../02-state-updates-are-merged/" in hrefs, hrefs  # not 02-....ipynb, a 404 here
 
 
+def test_a_notebook_pages_contents_lead_to_its_headings(site: Path) -> None:
+    soup = page(site, "notebooks/08-time-travel")
+    contents = {a["href"][1:]: a.get_text(strip=True)
+                for a in soup.select("nav.md-nav--secondary a[href^='#']")}
+    assert contents.get("turns-what-happened") == "%turns: what happened", contents
+    missing = sorted(anchor for anchor in contents if soup.find(id=anchor) is None)
+    assert not missing, f"contents entries with no heading on the page: {missing}"
+
+
 @pytest.fixture
 def served(site: Path) -> Iterator[str]:
     """The site over HTTP on loopback (directory URLs need a server, not file://)."""
