@@ -50,13 +50,20 @@ def page(site: Path, url: str) -> BeautifulSoup:
 
 
 def test_every_public_name_is_in_the_api_reference(site: Path) -> None:
-    documented = set()
+    documented = {}  # heading id -> what mkdocstrings documented there (class, function ...)
     for html in (site / "reference" / "api").glob("*/index.html"):
         soup = BeautifulSoup(html.read_text(encoding="utf-8"), "html.parser")
-        documented |= {tag["id"] for tag in soup.select("[id^='bottender_nb.']")}
+        for entry in soup.select("div.doc-object"):
+            heading = entry.find(id=lambda anchor: anchor and anchor.startswith("bottender_nb."))
+            kind = next(c for c in entry["class"] if c.startswith("doc-") and c != "doc-object")
+            documented.setdefault(heading["id"], kind)
     public = set(bottender_nb.__all__) - UNDOCUMENTED
     missing = sorted(name for name in public if f"bottender_nb.{name}" not in documented)
     assert not missing, f"public names with no entry in docs/reference/api/: {missing}"
+    # A name that resolves to a module of the same name (testing/replay.py for replay)
+    # would document the module instead of the function users import.
+    modules = sorted(name for name in public if documented[f"bottender_nb.{name}"] == "doc-module")
+    assert not modules, f"these public names are documented as modules: {modules}"
 
 
 def test_the_api_reference_shows_the_docstrings(site: Path) -> None:
