@@ -61,6 +61,9 @@ def executed_notebooks() -> Path:
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
         (done / "complete").touch()
+        for older in cache_root().iterdir():  # copies made from sources that are gone
+            if older != done and re.fullmatch(r"[0-9a-f]{16}", older.name):
+                shutil.rmtree(older, ignore_errors=True)
     return done
 
 
