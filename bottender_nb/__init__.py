@@ -78,7 +78,8 @@ if TYPE_CHECKING:
     from .platforms.base import Event
     from .session.context import Context, Reply, Session
     from .session.runner import Bot
-    from .testing import replay, write_test
+    from .testing.replay import replay  # the function, not its module of the same name
+    from .testing.write import write_test
     from .turns import Turn
     from .stores.base import SessionStore
     from .stores.file import FileSessionStore

@@ -58,8 +58,9 @@ class _Lease:
 class RedisSessionStore(SessionStore):
     """Sessions as Bottender writes them to Redis; cross-process safe (see the module docstring).
 
-    :param host, port, password, db: where Redis is (Bottender's ``stores.redis`` options);
-        or ``url="redis://..."`` (also ``rediss://`` and ``unix://``).
+    :param host: where Redis is, with ``port``, ``password`` and ``db`` (Bottender's
+        ``stores.redis`` options).
+    :param url: instead of those, ``redis://...`` (also ``rediss://`` and ``unix://``).
     :param cluster: talk to a Redis Cluster through ``host:port`` (or ``url``), any node.
     :param prefix: put before every session id in key names; ``all()`` lists only these keys.
     :param lock_timeout: seconds a session's lock outlives a process that stopped renewing it
