@@ -53,6 +53,9 @@ CELLS = {
     "pane_after_redefine": "print(pane.send('Hi'))",
     "printing_action": "%%action\nprint('inside the action')\nawait context.send_text('done')",
     "say_to_printing": "%say Hi",
+    "no_await": "%%action NoAwait\ncontext.send_text('lost?')",
+    "say_to_no_await": "%say Hi",
+    "no_await_warnings": "import warnings; print(warnings.filters[:0])",
     "bad_option": "%say Hi --bogus 1",
     "group_on_console": "%say Hi --group G",
     "chat_group_on_console": "%chat --group g1",
@@ -158,6 +161,17 @@ def test_errors_are_one_usage_line_not_a_traceback(outputs, cell, message):
     assert text.startswith("UsageError: ") and message in text and "<ast." not in text
     assert text.count("\n") == 1
     assert stream(outputs["after_errors"]) == "still running\n"
+
+
+def test_a_send_not_awaited_says_to_add_await_in_one_line(outputs):
+    """The most common slip in async Python: the reply must not be lost in silence."""
+    said = outputs["say_to_no_await"]
+    assert stream(said) == "You > Hi\n"  # no "Bot > lost?": it was never sent
+    error = stream(said, "stderr")
+    assert error.count("\n") == 1 and "was never awaited" not in error.split(":", 1)[0]
+    assert "context.send_text('lost?') was never awaited" in error
+    assert "write `await context.send_text(...)`" in error
+    assert "RuntimeWarning" not in error and "Traceback" not in error
 
 
 def test_an_action_error_shows_the_action_cell_first_with_its_number_and_line(outputs):
