@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from .commands import COMMANDS, handle_line
 from .config import bot_options, find_config
 from .errors import BottenderNbError
-from .notebook.tracebacks import user_frames
+from .tracebacks import user_frames
 from .session.runner import Bot
 
 PROMPT = "You > "

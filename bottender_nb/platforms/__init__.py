@@ -6,9 +6,9 @@ import functools
 import importlib
 
 from ..errors import PlatformError, show
-from .base import Event, Platform, Source
+from .base import Event, Platform, Source, split_session_id
 
-__all__ = ["Event", "Platform", "Source", "PLATFORM_NAMES", "get_platform"]
+__all__ = ["Event", "Platform", "Source", "PLATFORM_NAMES", "get_platform", "split_session_id"]
 
 PLATFORM_NAMES = ("console", "messenger", "whatsapp", "line", "slack", "telegram", "viber")
 
