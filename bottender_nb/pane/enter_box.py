@@ -2,8 +2,8 @@
 
 Why not ipywidgets' ``Text``: its Enter is a ``submit`` message *without* the text, while the
 text travels as value updates that ipywidgets throttles to one in flight per widget. Typed
-fast, Enter overtook the last keystrokes and "Hi" reached the bot as "H". Its view also stops
-every keydown, so Ctrl+S in the box never reached JupyterLab's shortcut handler (which listens
+fast, Enter overtakes the last keystrokes and "Hi" reaches the bot as "H". Its view also stops
+every keydown, so Ctrl+S in the box never reaches JupyterLab's shortcut handler (which listens
 in the bubbling phase).
 
 So the box is an anywidget (a few lines of ES module below, no build step) whose browser side
