@@ -14,9 +14,9 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from ..commands import as_json
+from ..pane.speakers import check_source
 from ..platforms import PLATFORM_NAMES, Source
 from ..testing import refresh_action_modules
-from ..pane.speakers import check_source
 from .arguments import split_text_and_options, unquote
 from .cell_tracebacks import running_cell_number
 from .cells import define_action, parse_config

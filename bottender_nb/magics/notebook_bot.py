@@ -14,10 +14,10 @@ from typing import TYPE_CHECKING, Any
 from ..commands import handle_line, state_of
 from ..config import bot_options, session_store
 from ..errors import CellError
+from ..pane.speakers import check_source
 from ..platforms import Source
 from ..session.runner import Bot, Turn
 from ..session.sync import run_sync
-from ..pane.speakers import check_source
 
 if TYPE_CHECKING:
     from ..pane.chat_pane import ChatPane

@@ -12,7 +12,13 @@ from collections.abc import Collection, Mapping
 from typing import Any
 
 from .styles import (
-    CHANGED_BADGE, CHANGED_COLOURS, MONOSPACE, SAVED_BUBBLE, SAVED_BUBBLES, YOU, user_colours,
+    CHANGED_BADGE,
+    CHANGED_COLOURS,
+    MONOSPACE,
+    SAVED_BUBBLE,
+    SAVED_BUBBLES,
+    YOU,
+    user_colours,
     user_hue,
 )
 
