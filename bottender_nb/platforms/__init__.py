@@ -6,7 +6,8 @@ import functools
 import importlib
 
 from ..errors import PlatformError, show
-from .base import Event, Platform, Source, split_session_id
+from ..session_ids import split_session_id
+from .base import Event, Platform, Source
 
 __all__ = ["Event", "Platform", "Source", "PLATFORM_NAMES", "get_platform", "split_session_id"]
 

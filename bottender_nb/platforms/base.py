@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import BodyError, SessionIdError, show
+from ..session_ids import join_session_id
 
 
 class Event:
@@ -147,13 +148,6 @@ def event_id_of(value: Any) -> str | None:
     return None
 
 
-def split_session_id(session_id: str) -> tuple[str, str]:
-    """``("line", "U123")`` for ``"line:U123"``: the platform, and the key (which may hold
-    colons of its own); ``(session_id, "")`` for an id without a platform."""
-    platform, _, key = session_id.partition(":")
-    return platform, key
-
-
 @dataclass(frozen=True)
 class Source:
     """Who a simulated message comes from: a user, optionally inside a group or room."""
@@ -185,11 +179,9 @@ class Platform:
         return [body]
 
     def session_id(self, key: str | None) -> str | None:
-        """The session id Bottender files ``key`` under, ``platform:key``; None without a key.
-
-        Every session id is made here and split by :func:`split_session_id`.
-        """
-        return None if key is None else f"{self.name}:{key}"
+        """The session id Bottender files ``key`` under, ``platform:key``; None without a key
+        (:mod:`bottender_nb.session_ids` holds the rule, and splits ids again)."""
+        return join_session_id(self.name, key)
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
         """The key part of ``platform:key``, as Bottender derives it; None when there is none.
