@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import (
     BodyError,
     BottenderNbError,
+    CellError,
     ConfigError,
     CorruptSessionError,
     HistoryError,
@@ -35,12 +36,11 @@ _LAZY = {
     "FileSessionStore": ".stores.file",
     "RedisSessionStore": ".stores.redis",
     "MongoSessionStore": ".stores.mongo",
-    "ChatPane": ".notebook.chat",
+    "ChatPane": ".pane.chat_pane",
     "sessions_frame": ".analysis.frames",
     "turns_frame": ".analysis.turns",
     "transcripts_frame": ".analysis.transcripts",
     "plot_sessions": ".analysis.plots",
-    "TranscriptRecorder": ".analysis.transcripts",
     "funnel": ".analysis.funnels",
     "retention": ".analysis.cohorts",
     "transitions": ".analysis.flows",
@@ -56,8 +56,8 @@ _LAZY = {
 __all__ = sorted(
     [
         *_LAZY,
-        "BodyError", "BottenderNbError", "ConfigError", "CorruptSessionError", "HistoryError",
-        "PlatformError", "SessionIdError",
+        "BodyError", "BottenderNbError", "CellError", "ConfigError", "CorruptSessionError",
+        "HistoryError", "PlatformError", "SessionIdError",
         "StateError", "StoreError", "load_ipython_extension", "__version__",
     ]
 )
@@ -71,10 +71,9 @@ if TYPE_CHECKING:
     from .analysis.transcripts import transcripts_frame
     from .analysis.turns import turns_frame
     from .analysis.plots import plot_sessions
-    from .analysis.transcripts import TranscriptRecorder
     from .analysis.turn_plots import plot_funnel, plot_retention, plot_transitions
     from .errors import AnalyticsError
-    from .notebook.chat import ChatPane
+    from .pane.chat_pane import ChatPane
     from .platforms.base import Event
     from .session.context import Context, Reply, Session
     from .session.runner import Bot
@@ -100,13 +99,13 @@ def __dir__() -> list[str]:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext bottender_nb``: register the notebook magics."""
-    from .notebook.magics import load_ipython_extension as load
+    from .magics.extension import load_ipython_extension as load
 
     load(ipython)
 
 
 def unload_ipython_extension(ipython: Any) -> None:
     """``%unload_ext bottender_nb``."""
-    from .notebook.magics import unload_ipython_extension as unload
+    from .magics.extension import unload_ipython_extension as unload
 
     unload(ipython)

@@ -45,7 +45,7 @@ def session_id_for(platform: str, source: Source = Source()) -> str | None:
     handler = get_platform(platform)
     events = handler.split(handler.build_body(text="", source=source))
     key = handler.session_key(events[0]) if events else None
-    return None if key is None else f"{handler.name}:{key}"
+    return handler.session_id(key)
 
 
 def as_json(value: Any) -> str:

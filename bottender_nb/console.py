@@ -15,8 +15,8 @@ from typing import Any, TextIO
 from .commands import COMMANDS, handle_line
 from .config import bot_options, find_config
 from .errors import BottenderNbError
-from .notebook.tracebacks import user_frames
 from .session.runner import Bot
+from .tracebacks import user_frames
 
 PROMPT = "You > "
 BOT_PREFIX = "Bot > "

@@ -21,8 +21,8 @@
     ├── DeliveryError                 a platform's API refused or did not answer a reply
     ├── ServeError                    bot.serve / poll_telegram cannot start: a port in use,
     │                                 a Telegram webhook that blocks polling, a bad token
-    └── notebook.cells.CellError      a %%action / %%bottender_config cell that cannot be used
-        (ValueError)                  (the magics show every error of this tree as one line)
+    └── CellError (ValueError)        a notebook cell or magic line that cannot be used as asked
+                                      (the magics show every error of this tree as one line)
 
 Messages are sentences that name the bad value and say what to do instead.
 """
@@ -83,6 +83,11 @@ class SourceError(BottenderNbError, TypeError):
 
 class MissingSourceError(SourceError, FileNotFoundError):
     """``sessions_frame`` was given a directory that does not exist."""
+
+
+class CellError(BottenderNbError, ValueError):
+    """A notebook cell or magic line that cannot be used as asked (an action name that is no
+    identifier, a syntax error in an action cell, a --group the platform lacks...)."""
 
 
 class StoreError(BottenderNbError):

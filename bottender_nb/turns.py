@@ -1,4 +1,4 @@
-"""A turn: one handled event (or a rewind, fork or reset) in a session's history (SPEC §7).
+"""A turn: one handled event (or a rewind, fork or reset) in a session's history.
 
 Below both the runner, which makes turns, and the stores, which keep them: a store keeps a
 turn as the JSON object :meth:`Turn.as_record` gives and hands it back through

@@ -7,8 +7,8 @@ import asyncio
 import pytest
 
 from bottender_nb import Bot, ChatPane
-from bottender_nb.notebook.cells import CellError
-from bottender_nb.notebook.state_view import CHANGED_CLASS
+from bottender_nb.errors import CellError
+from bottender_nb.pane.state_view import CHANGED_CLASS
 
 SCRIPT = "<script>window.__pwned = 1</script>"
 IMAGE = '<img src=x onerror="window.__pwned=2">'
@@ -324,13 +324,6 @@ def test_the_pane_displays_as_a_widget(pane):
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert "text/plain" not in bundle  # where no widget draws, the saved copy speaks alone
     assert repr(pane) == "ChatPane(platform='console', session='console:1')"
-
-
-def test_record_transcript_keeps_the_turns():
-    pane = ChatPane(Bot(counter, initial_state={"count": 0}), record_transcript=True)
-    pane.send("Hi")
-    turns = pane.recorder.turns  # a view of the bot's kept turns
-    assert [(turn["direction"], turn["text"]) for turn in turns] == [("in", "Hi"), ("out", "Count: 1")]
 
 
 def test_messages_sent_elsewhere_join_the_transcript(pane):

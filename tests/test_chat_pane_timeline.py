@@ -6,7 +6,7 @@ import pytest
 
 from bottender_nb import Bot, ChatPane
 from bottender_nb.errors import HistoryError
-from bottender_nb.notebook.state_view import CHANGED_CLASS
+from bottender_nb.pane.state_view import CHANGED_CLASS
 
 IMAGE = '<img src=x onerror="window.__pwned=2">'
 

@@ -1,4 +1,4 @@
-"""SPEC §4 console mode, driven through a pseudo-terminal as a user would drive it."""
+"""Console mode, driven through a pseudo-terminal as a user would drive it."""
 
 from __future__ import annotations
 

@@ -1,6 +1,7 @@
-"""The package's imports point one way (STYLE.md): no import cycle, and ``stores/`` never
-imports ``session/``. Every import counts, also those inside functions or under
-``TYPE_CHECKING``: a lazy import is still a dependency."""
+"""The package's imports point one way: no import cycle; ``stores/`` never imports
+``session/``; the notebook layer (``pane/``, ``magics/``) sits on top of the core, which never
+imports it, and the pane never imports the magics. Every import counts, also those inside
+functions or under ``TYPE_CHECKING``: a lazy import is still a dependency."""
 
 from __future__ import annotations
 
@@ -84,6 +85,56 @@ def test_stores_never_import_session():
              if module.startswith("bottender_nb.stores") for imported in imports
              if imported.startswith("bottender_nb.session")}
     assert wrong == set()
+
+
+NOTEBOOK_LAYER = ("bottender_nb.pane", "bottender_nb.magics", "bottender_nb.notebook")
+# What sits on top of the core: these may import the notebook layer (console must not, below).
+ON_TOP = (*NOTEBOOK_LAYER, "bottender_nb.console", "bottender_nb.analysis", "bottender_nb.testing",
+          "bottender_nb.serving")
+
+
+def in_package(module: str, packages: tuple[str, ...]) -> bool:
+    return any(module == package or module.startswith(package + ".") for package in packages)
+
+
+def imports_into(graph: dict[str, set[str]], packages: tuple[str, ...]) -> set[tuple[str, str]]:
+    """(module, imported) for every import of a module inside ``packages``."""
+    return {(module, imported) for module, imports in graph.items() for imported in imports
+            if in_package(imported, packages)}
+
+
+def test_no_core_module_imports_the_notebook_layer():
+    """The package's ``__init__`` is its public face: it names ChatPane and the %load_ext
+    hook lazily, and is left out; every other core module is held to it."""
+    graph = import_graph()
+    wrong = {(module, imported) for module, imported in imports_into(graph, NOTEBOOK_LAYER)
+             if module != "bottender_nb" and not in_package(module, ON_TOP)}
+    assert wrong == set()
+
+
+def test_console_imports_neither_the_pane_nor_the_magics():
+    wrong = {(module, imported) for module, imported in imports_into(import_graph(), NOTEBOOK_LAYER)
+             if module == "bottender_nb.console"}
+    assert wrong == set()
+
+
+def test_the_pane_never_imports_the_magics():
+    """The magics open chat panes (%chat); the pane is usable without them (ChatPane(bot))."""
+    graph = import_graph()
+    wrong = {(module, imported) for module, imported in imports_into(graph, ("bottender_nb.magics",))
+             if in_package(module, ("bottender_nb.pane",))}
+    assert wrong == set()
+
+
+def test_the_layer_check_finds_a_core_module_importing_the_pane():
+    graph = {"bottender_nb.commands": {"bottender_nb.pane.speakers"},
+             "bottender_nb.console": {"bottender_nb.magics.cells"},
+             "bottender_nb.magics.cells": {"bottender_nb.pane.markup"}}
+    assert imports_into(graph, NOTEBOOK_LAYER) == {
+        ("bottender_nb.commands", "bottender_nb.pane.speakers"),
+        ("bottender_nb.console", "bottender_nb.magics.cells"),
+        ("bottender_nb.magics.cells", "bottender_nb.pane.markup"),
+    }
 
 
 def test_the_cycle_finder_finds_a_cycle_and_only_that():

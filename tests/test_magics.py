@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 
 from bottender_nb import Bot, ConfigError
-from bottender_nb.notebook.arguments import split_text_and_options
-from bottender_nb.notebook.cells import CellError, define_action, parse_config
-from bottender_nb.notebook.kit import NotebookBot
+from bottender_nb.errors import CellError
+from bottender_nb.magics.arguments import split_text_and_options
+from bottender_nb.magics.cells import define_action, parse_config
+from bottender_nb.magics.notebook_bot import NotebookBot
 from bottender_nb.platforms import Source
 from kernels import execute, stream
 
@@ -213,7 +214,7 @@ def test_config_picks_the_store_and_both_action_forms_work(tmp_path: Path):
         "{'initialState': {'count': 0}, 'session': {'driver': 'file', 'expiresIn': None,\n"
         " 'stores': {'file': {'dirname': 'my_sessions'}}}}",
         COUNTER,
-        "%say Hi --record",
+        "%say Hi",
         "greeting = 'Hello'",
         "%%action Greeter\nawait context.send_text(f'{greeting}, {context.event.text}!')",
         "%say Ada",
@@ -320,10 +321,10 @@ def test_reconfiguring_reaches_open_panes(tmp_path):
 @pytest.mark.parametrize("line, text, argv", [
     ("I'm  \"here\" --user 2", "I'm  \"here\"", ["--user", "2"]),
     ("--payload 'A B' --platform line", "", ["--payload", "A B", "--platform", "line"]),
-    ("Hi --user=3 there --record", "Hi there", ["--user=3", "--record"]),
+    ("Hi --user=3 there -h", "Hi there", ["--user=3", "-h"]),
     ("x -1 <img src=x onerror=\"a=1\">", "x -1 <img src=x onerror=\"a=1\">", []),
     ("Hi --bogus", "Hi", ["--bogus"]),
 ])
 def test_say_keeps_its_text_as_typed(line, text, argv):
     valued = {"--user", "--platform", "--payload"}
-    assert split_text_and_options(line, valued=valued, flags={"--record"}) == (text, argv)
+    assert split_text_and_options(line, valued=valued, flags={"-h", "--help"}) == (text, argv)

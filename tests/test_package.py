@@ -1,4 +1,4 @@
-"""The public surface: every SPEC name importable from the top level; no optional imports."""
+"""The public surface: every documented name importable from the top level; no optional imports."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ import sys
 
 import bottender_nb
 
-SPEC_NAMES = [
+# The names the README and the notebooks teach users to import from ``bottender_nb``.
+PUBLIC_NAMES = [
     "Bot", "MemorySessionStore", "FileSessionStore", "RedisSessionStore", "MongoSessionStore",
     "ChatPane", "sessions_frame", "turns_frame", "transcripts_frame", "plot_sessions", "SessionStore",
     "StateError", "StoreError", "load_ipython_extension",
@@ -15,7 +16,7 @@ SPEC_NAMES = [
 
 
 def test_every_public_name_is_importable_from_the_top_level():
-    for name in [*SPEC_NAMES, *bottender_nb.__all__]:
+    for name in [*PUBLIC_NAMES, *bottender_nb.__all__]:
         assert getattr(bottender_nb, name) is not None, name
 
 

@@ -17,7 +17,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from bottender_nb import Bot, MemorySessionStore, errors
-from bottender_nb.platforms import PLATFORM_NAMES, Platform, Source, get_platform
+from bottender_nb.platforms import PLATFORM_NAMES, Platform, Source, get_platform, split_session_id
 
 PAYLOADS = Path(__file__).parent / "payloads"
 CASES = sorted(PAYLOADS.glob("*/*.json"))
@@ -31,7 +31,19 @@ def _load(path: Path) -> tuple[Platform, dict[str, Any]]:
 
 def _session_ids(platform: Platform, body: Mapping[str, Any]) -> list[str | None]:
     keys = [platform.session_key(raw) for raw in platform.split(body)]
-    return [None if key is None else f"{platform.name}:{key}" for key in keys]
+    return [platform.session_id(key) for key in keys]
+
+
+@pytest.mark.parametrize("name", PLATFORM_NAMES)
+def test_a_session_id_is_made_and_split_in_one_place(name: str) -> None:
+    """``platform:key``, as Bottender files it; a key keeps its own colons (a Slack thread)."""
+    platform = get_platform(name)
+    assert platform.session_id(None) is None
+    for key in ("U1", "C1:1700000000.000100", "a:b:c"):
+        made = platform.session_id(key)
+        assert made == f"{name}:{key}"
+        assert split_session_id(made) == (name, key)
+    assert split_session_id(name) == (name, "")
 
 
 def _per_event(value: Any, count: int) -> list[Any]:

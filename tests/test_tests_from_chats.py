@@ -1,4 +1,4 @@
-"""Tests from chats (SPEC §8): write_test files run under plain pytest, replay finds changes."""
+"""Tests from chats: write_test files run under plain pytest, replay finds changes."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from bottender_nb import (
-    Bot, FileSessionStore, MemorySessionStore, TranscriptRecorder, sessions_frame, transcripts_frame,
+    Bot, FileSessionStore, MemorySessionStore, sessions_frame, transcripts_frame,
 )
 
 T0 = 1_578_000_000
@@ -63,18 +63,6 @@ def test_messages_of_every_store_and_turns_without_replies():
         ("in", "BUY"), ("out", "You said BUY"), ("out", "Count: 2"),
     ]
     assert frame["state"].tolist()[3] == {"count": 1}
-
-
-def test_transcript_recorder_is_a_deprecated_view_of_the_history(tmp_path):
-    store = FileSessionStore(tmp_path)
-    bot = make_bot(store)
-    with pytest.deprecated_call():
-        recorder = TranscriptRecorder.for_store(store).attach(bot)
-    bot.say("hi")
-    assert [(t["direction"], t["text"]) for t in recorder.turns] == [
-        ("in", "hi"), ("out", "You said hi"), ("out", "Count: 1"),
-    ]
-    assert recorder.frame()["text"].tolist() == transcripts_frame(bot)["text"].tolist()
 
 
 def test_bad_turns_are_reported_and_skipped(tmp_path):

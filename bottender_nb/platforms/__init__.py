@@ -6,9 +6,10 @@ import functools
 import importlib
 
 from ..errors import PlatformError, show
+from ..session_ids import split_session_id
 from .base import Event, Platform, Source
 
-__all__ = ["Event", "Platform", "Source", "PLATFORM_NAMES", "get_platform"]
+__all__ = ["Event", "Platform", "Source", "PLATFORM_NAMES", "get_platform", "split_session_id"]
 
 PLATFORM_NAMES = ("console", "messenger", "whatsapp", "line", "slack", "telegram", "viber")
 

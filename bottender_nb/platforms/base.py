@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from ..errors import BodyError, SessionIdError, show
+from ..session_ids import join_session_id
 
 
 class Event:
@@ -176,6 +177,11 @@ class Platform:
     def raw_events(self, body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
         """The events of a body already known to be an object; the body itself by default."""
         return [body]
+
+    def session_id(self, key: str | None) -> str | None:
+        """The session id Bottender files ``key`` under, ``platform:key``; None without a key
+        (:mod:`bottender_nb.session_ids` holds the rule, and splits ids again)."""
+        return join_session_id(self.name, key)
 
     def session_key(self, raw_event: Mapping[str, Any]) -> str | None:
         """The key part of ``platform:key``, as Bottender derives it; None when there is none.

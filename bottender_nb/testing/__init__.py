@@ -1,4 +1,4 @@
-"""Tests from chats (SPEC §8): write a pytest file from a recorded chat, or replay it now."""
+"""Tests from chats: write a pytest file from a recorded chat, or replay it now."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Replay a session's recorded turns against a bot, and say where it now differs (SPEC §8).
+"""Replay a session's recorded turns against a bot, and say where it now differs.
 
 Each recorded event is resent, as it was received, to a twin of the bot on a fresh memory
 store whose clock reads the recorded times; rewinds, forks and resets are applied as they

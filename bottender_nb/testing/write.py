@@ -1,4 +1,4 @@
-"""Turn a recorded chat into a pytest file that replays it turn by turn (SPEC §8).
+"""Turn a recorded chat into a pytest file that replays it turn by turn.
 
 The test file imports the bot's action from its module. An action written in a notebook
 (``%%action``) has no module, so it gets one beside the test (``<name>_action.py``), and
