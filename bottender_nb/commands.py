@@ -85,5 +85,6 @@ async def handle_line(
         body = handler.build_body(payload=argument.strip(), source=source)
     else:
         body = handler.build_body(text=line, source=source)
-    turns = await bot.run(body, platform)
+    handled = [await bot.handle_event(raw_event, platform) for raw_event in handler.split(body)]
+    turns = [turn for turn in handled if turn is not None]  # None: an event the platform ignores
     return Outcome([reply for turn in turns for reply in turn.replies], turns)

@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from ..errors import ActionError
+from ..platforms import Platform
+from ..stores.held import HeldSession
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +70,17 @@ def check_all_awaited(sendings: list[Sending]) -> None:
             f"context.send_text({missed[0].text!r:.60}) was never awaited, so the reply was not "
             "sent; write `await context.send_text(...)`."
         )
+
+
+async def handled_before(held: HeldSession, handler: Platform, raw_event: Mapping[str, Any]) -> bool:
+    """True when the held session's kept turns hold this event's platform id: a platform's
+    redelivery of an event already handled (also by another process sharing the store)."""
+    event_id = handler.event_id(raw_event)
+    if event_id is None:
+        return False
+    for kept in reversed(await held.turns()):
+        raw = kept.get("raw")
+        if kept.get("kind") == "event" and isinstance(raw, Mapping) and (
+                handler.event_id(raw) == event_id):
+            return True
+    return False

@@ -19,6 +19,7 @@ from ..frozen import FrozenDict, freeze, thaw
 from ..json_values import check_json_state
 from ..platforms import Platform, Source, get_platform
 from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD
+from ..session_ids import split_session_id
 from ..stores.base import Clock, SessionStore
 from ..stores.held import HeldSession
 from ..stores.history import TurnRecord
@@ -26,7 +27,7 @@ from ..turns import Turn, changed_keys, copy_raw
 from . import time_travel
 from .actions import Action, refresh, run_action
 from .context import Context, Session
-from .replies import Delivery, Reply
+from .replies import Delivery, Reply, handled_before
 from .sync import run_sync
 
 TurnListener = Callable[[Turn], None]
@@ -69,7 +70,7 @@ class Bot:
         self.action = action
         self.initial_state: FrozenDict = freeze(initial_state or {})
         self.clock = clock
-        self._use_store(session_store)
+        self.session_store = session_store
         self._listeners: list[TurnListener] = []
 
     @classmethod
@@ -107,13 +108,8 @@ class Bot:
             check_json_state(initial_state)
             self.initial_state = freeze(initial_state)
         if session_store is not None and session_store is not self.session_store:
-            replaced = self.session_store
-            self._use_store(session_store)
+            replaced, self.session_store = self.session_store, session_store
             run_sync(replaced.close())
-
-    def _use_store(self, session_store: SessionStore) -> None:
-        """Take ``session_store``; it is initialised before its first event."""
-        self.session_store = session_store
 
     def on_turn(self, listener: TurnListener, *, remove: bool = False) -> None:
         """Call ``listener(turn)`` after every handled event (transcripts, live views);
@@ -157,14 +153,6 @@ class Bot:
             return None
         return await self._handle_event(handler, raw_event, session_id)
 
-    async def run(self, body: Mapping[str, Any], platform: str | Platform = "console") -> list[Turn]:
-        """Handle every event in ``body``; one :class:`Turn` per handled event."""
-        handler = get_platform(platform)
-        return [
-            await self._handle_event(handler, raw_event)
-            for raw_event in handler.split(body) if not handler.is_ignored(raw_event)
-        ]
-
     def say(
         self,
         text: str | None = None,
@@ -207,7 +195,7 @@ class Bot:
         starts from (a fork's copies); ``new``: a HistoryError if the session exists;
         ``only_existing``: do nothing (None) for a session never stored.
         """
-        platform = session_id.partition(":")[0]
+        platform = split_session_id(session_id)[0]
         async with self.session_store.hold(session_id) as held:
             if new and (held.record is not None or await held.turns()):
                 raise time_travel.exists_error(session_id)
@@ -236,7 +224,7 @@ class Bot:
 
         return poll_telegram(self, timeout=timeout)
 
-    # -- history and time travel (SPEC §7): synchronous like say(), with async twins -------
+    # -- history and time travel: synchronous like say(), with async twins ------------------
 
     def history(self, session_id: str) -> list[Turn]:
         """The session's kept turns, oldest first."""
@@ -268,7 +256,7 @@ class Bot:
     ) -> Turn | None:
         if session_id is None:
             key = handler.session_key(raw_event)
-            session_id = None if key is None else f"{handler.name}:{key}"
+            session_id = None if key is None else handler.session_id(key)
         if session_id is None:
             context = Context(
                 platform=handler.name, event=handler.event(raw_event), session=None,
@@ -280,7 +268,7 @@ class Bot:
             # A body a turn cannot keep is refused before it runs, not after its session is written.
             raw_copy = copy_raw(raw_event) if self.keep_history else None
             async with self.session_store.hold(session_id) as held:
-                if delivery is not None and await _handled_before(held, handler, raw_event):
+                if delivery is not None and await handled_before(held, handler, raw_event):
                     return None
                 turn = await self._event_turn(held, handler, raw_event, delivery, raw_copy)
         self._notify(turn)
@@ -312,16 +300,3 @@ class Bot:
     def _notify(self, turn: Turn) -> None:
         for listener in self._listeners:
             listener(turn)
-
-
-async def _handled_before(held: HeldSession, handler: Platform, raw_event: Mapping[str, Any]) -> bool:
-    """True when the session's kept turns hold this event's platform id (a redelivery)."""
-    event_id = handler.event_id(raw_event)
-    if event_id is None:
-        return False
-    for kept in reversed(await held.turns()):
-        raw = kept.get("raw")
-        if kept.get("kind") == "event" and isinstance(raw, Mapping) and (
-                handler.event_id(raw) == event_id):
-            return True
-    return False

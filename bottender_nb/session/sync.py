@@ -2,8 +2,7 @@
 
 ``bot.say``, the magics and ``ChatPane.send`` are synchronous, but bots and stores are async.
 Inside a kernel the coroutine runs on the kernel's own event loop, re-entered with
-nest-asyncio2 (the maintained fork of the archived nest-asyncio; ipykernel 7 depends on it
-too), and not on a loop of its own in a worker thread: a cell's top-level ``await bot.handle_request(...)``,
+nest-asyncio2 (ipykernel 7 depends on it too), and not on a loop of its own in a worker thread: a cell's top-level ``await bot.handle_request(...)``,
 the chat pane's tasks and ``%say`` then share one loop, so what a store binds to its loop
 (redis-py's connections, asyncio locks, a lease's timer) works from all three.
 
@@ -14,9 +13,9 @@ entered all the while a cell runs. nest-asyncio2's nested pass defers every call
 Context is already entered and puts them back at the head of the loop's queue, in their order,
 when the nested run returns. So a nested run steps the bot's coroutine and what runs outside
 the kernel's request handling (a store's timers, socket I/O, the user's own tasks), never a
-queued request; those wait, then run in order behind the kernel's execution lock. (The archived
-nest-asyncio ran those callbacks anyway: Python refused to enter the Context twice, the
-request's task lost its step, and its cell stayed ``[*]`` for good.) ipykernel 6 serves queued
+queued request; those wait, then run in order behind the kernel's execution lock (a nested run
+that ran them would ask Python to enter the Context twice, which it refuses, and the request's
+cell would stay ``[*]`` for good). ipykernel 6 serves queued
 requests one at a time from the task that is running the cell, which a nested pass cannot step.
 """
 

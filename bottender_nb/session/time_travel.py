@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from ..errors import HistoryError
 from ..record import STATE_FIELD
+from ..session_ids import join_session_id, split_session_id
 from ..stores.base import SessionStore
 from ..stores.history import TurnRecord
 from ..turns import Turn
@@ -48,7 +49,7 @@ async def rewind(bot: Bot, session_id: str, turn: int) -> Turn:
 
 async def fork(bot: Bot, session_id: str, turn: int, to: str | None = None) -> str:
     """A new session whose state and history are ``session_id``'s up to ``turn``; its id."""
-    platform = session_id.partition(":")[0]
+    platform = split_session_id(session_id)[0]
     turns = await _turns(bot, session_id)
     target = find(turns, session_id, turn)
     new_id = await _new_id(bot, platform, session_id, to)
@@ -91,8 +92,8 @@ async def _new_id(bot: Bot, platform: str, session_id: str, to: str | None) -> s
         if not isinstance(to, str) or not to:
             raise HistoryError(f"A fork's id must be a non-empty str, not {to!r}.")
         if ":" not in to:
-            return f"{platform}:{to}"
-        if to.partition(":")[0] != platform:
+            return join_session_id(platform, to)
+        if split_session_id(to)[0] != platform:
             raise HistoryError(
                 f"A fork stays on its platform: {to!r} is not a {platform} session id; "
                 f"use {platform}:<key>."

@@ -66,7 +66,7 @@ class SessionStore(ABC):
     """
 
     history: History | None = None
-    """Where this store keeps its sessions' turns (SPEC §7); None: it keeps none."""
+    """Where this store keeps its sessions' turns; None: it keeps none."""
 
     def __init__(self, *, expires_in: ExpiresIn = None, clock: Clock = time.time) -> None:
         self.expires_in = to_timedelta(expires_in)
@@ -191,7 +191,7 @@ class SessionStore(ABC):
     async def _release(self, held: HeldSession) -> None:
         """Let the session go, committed or not (nothing to release here)."""
 
-    # -- conversation history (SPEC §7) -------------------------------------------------
+    # -- conversation history -----------------------------------------------------------
 
     def require_history(self) -> History:
         """This store's :class:`History`; a clear error for a store that keeps none."""

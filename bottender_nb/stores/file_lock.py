@@ -5,10 +5,10 @@ The lock is filelock's: :func:`filelock.lock_descriptor` / :func:`filelock.unloc
 locks contend with filelock's own. What is kept beside filelock, and why:
 
 - **The wait.** ``filelock.AsyncFileLock`` either hops to a thread for every acquire or polls
-  through its general machinery; measured here, an acquire and release cost about 230 µs, as
-  much as the atomic write they guard (about 300 µs), which would put the file store under its
-  target (≥ 0.8× raw atomic writes, ``benchmarks/bench_local_stores.py``). A non-blocking try,
-  then a growing ``asyncio.sleep`` between tries, costs about 6 µs and never blocks the loop.
+  through its general machinery, which costs as much as the small atomic write it guards
+  (``benchmarks/bench_local_stores.py`` compares the store with raw atomic writes). A
+  non-blocking try, then a growing ``asyncio.sleep`` between tries, costs a few system calls
+  and never blocks the loop.
 
 Nothing outlives an event: the lock file is opened, locked, unlocked and closed around each
 one. No descriptor is cached and no lock is kept between events, so a loop blocked by an

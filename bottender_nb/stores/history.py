@@ -1,4 +1,4 @@
-"""Where a store keeps its sessions' histories: the turns of each session (SPEC §7).
+"""Where a store keeps its sessions' histories: the turns of each session.
 
 Each store has one :class:`History`, kept "next to" its sessions but never where a session
 loader (this package's ``all()`` or Bottender's own store) would read it as a session. The
@@ -30,7 +30,7 @@ def encode_turn(turn: TurnRecord) -> bytes:
     (an int beyond 64 bits, a lone surrogate) goes through :func:`dumps_utf8`, which names it.
     The encoding is the turn's copy: what the caller changes afterwards never changes it.
     """
-    body = dict(turn)  # a copy and a pop: half the cost of a filtering comprehension
+    body = dict(turn)  # a copy and a pop: cheaper than a filtering comprehension
     body.pop("index", None)
     if orjson is not None:
         try:

@@ -1,13 +1,10 @@
 """The store's redis-py client: one per process and event loop, its errors as ``StoreError``s.
 
-redis-py, not valkey-glide. Measured side by side (``benchmarks/bench_redis.py``, clients
-interleaved), glide was no faster for one loop's sequential commands and several times faster
-for 100 concurrent ones; but neither client closes the gap to Bottender under node, whose
-ioredis makes a round trip several times cheaper than either Python client does, while an event
-here costs two (take the lock and read; write the session with its turn and release). A
-faster client alone would not meet the one-session floor, and switching would change the
-store's ``client`` and every option users pass on (URL, unix socket, ACL, TLS, cluster,
-retries), which are redis-py's, as are Bottender users' and this package's other Redis code.
+redis-py, not valkey-glide: the store's ``client`` and every option users pass on (URL, unix
+socket, ACL, TLS, cluster, retries) are redis-py's, as are Bottender users' and this package's
+other Redis code. ``benchmarks/bench_redis.py`` measures what an event costs against Bottender's
+own store; a faster client alone would not change that an event here is two round trips (take
+the lock and read; write the session with its turn and release), as Bottender's GET and SET are.
 
 A pool's connections belong to the process and loop that opened them (a forked child reading
 its parent's replies loses updates): a child gets clients of its own, and so does each loop
