@@ -41,7 +41,8 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     if not wrapped.lazy and len(wrapped.frame) == 0:  # pandas' max of no times has lost their zone
         moment = nw.col("time")
     last = last.with_columns(moment.alias("__now"))
-    value = nw.lit(None) if column is None else nw.col(column)
+    # no state fields (no turns): an all-missing column, one per row (a bare literal is one row)
+    value = nw.when(nw.lit(False)).then(nw.col("turn")) if column is None else nw.col(column)
     if column is not None:
         check_values_column(wrapped, column)
     quiet = last.filter((nw.col("__now") - nw.col("time")) > idle.to_pytimedelta()).select(value.alias(name))
