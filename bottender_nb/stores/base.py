@@ -13,7 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
@@ -135,6 +135,16 @@ class SessionStore(ABC):
         entry (memory); stores of raw data (file, redis, mongo) give each entry its error.
         """
         return [(f"session {record.get('id')!r}", record) for record in await self._all()]
+
+    async def entry_batches(
+        self, size: int = 1000
+    ) -> AsyncIterator[list[tuple[str, dict[str, Any] | CorruptSessionError]]]:
+        """:meth:`entries`, a batch of at most ``size`` at a time, for readers that must not
+        hold every session at once (exports). Derived here from :meth:`entries`; stores that
+        can list as they go (a directory, a Redis SCAN) override it."""
+        entries = await self.entries()
+        for start in range(0, len(entries), size):
+            yield entries[start:start + size]
 
     def lock(self, session_id: str) -> AbstractAsyncContextManager[None]:
         """Hold the session against other processes between a read and its write.
