@@ -22,6 +22,7 @@ from ..errors import SourceError
 from ..stores.base import Clock, ExpiresIn, SessionStore, to_timedelta
 from . import sources
 from .columns import SessionTable
+from .turns import _is_parquet
 
 SessionSource = str | os.PathLike[str] | SessionStore | Iterable[Mapping[str, Any]]
 
@@ -43,6 +44,10 @@ def sessions_frame(
     :param progress: a tqdm bar; by default only for more than 1000 sessions.
     :param clock: "now" for ``expired``, epoch seconds; the store's clock for a store.
     """
+    if _is_parquet(source):
+        from .exports import read_parquet
+
+        return read_parquet(source)
     table = SessionTable()
     expiry = to_timedelta(expires_in)
     store, where = sources.store_of(source, "sessions_frame")

@@ -12,6 +12,7 @@ with their events and earlier states, are never kept.
 from __future__ import annotations
 
 import itertools
+import os
 import warnings
 from collections.abc import Iterable, Mapping
 from typing import Any
@@ -137,9 +138,14 @@ def turns_frame(source: Any) -> pd.DataFrame:
     """One row per kept turn: ``session_id``, ``platform``, ``turn`` (its index), ``time``
     (UTC), ``kind``, ``text``, ``replies``, ``changed`` and the state after it as ``state.*``.
 
-    :param source: a ``Bot`` or a session store (their histories), a file store's directory
-        (read without a store), or a list of turns (``Turn`` objects or their dicts).
+    :param source: a ``Bot`` or a session store (their histories), a file store's directory,
+        a list of turns (``Turn`` objects or their dicts), or a Parquet file (or directory of
+        them) that ``export_turns`` wrote.
     """
+    if _is_parquet(source):
+        from .exports import read_parquet
+
+        return read_parquet(source)
     table, where = collect(source, "turns_frame", TurnTable(keep_states=False))
     frame = table.frame()
     errors = table.errors
@@ -167,6 +173,15 @@ def turn_source(source: Any, function: str, size: int = 10_000) -> tuple[Iterabl
     if not isinstance(store, SessionStore):
         raise SourceError(f"{function} reads turns from a store's history; {type(store).__name__} keeps none.")
     return turn_batches(store, size), where
+
+
+def _is_parquet(source: Any) -> bool:
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    path = os.fspath(source)
+    if os.path.isfile(path):
+        return path.endswith(".parquet")
+    return os.path.isdir(path) and any(name.endswith(".parquet") for name in os.listdir(path))
 
 
 def warn_skipped(errors: list[tuple[str, str]], function: str, what: str, where: str) -> None:
