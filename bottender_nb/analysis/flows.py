@@ -32,7 +32,7 @@ def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
     else:
         check_values_column(wrapped, column)
         ordered = wrapped.ordered().select(ROW, "session_id", column)
-        pairs = wrapped.previous(ordered, column).filter(~nw.col("prev.session_id").is_null())
+        pairs = wrapped.previous(ordered, column)
         frame = pairs.select(nw.col("prev." + column).alias("from"), nw.col(column).alias("to"))
         if not stays:
             same = (nw.col("from") == nw.col("to")).fill_null(False)

@@ -49,14 +49,12 @@ class Turns:
         return self.frame.with_row_index(ROW, order_by=["session_id", "turn"])
 
     def previous(self, frame: Any, *columns: str) -> Any:
-        """``frame`` (from :meth:`ordered`) with ``prev.<column>`` of the session's previous
-        turn; ``prev.session_id`` is null on a session's first turn."""
+        """The rows of ``frame`` (from :meth:`ordered`) that have a turn before them in their
+        session, with that turn's ``prev.<column>``."""
         before = frame.select(
             (nw.col(ROW) + 1).alias(ROW), *(nw.col(name).alias("prev." + name) for name in ("session_id", *columns))
         )
-        joined = frame.join(before, on=ROW, how="left")
-        same = nw.col("prev.session_id") == nw.col("session_id")
-        return joined.with_columns(nw.when(same).then(nw.col("prev.session_id")).alias("prev.session_id"))
+        return frame.join(before, on=ROW).filter(nw.col("prev.session_id") == nw.col("session_id"))
 
     def collect(self, frame: Any) -> Any:
         """An eager Narwhals frame of ``frame`` (small results: counts, for ``attrs``)."""
