@@ -2,14 +2,15 @@
 
 Sessions are grouped by the calendar period (hour, day, week, month ...) of their first turn;
 for each period since, the share of the cohort's sessions with a turn in that period. Periods
-are counted as integers (pandas period ordinals) worked out from the time's calendar fields,
-which every engine has, so the same group-bys run on pandas, Polars, DuckDB, PyArrow or Dask.
+are counted as integers (pandas period ordinals) worked out from minutes since 1970 on the
+time's wall clock, or its year and month, which every engine has, so the same group-bys run on pandas, Polars, DuckDB, PyArrow or Dask.
 On pandas the answer is the cohort table; on any other engine it is the same cells in long
 form (:func:`retention_table` turns one into the other).
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 import narwhals.stable.v2 as nw
@@ -17,11 +18,12 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalyticsError
-from .turns_contract import share, wrap
+from .turns_contract import SESSION, START, share, wrap
 
 MAX_CELLS = 5_000_000
 """A retention table holds at most this many cells (cohorts x periods since)."""
 PERIODS = ("min", "h", "D", "W", "M", "Q", "Y")
+_EPOCH = datetime(1970, 1, 1)
 _WEEK_OFFSET = pd.Period("1970-01-05", "W").ordinal - 1  # pandas' week ordinal of our week 1
 
 
@@ -38,18 +40,17 @@ def retention(turns: Any, period: str = "D") -> Any:
     """
     wrapped = wrap(turns, "time")
     _check_period(period)
-    periods = wrapped.frame.filter(~nw.col("time").is_null()).select(
-        "session_id", _ordinal(nw.col("time"), period).alias("period")
-    )
-    active = periods.unique(["session_id", "period"])
-    first = active.group_by("session_id").agg(nw.col("period").min().alias("cohort"))
-    sizes = first.group_by("cohort").agg(nw.len().alias("cohort_size"))
+    frame = wrapped.numbered(wrapped.in_order("time"))
+    frame = frame.filter(~nw.col("time").is_null()).with_columns(_ordinal(nw.col("time"), period).alias("period"))
+    # a session's turns mostly share their neighbours' period: keep the changes, then drop repeats
+    changes = nw.col(START) | (nw.col("period") != wrapped.window(nw.col("period").shift(1))).fill_null(True)
+    active = frame.filter(changes).select(SESSION, "period").unique([SESSION, "period"])
+    active = active.with_columns((nw.col("period") - nw.col("period").min().over(SESSION)).alias("periods_since"))
+    active = active.with_columns((nw.col("period") - nw.col("periods_since")).alias("cohort"))
+    cells = active.group_by("cohort", "periods_since").agg(nw.len().alias("sessions"))
+    sizes = cells.filter(nw.col("periods_since") == 0).select("cohort", nw.col("sessions").alias("cohort_size"))
     cells = (
-        active.join(first, on="session_id")
-        .with_columns((nw.col("period") - nw.col("cohort")).alias("periods_since"))
-        .group_by("cohort", "periods_since")
-        .agg(nw.len().alias("sessions"))
-        .join(sizes, on="cohort")
+        cells.join(sizes, on="cohort")
         .sort("cohort", "periods_since")
         .select(nw.col("cohort", "periods_since", "sessions", "cohort_size").cast(nw.Int64),
                 share(nw.col("sessions"), nw.col("cohort_size")).alias("share"))
@@ -81,30 +82,15 @@ def retention_table(cells: Any, period: str = "D") -> pd.DataFrame:
 
 
 def _ordinal(time: Any, period: str) -> Any:
-    """The pandas period ordinal of ``time`` (periods since 1970), from its calendar fields."""
-    year, month = time.dt.year().cast(nw.Int64), time.dt.month().cast(nw.Int64)
+    """The pandas period ordinal of ``time`` (periods since 1970) on its wall clock: whole
+    minutes since 1970 for minutes to weeks, the calendar's year and month for longer periods."""
     if period in ("M", "Q", "Y"):
-        return {"M": (year - 1970) * 12 + month - 1, "Q": (year - 1970) * 4 + (month - 1) // 3,
-                "Y": year - 1970}[period]
-    days = _days(year, month, time.dt.day().cast(nw.Int64))
+        year, month = time.dt.year().cast(nw.Int64) - 1970, time.dt.month().cast(nw.Int64) - 1
+        return {"M": year * 12 + month, "Q": year * 4 + month // 3, "Y": year}[period]
+    minutes = (time.dt.replace_time_zone(None) - _EPOCH).dt.total_minutes().cast(nw.Int64)
     if period == "W":  # pandas weeks run Monday to Sunday; 1970-01-01 was a Thursday
-        return (days + 3) // 7 + _WEEK_OFFSET
-    if period == "D":
-        return days
-    hours = days * 24 + time.dt.hour().cast(nw.Int64)
-    return hours if period == "h" else hours * 60 + time.dt.minute().cast(nw.Int64)
-
-
-def _days(year: Any, month: Any, day: Any) -> Any:
-    """Days since 1970-01-01 of a civil date (H. Hinnant's ``days_from_civil``), in arithmetic."""
-    early = month <= 2
-    year = year - nw.when(early).then(1).otherwise(0)
-    era = year // 400
-    of_era = year - era * 400
-    shifted = month + nw.when(early).then(9).otherwise(-3)
-    of_year = (153 * shifted + 2) // 5 + day - 1
-    of_era_days = of_era * 365 + of_era // 4 - of_era // 100 + of_year
-    return era * 146097 + of_era_days - 719468
+        return (minutes // 1440 + 3) // 7 + _WEEK_OFFSET
+    return minutes // {"min": 1, "h": 60, "D": 1440}[period]
 
 
 def _check_period(period: object) -> None:

@@ -2,7 +2,8 @@
 
 A session has dropped off when its last turn is more than ``idle`` before ``now`` (by default
 the frame's latest turn, so an old export reads as it did then). Its value of one state field
-after that last turn says where it stopped: which question went unanswered.
+after that last turn says where it stopped: which question went unanswered. The last turn is
+the one before the next session's first, in (session, turn) order (:mod:`.turns_contract`).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from ..errors import AnalyticsError
-from .turns_contract import as_values, check_values_column, naive_utc, field_name, share, state_column, wrap
+from .turns_contract import END, as_values, check_values_column, naive_utc, field_name, share, state_column, wrap
 
 Idle = str | timedelta | pd.Timedelta
 Now = str | float | datetime | pd.Timestamp | None
@@ -36,16 +37,18 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     name = field_name(column or field)
     name = f"state.{name}" if name in ("sessions", "share") else name
     idle = _duration(idle)
-    last = wrapped.frame.filter(nw.col("turn") == nw.col("turn").max().over("session_id"))
+    columns = ("time",) if column is None else ("time", column)
+    last = wrapped.numbered(wrapped.in_order(*columns)).filter(nw.col(END))  # each session's last turn
     moment = nw.col("time").max() if now is None else nw.lit(naive_utc(wrapped, _moment(now)).to_pydatetime())
     if not wrapped.lazy and len(wrapped.frame) == 0:  # pandas' max of no times has lost their zone
         moment = nw.col("time")
-    last = last.with_columns(moment.alias("__now"))
+    last = last.select("time", *columns[1:], moment.alias("__now"))
     # no state fields (no turns): an all-missing column, one per row (a bare literal is one row)
     value = nw.when(nw.lit(False)).then(nw.col("turn")) if column is None else nw.col(column)
     if column is not None:
         check_values_column(wrapped, column)
-    quiet = last.filter((nw.col("__now") - nw.col("time")) > idle.to_pytimedelta()).select(value.alias(name))
+    # a time less a duration, not a difference of times (which DuckDB lacks for nanosecond times)
+    quiet = last.filter(nw.col("time") < nw.col("__now") - idle.to_pytimedelta()).select(value.alias(name))
     counted = quiet.group_by(name).agg(nw.len().alias("sessions"))
     result = counted.with_columns(share(nw.col("sessions"), nw.col("sessions").sum()).alias("share"))
     result = result.sort(["sessions", name], descending=[True, False], nulls_last=True)

@@ -3,8 +3,8 @@
 Between each pair of consecutive turns of a session, the field's value before and after is
 one transition. Like the flow views of Dashbot or Rasa, only changes are counted by default
 (``stays=True`` also counts a turn that left the value as it was). A field that is missing
-before and set after counts as a change from ``None``. The turn before is found by a join on
-a row index in (session, turn) order, which every engine runs (:mod:`.turns_contract`).
+before and set after counts as a change from ``None``. The turn before is the row before in
+(session, turn) order, a ``shift`` (:mod:`.turns_contract`), unless it began another session.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from .turns_contract import ROW, as_values, check_values_column, field_name, share, state_column, wrap
+from .turns_contract import START, as_values, check_values_column, field_name, share, state_column, wrap
 
 
 def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
@@ -31,12 +31,13 @@ def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
         frame = wrapped.frame.select(nw.lit(None).alias("from"), nw.lit(None).alias("to")).head(0)
     else:
         check_values_column(wrapped, column)
-        ordered = wrapped.ordered().select(ROW, "session_id", column)
-        pairs = wrapped.previous(ordered, column)
-        frame = pairs.select(nw.col("prev." + column).alias("from"), nw.col(column).alias("to"))
+        ordered = wrapped.in_order(column)
+        frame = ordered.select(START, wrapped.window(nw.col(column).shift(1)).alias("from"), nw.col(column).alias("to"))
+        keep = ~nw.col(START)  # a session's first turn has no turn before it
         if not stays:
             same = (nw.col("from") == nw.col("to")).fill_null(False)
-            frame = frame.filter(~(same | (nw.col("from").is_null() & nw.col("to").is_null())))
+            keep = keep & ~(same | (nw.col("from").is_null() & nw.col("to").is_null()))
+        frame = frame.filter(keep).drop(START)
     counted = frame.group_by("from", "to").agg(nw.len().alias("count"))
     result = counted.with_columns(share(nw.col("count"), nw.col("count").sum().over("from")).alias("share"))
     result = result.sort(["count", "from", "to"], descending=[True, False, False], nulls_last=True)

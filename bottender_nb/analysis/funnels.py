@@ -3,7 +3,9 @@
 A session reaches step 0 at its first turn whose state matches step 0's condition, and step k
 at its first turn, at or after the turn where it reached step k-1, whose state matches step k.
 So a session that skips a step stops there, and one turn may reach several steps at once.
-Each step is a filter, a join with the step before and a group-by, on whatever engine holds the turns.
+With the turns in (session, turn) order and the sessions numbered, a session has reached step
+k by a turn when the latest session with a step-k match (after step k-1) so far is itself: one
+running maximum per step, on whatever engine holds the turns, with no join and no group-by.
 """
 
 from __future__ import annotations
@@ -18,11 +20,11 @@ import pandas as pd
 
 from ..errors import AnalyticsError
 from .columns import STATE_PREFIX
-from .turns_contract import Turns, equals, share, state_column, state_fields, wrap
+from .turns_contract import END, ORDER, SESSION, START, Turns, equals, share, state_column, state_fields, wrap
 
 Condition = Union[Mapping[str, Any], nw.Expr, Callable[[Any], Any]]
 _SCALARS = (str, int, float, bool, np.generic, datetime, timedelta, type(None))
-_MATCH = "__step_%d"
+_MATCH, _LATEST = "__step_%d", "__latest_%d"
 
 
 def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
@@ -41,31 +43,52 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
     """
     wrapped = wrap(turns)
     steps = _checked_steps(steps)
-    frame = wrapped.frame.with_columns(*_matches(wrapped, steps))
-    frame = frame.select("session_id", "turn", *(_MATCH % index for index in range(len(steps))))
-    reached = None
-    counts = []
-    for index, (name, _) in enumerate(steps):
-        candidates = frame.filter(nw.col(_MATCH % index))
-        if reached is not None:
-            candidates = candidates.join(reached, on="session_id").filter(nw.col("turn") >= nw.col("at"))
-        reached = candidates.group_by("session_id").agg(nw.col("turn").min().alias("at"))
-        counts.append(reached.select(nw.len().alias("sessions")).with_columns(
-            nw.lit(index).alias("index"), nw.lit(str(name)).alias("step")))
-    return wrapped.native(_shares(nw.concat(counts)))
+    frame = wrapped.in_order(*_columns(wrapped, steps))
+    ordered = Turns(frame, wrapped.schema, wrapped.pandas)  # a function step sees the rows in this order
+    frame = wrapped.numbered(frame.select(*ORDER, START, *_matches(ordered, steps)))
+    reached, counts = None, []
+    for index in range(len(steps)):
+        # the number of the latest session with a hit so far: this one's, once it has reached the step
+        hit = nw.col(_MATCH % index) if reached is None else nw.col(_MATCH % index) & reached
+        latest = wrapped.window(nw.when(hit).then(nw.col(SESSION)).otherwise(0).cum_max())
+        frame = frame.with_columns(latest.alias(_LATEST % index))
+        reached = nw.col(_LATEST % index) == nw.col(SESSION)
+        counts.append((reached & nw.col(END)).sum().alias(str(index)))
+    names = [str(name) for name, _ in steps]
+    return wrapped.native(_table(frame.select(*counts), names))
 
 
-def _shares(counts: Any) -> Any:
-    """Each step's count with its share of step 0's and of the step before's."""
-    start = counts.filter(nw.col("index") == 0).select(nw.col("sessions").alias("start"))
-    before = counts.select((nw.col("index") + 1).alias("index"), nw.col("sessions").alias("previous"))
-    table = counts.join(start, how="cross").join(before, on="index", how="left")
-    previous = nw.col("previous").fill_null(nw.col("sessions"))
-    return table.sort("index").select(
-        "step", nw.col("sessions").cast(nw.Int64),
-        share(nw.col("sessions"), nw.col("start")).alias("share_of_start"),
-        share(nw.col("sessions"), previous).alias("share_of_previous"),
-    )
+def _columns(turns: Turns, steps: list[tuple[str, Condition]]) -> list[str]:
+    """The columns the steps read: a mapping's fields; every column for an expression or a function."""
+    if not all(isinstance(condition, Mapping) for _, condition in steps):
+        return list(turns.schema)
+    columns = (state_column(turns, field) for _, condition in steps for field in condition)
+    return [column for column in columns if column is not None]
+
+
+def _table(counts: Any, names: list[str]) -> Any:
+    """The funnel, one row per step, from one row of counts (columns ``"0"``, ``"1"`` ...).
+
+    Eager counts are known numbers, so the table is made from them at once; lazy ones stay lazy
+    (one select per step, stacked), so a lazy frame's funnel is still a query.
+    """
+    if not isinstance(counts, nw.LazyFrame):
+        sessions = [int(counts.item(0, str(index))) for index in range(len(names))]
+        previous = sessions[:1] + sessions[:-1]
+        return nw.from_dict({
+            "step": names, "sessions": sessions,
+            "share_of_start": [part / sessions[0] if sessions[0] else None for part in sessions],
+            "share_of_previous": [part / whole if whole else None for part, whole in zip(sessions, previous)],
+        }, schema={"step": nw.String(), "sessions": nw.Int64(), "share_of_start": nw.Float64(),
+                   "share_of_previous": nw.Float64()}, backend=nw.get_native_namespace(counts))
+    rows = []
+    for index, name in enumerate(names):
+        sessions, previous = nw.col(str(index)), nw.col(str(max(index - 1, 0)))
+        rows.append(counts.select(
+            nw.lit(index).alias("index"), nw.lit(name).alias("step"), sessions.cast(nw.Int64).alias("sessions"),
+            share(sessions, nw.col("0")).alias("share_of_start"), share(sessions, previous).alias("share_of_previous"),
+        ))
+    return nw.concat(rows).sort("index").drop("index")
 
 
 def _matches(turns: Turns, steps: list[tuple[str, Condition]]) -> list[Any]:

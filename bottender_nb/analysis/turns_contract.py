@@ -7,9 +7,14 @@ may come in any order. It may be pandas, Polars (eager or lazy), a DuckDB relati
 table or a Dask frame: every analytics function wraps it here once (:func:`wrap`), works on
 Narwhals expressions, and hands back the same kind (:meth:`Turns.native`): lazy in, lazy out.
 
-Only what every one of those engines runs is used: joins, group-bys, ``over`` without an
-order, and a row index in (session, turn) order for "the previous turn" (Dask and PyArrow
-have no ordered windows; a join on ``row - 1`` is the same answer on all of them).
+"The turn before" and "so far in this session" need the rows in (session, turn) order. An
+eager frame is put in that order once (:meth:`Turns.in_order`; sorted only when it is not, as
+``turns_frame`` gives it), and its order-dependent steps (``shift``, ``cum_sum``) then run on
+the rows as they are: on pandas those are single vectorised passes, no join and no group-by on
+the session-id strings. A lazy frame has no row order (Narwhals' rule), so the same steps run
+as windows over that order (:meth:`Turns.window`, ``over(order_by=...)``). Session boundaries
+come from a ``__start`` column (the session's first turn), never from a partitioned window,
+which Dask cannot order.
 """
 
 from __future__ import annotations
@@ -24,8 +29,11 @@ from ..errors import AnalyticsError
 from .columns import STATE_PREFIX
 
 _HINT = "pass the DataFrame turns_frame(...) returns (or its Parquet export, read by any engine)"
-ROW = "__row"
-"""The row index in (session, turn) order that :meth:`Turns.ordered` adds."""
+ORDER = ["session_id", "turn"]
+START = "__start"
+"""True on each session's first turn (in :meth:`Turns.in_order`'s frame)."""
+SESSION, END = "__session", "__end"
+"""A session's number and its last turn (:meth:`Turns.numbered`)."""
 
 
 @dataclass(frozen=True)
@@ -41,20 +49,39 @@ class Turns:
         return isinstance(self.frame, nw.LazyFrame)
 
     def native(self, result: Any) -> Any:
-        """``result`` (a Narwhals frame) as the caller's kind of frame."""
-        return result.to_native()
+        """``result`` (a Narwhals frame) as the caller's kind of frame (pandas: a fresh 0..n-1 index)."""
+        native = result.to_native()
+        return native.reset_index(drop=True) if self.pandas else native
 
-    def ordered(self) -> Any:
-        """The frame with :data:`ROW`, 0..n-1 in (session, turn) order."""
-        return self.frame.with_row_index(ROW, order_by=["session_id", "turn"])
+    def window(self, expression: Any) -> Any:
+        """An order-dependent ``expression`` (``shift``, ``cum_sum`` ...) in (session, turn) order.
 
-    def previous(self, frame: Any, *columns: str) -> Any:
-        """The rows of ``frame`` (from :meth:`ordered`) that have a turn before them in their
-        session, with that turn's ``prev.<column>``."""
-        before = frame.select(
-            (nw.col(ROW) + 1).alias(ROW), *(nw.col(name).alias("prev." + name) for name in ("session_id", *columns))
-        )
-        return frame.join(before, on=ROW).filter(nw.col("prev.session_id") == nw.col("session_id"))
+        An eager frame from :meth:`in_order` is in that order already; a lazy one has no row
+        order, so the order is given to the engine (a window ordered by session and turn).
+        """
+        return expression.over(order_by=ORDER) if self.lazy else expression
+
+    def in_order(self, *columns: str) -> Any:
+        """``session_id``, ``turn``, ``columns`` and :data:`START`; an eager frame's rows in
+        (session, turn) order, sorted only when they are not grouped by session in turn order."""
+        frame = self.frame.select(*dict.fromkeys(["session_id", "turn", *columns]))
+        starts = (nw.col("session_id") != self.window(nw.col("session_id").shift(1))).fill_null(True)
+        if self.lazy:
+            return frame.with_columns(starts.alias(START))
+        # a new id, or a turn not after the one before: as many as there are ids when grouped
+        frame = frame.with_columns((starts | (nw.col("turn") <= nw.col("turn").shift(1)).fill_null(True)).alias(START))
+        counts = frame.select(nw.col(START).sum().alias("starts"), nw.col("session_id").n_unique().alias("ids"))
+        if counts.item(0, "starts") != counts.item(0, "ids"):
+            frame = frame.sort(ORDER).with_columns(starts.alias(START))
+        return frame
+
+    def numbered(self, frame: Any) -> Any:
+        """``frame`` (from :meth:`in_order`) with :data:`SESSION`, the session's number (1, 2 ...
+        in turn order), and :data:`END`, true on its last turn: a cumulative sum and a shift
+        (of the numbers: a shifted boolean column would hold objects in pandas)."""
+        frame = frame.with_columns(self.window(nw.col(START).cast(nw.Int64).cum_sum()).alias(SESSION))
+        following = self.window(nw.col(SESSION).shift(-1))
+        return frame.with_columns((following != nw.col(SESSION)).fill_null(True).alias(END))
 
     def collect(self, frame: Any) -> Any:
         """An eager Narwhals frame of ``frame`` (small results: counts, for ``attrs``)."""
@@ -81,7 +108,8 @@ def wrap(turns: Any, *columns: str) -> Turns:
             )
     if not schema["turn"].is_numeric():
         raise AnalyticsError(f"The 'turn' column must hold turn numbers (0, 1, 2 ...) on every row; {_HINT}.")
-    if "time" in columns and not isinstance(schema["time"], dtypes.Datetime):
+    # DuckDB's nanosecond zoned timestamps have no Narwhals name (Unknown): the engine checks those
+    if "time" in columns and not isinstance(schema["time"], (dtypes.Datetime, dtypes.Unknown)):
         raise AnalyticsError(
             f"The 'time' column holds {schema['time']}, not datetimes; {_HINT}, or convert it with "
             "pd.to_datetime(turns['time'], utc=True)."
