@@ -42,11 +42,14 @@ def retention(turns: Any, period: str = "D") -> Any:
     _check_period(period)
     frame = wrapped.numbered(wrapped.in_order("time"))
     frame = frame.filter(~nw.col("time").is_null()).with_columns(_ordinal(nw.col("time"), period).alias("period"))
-    # a session's turns mostly share their neighbours' period: keep the changes, then drop repeats
-    changes = nw.col(START) | (nw.col("period") != wrapped.window(nw.col("period").shift(1))).fill_null(True)
-    active = frame.filter(changes).select(SESSION, "period").unique([SESSION, "period"])
-    active = active.with_columns((nw.col("period") - nw.col("period").min().over(SESSION)).alias("periods_since"))
-    active = active.with_columns((nw.col("period") - nw.col("periods_since")).alias("cohort"))
+    if wrapped.ordered_windows:  # a session's turns mostly share their neighbours' period: keep the changes
+        key = SESSION
+        frame = frame.filter(nw.col(START) | (nw.col("period") != wrapped.window(nw.col("period").shift(1))).fill_null(True))
+    else:
+        key = "session_id"
+    active = frame.select(key, "period").unique([key, "period"])
+    cohorts = active.group_by(key).agg(nw.col("period").min().alias("cohort"))
+    active = active.join(cohorts, on=key).with_columns((nw.col("period") - nw.col("cohort")).alias("periods_since"))
     cells = active.group_by("cohort", "periods_since").agg(nw.len().alias("sessions"))
     sizes = cells.filter(nw.col("periods_since") == 0).select("cohort", nw.col("sessions").alias("cohort_size"))
     cells = (

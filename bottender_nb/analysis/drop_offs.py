@@ -42,7 +42,7 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     moment = nw.col("time").max() if now is None else nw.lit(naive_utc(wrapped, _moment(now)).to_pydatetime())
     if not wrapped.lazy and len(wrapped.frame) == 0:  # pandas' max of no times has lost their zone
         moment = nw.col("time")
-    last = last.select("time", *columns[1:], moment.alias("__now"))
+    last = last.select("turn", *columns, moment.alias("__now"))
     # no state fields (no turns): an all-missing column, one per row (a bare literal is one row)
     value = nw.when(nw.lit(False)).then(nw.col("turn")) if column is None else nw.col(column)
     if column is not None:

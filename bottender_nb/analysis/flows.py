@@ -32,14 +32,16 @@ def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
     else:
         check_values_column(wrapped, column)
         ordered = wrapped.in_order(column)
-        frame = ordered.select(START, wrapped.window(nw.col(column).shift(1)).alias("from"), nw.col(column).alias("to"))
+        frame = wrapped.previous(ordered, column).select(START, "from", nw.col(column).alias("to"))
         keep = ~nw.col(START)  # a session's first turn has no turn before it
         if not stays:
             same = (nw.col("from") == nw.col("to")).fill_null(False)
             keep = keep & ~(same | (nw.col("from").is_null() & nw.col("to").is_null()))
         frame = frame.filter(keep).drop(START)
     counted = frame.group_by("from", "to").agg(nw.len().alias("count"))
-    result = counted.with_columns(share(nw.col("count"), nw.col("count").sum().over("from")).alias("share"))
+    # the total out of each value as a column of its own first: Dask cannot align a window inside `when`
+    result = counted.with_columns(nw.col("count").sum().over("from").alias("__out"))
+    result = result.with_columns(share(nw.col("count"), nw.col("__out")).alias("share"))
     result = result.sort(["count", "from", "to"], descending=[True, False, False], nulls_last=True)
     native = wrapped.native(result.select("from", "to", nw.col("count").cast(nw.Int64), "share"))
     if wrapped.pandas:

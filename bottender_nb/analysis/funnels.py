@@ -45,7 +45,10 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
     steps = _checked_steps(steps)
     frame = wrapped.in_order(*_columns(wrapped, steps))
     ordered = Turns(frame, wrapped.schema, wrapped.pandas)  # a function step sees the rows in this order
-    frame = wrapped.numbered(frame.select(*ORDER, START, *_matches(ordered, steps)))
+    frame = frame.select(*ORDER, START, *_matches(ordered, steps))
+    if not wrapped.ordered_windows:
+        return wrapped.native(_table(_counts_by_joins(frame, len(steps)), [str(name) for name, _ in steps]))
+    frame = wrapped.numbered(frame)
     reached, counts = None, []
     for index in range(len(steps)):
         # the number of the latest session with a hit so far: this one's, once it has reached the step
@@ -56,6 +59,22 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
         counts.append((reached & nw.col(END)).sum().alias(str(index)))
     names = [str(name) for name, _ in steps]
     return wrapped.native(_table(frame.select(*counts), names))
+
+
+def _counts_by_joins(frame: Any, steps: int) -> Any:
+    """The counts without ordered windows (Dask): per step, each session's first turn at it, at
+    or after the turn where it reached the step before, by a group-by and a join."""
+    reached, counts = None, []
+    for index in range(steps):
+        candidates = frame.filter(nw.col(_MATCH % index)).select("session_id", "turn")
+        if reached is not None:
+            candidates = candidates.join(reached, on="session_id").filter(nw.col("turn") >= nw.col("at"))
+        reached = candidates.group_by("session_id").agg(nw.col("turn").min().alias("at"))
+        counts.append(reached.select(nw.len().alias(str(index))))
+    table = counts[0]
+    for count in counts[1:]:
+        table = table.join(count, how="cross")
+    return table
 
 
 def _columns(turns: Turns, steps: list[tuple[str, Condition]]) -> list[str]:

@@ -53,6 +53,13 @@ class Turns:
         native = result.to_native()
         return native.reset_index(drop=True) if self.pandas else native
 
+    @property
+    def ordered_windows(self) -> bool:
+        """Can the engine run a window in an order? Dask cannot (Narwhals has no ``over(order_by=...)``
+        for it), so there a session's first and last turns come from its least and greatest turn
+        number, and the turn before from a join (:meth:`previous`); everything else is the same."""
+        return not self.frame.implementation.is_dask()
+
     def window(self, expression: Any) -> Any:
         """An order-dependent ``expression`` (``shift``, ``cum_sum`` ...) in (session, turn) order.
 
@@ -66,6 +73,8 @@ class Turns:
         (session, turn) order, sorted only when they are not grouped by session in turn order."""
         frame = self.frame.select(*dict.fromkeys(["session_id", "turn", *columns]))
         starts = (nw.col("session_id") != self.window(nw.col("session_id").shift(1))).fill_null(True)
+        if not self.ordered_windows:
+            return self._bounds(frame, "min", START)
         if self.lazy:
             return frame.with_columns(starts.alias(START))
         # a new id, or a turn not after the one before: as many as there are ids when grouped
@@ -78,10 +87,35 @@ class Turns:
     def numbered(self, frame: Any) -> Any:
         """``frame`` (from :meth:`in_order`) with :data:`SESSION`, the session's number (1, 2 ...
         in turn order), and :data:`END`, true on its last turn: a cumulative sum and a shift
-        (of the numbers: a shifted boolean column would hold objects in pandas)."""
+        (of the numbers: a shifted boolean column would hold objects in pandas). Without ordered
+        windows (Dask), only :data:`END`, from the session's greatest turn number."""
+        if not self.ordered_windows:
+            return self._bounds(frame, "max", END)
         frame = frame.with_columns(self.window(nw.col(START).cast(nw.Int64).cum_sum()).alias(SESSION))
         following = self.window(nw.col(SESSION).shift(-1))
         return frame.with_columns((following != nw.col(SESSION)).fill_null(True).alias(END))
+
+    @staticmethod
+    def _bounds(frame: Any, bound: str, name: str) -> Any:
+        """``frame`` with ``name``: the row holds its session's least (``"min"``) or greatest turn
+        number; a group-by and a join (Dask cannot align a window's result with its frame)."""
+        bounds = frame.group_by("session_id").agg(getattr(nw.col("turn"), bound)().alias("__bound"))
+        frame = frame.join(bounds, on="session_id")
+        return frame.with_columns((nw.col("turn") == nw.col("__bound")).alias(name)).drop("__bound")
+
+    def previous(self, frame: Any, column: str) -> Any:
+        """``frame`` (from :meth:`in_order`) with ``from``: ``column`` at the session's turn before
+        (null at its first turn). Without ordered windows (Dask), the greatest earlier turn
+        number, by a join of each session's turns with each other (its length squared rows)."""
+        if self.ordered_windows:
+            return frame.with_columns(self.window(nw.col(column).shift(1)).alias("from"))
+        turns = frame.select("session_id", nw.col("turn").alias("__before"))
+        before = (frame.select("session_id", "turn").join(turns, on="session_id")
+                  .filter(nw.col("__before") < nw.col("turn")).group_by("session_id", "turn")
+                  .agg(nw.col("__before").max()))
+        values = frame.select("session_id", nw.col("turn").alias("__before"), nw.col(column).alias("from"))
+        before = before.join(values, on=["session_id", "__before"]).drop("__before")
+        return frame.join(before, on=["session_id", "turn"], how="left")
 
     def collect(self, frame: Any) -> Any:
         """An eager Narwhals frame of ``frame`` (small results: counts, for ``attrs``)."""
