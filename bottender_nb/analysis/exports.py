@@ -23,6 +23,7 @@ import pandas as pd
 
 from ..errors import missing_extra
 from .columns import SessionTable
+from .parquet import JSON_COLUMNS
 from .sources import Progress, session_batches, store_of
 from .turns import TurnTable, turn_source, warn_skipped
 
@@ -34,8 +35,6 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
 
 BATCH = 10_000
 """Turns (or sessions) per row group: a batch is all the export holds in memory."""
-JSON_COLUMNS = "bottender_nb.json_columns"
-"""Parquet metadata key: the columns stored as JSON text."""
 
 
 def export_turns(source: Any, path: str | os.PathLike[str], *, progress: bool | None = None,
@@ -158,15 +157,3 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
                 pa.array([None if value is None else str(value) for value in column.to_pylist()], pa.large_string())
         columns.append(column)
     return pa.Table.from_arrays(columns, schema=schema)
-
-
-def read_parquet(path: str | os.PathLike[str]) -> pd.DataFrame:
-    """An exported file (or a directory of them) as the frame it came from."""
-    table = pq.read_table(os.fspath(path))
-    metadata = table.schema.metadata or {}
-    json_columns = orjson.loads(metadata.get(JSON_COLUMNS.encode(), b"[]"))
-    frame = table.to_pandas(types_mapper={pa.large_string(): pd.StringDtype("pyarrow", na_value=float("nan")),
-                                          pa.string(): pd.StringDtype("pyarrow", na_value=float("nan"))}.get)
-    for name in json_columns:
-        frame[name] = [None if value is None or value != value else orjson.loads(value) for value in frame[name]]
-    return frame

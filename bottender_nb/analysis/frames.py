@@ -45,7 +45,7 @@ def sessions_frame(
     :param clock: "now" for ``expired``, epoch seconds; the store's clock for a store.
     """
     if _is_parquet(source):
-        from .exports import read_parquet
+        from .parquet import read_parquet
 
         return read_parquet(source)
     table = SessionTable()

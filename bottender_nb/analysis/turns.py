@@ -143,7 +143,7 @@ def turns_frame(source: Any) -> pd.DataFrame:
         them) that ``export_turns`` wrote.
     """
     if _is_parquet(source):
-        from .exports import read_parquet
+        from .parquet import read_parquet
 
         return read_parquet(source)
     table, where = collect(source, "turns_frame", TurnTable(keep_states=False))
