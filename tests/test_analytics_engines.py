@@ -72,6 +72,7 @@ def rows(frame: pd.DataFrame) -> list[tuple]:
                   else value for value in row) for row in frame.itertuples(index=False)]
 
 
+@pytest.mark.timeout(120)  # a Dask graph that deadlocks the in-process scheduler fails here, not at 300 s
 @pytest.mark.parametrize("name", CALLS)
 def test_every_engine_gives_pandas_answer(name, dask_client):
     turns = hand_built()

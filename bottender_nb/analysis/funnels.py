@@ -88,8 +88,8 @@ def _columns(turns: Turns, steps: list[tuple[str, Condition]]) -> list[str]:
 def _table(counts: Any, names: list[str]) -> Any:
     """The funnel, one row per step, from one row of counts (columns ``"0"``, ``"1"`` ...).
 
-    Eager counts are known numbers, so the table is made from them at once; lazy ones stay lazy
-    (one select per step, stacked), so a lazy frame's funnel is still a query.
+    Eager counts are known numbers, so the table is made from them at once; lazy ones stay lazy,
+    so a lazy frame's funnel is still a query.
     """
     if not isinstance(counts, nw.LazyFrame):
         sessions = [int(counts.item(0, str(index))) for index in range(len(names))]
@@ -100,14 +100,21 @@ def _table(counts: Any, names: list[str]) -> Any:
             "share_of_previous": [part / whole if whole else None for part, whole in zip(sessions, previous)],
         }, schema={"step": nw.String(), "sessions": nw.Int64(), "share_of_start": nw.Float64(),
                    "share_of_previous": nw.Float64()}, backend=nw.get_native_namespace(counts))
-    rows = []
-    for index, name in enumerate(names):
-        sessions, previous = nw.col(str(index)), nw.col(str(max(index - 1, 0)))
-        rows.append(counts.select(
-            nw.lit(index).alias("index"), nw.lit(name).alias("step"), sessions.cast(nw.Int64).alias("sessions"),
-            share(sessions, nw.col("0")).alias("share_of_start"), share(sessions, previous).alias("share_of_previous"),
-        ))
-    return nw.concat(rows).sort("index").drop("index")
+    # one row per step by an unpivot of the one row of counts, beside that row (a cross join), so
+    # one partition on Dask. Sorting several partitions (say, one select per step, stacked) makes
+    # Dask compute quantiles while it lowers the graph, inside a functools.cached_property: on
+    # Python 3.11 that holds a lock the in-process scheduler of a LocalCluster needs: a deadlock.
+    indices = [str(index) for index in range(len(names))]
+    rows = counts.unpivot(indices, variable_name="index", value_name="sessions").join(counts, how="cross")
+    index, sessions = nw.col("index"), nw.col("sessions")
+    step, previous = nw.lit(names[0]), nw.col("0")  # step 0's, then each later step's by its index
+    for position, name in enumerate(names[1:], start=1):
+        step = nw.when(index == str(position)).then(nw.lit(name)).otherwise(step)
+        previous = nw.when(index == str(position)).then(nw.col(str(position - 1))).otherwise(previous)
+    return rows.select(
+        index.cast(nw.Int64), step.alias("step"), sessions.cast(nw.Int64).alias("sessions"),
+        share(sessions, nw.col("0")).alias("share_of_start"), share(sessions, previous).alias("share_of_previous"),
+    ).sort("index").drop("index")
 
 
 def _matches(turns: Turns, steps: list[tuple[str, Condition]]) -> list[Any]:
@@ -139,10 +146,10 @@ def _checked_steps(steps: Any) -> list[tuple[str, Condition]]:
         name, condition = step
         if isinstance(condition, Mapping):
             _check_values(name, condition)
-        elif not callable(condition):
+        elif not (isinstance(condition, nw.Expr) or callable(condition)):
             raise AnalyticsError(
-                f"Step {name!r}'s condition must be a mapping of state fields to values or a function "
-                f"of the state, not {type(condition).__name__}."
+                f"Step {name!r}'s condition must be a mapping of state fields to values, a Narwhals "
+                f"expression or a function of the state, not {type(condition).__name__}."
             )
         checked.append((name, condition))
     return checked
