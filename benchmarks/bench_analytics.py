@@ -16,7 +16,8 @@ With ``--compare-with DIR`` (the root of another checkout, such as a ``git workt
 ``main``), two processes, one importing this checkout's ``bottender_nb`` and one DIR's, build
 the same turns; each round times every function once in each, alternating which goes first,
 so both see the same machine load. One JSON line per function: both best times and
-``ratio`` (this checkout's over DIR's; the target is ``ratio <= 1.1``).
+``ratio`` (this checkout's over DIR's; the target is ``ratio <= 1.1``), and ``cpu_ratio``, the
+same of the best CPU times, which a loaded machine disturbs less.
 """
 
 from __future__ import annotations
@@ -79,9 +80,9 @@ def make_turns(sessions: int, seed: int = 5) -> pd.DataFrame:
     })
 
 
-def cases() -> dict[str, Callable[[pd.DataFrame], object]]:
+def cases(only: list[str] | None = None) -> dict[str, Callable[[pd.DataFrame], object]]:
     steps = [(name, {"step": name}) for name in STEPS[1:]]
-    return {
+    named = {
         "funnel (4 steps)": lambda turns: funnel(turns, steps),
         "funnel (a function step)": lambda turns: funnel(turns, [("3+ messages", lambda s: s["count"] >= 3)]),
         "retention (D)": lambda turns: retention(turns, "D"),
@@ -90,6 +91,7 @@ def cases() -> dict[str, Callable[[pd.DataFrame], object]]:
         "transitions (stays)": lambda turns: transitions(turns, "profile.city", stays=True),
         "drop_off": lambda turns: drop_off(turns, "step", "30min"),
     }
+    return {name: case for name, case in named.items() if not only or name in only}
 
 
 def timed(call: Callable[[], object]) -> float:
@@ -106,8 +108,9 @@ def serve(turns: pd.DataFrame) -> None:
     print(json.dumps({"package": str(Path(bottender_nb.__file__).parent)}), flush=True)
     named = cases()
     for line in sys.stdin:
+        cpu = time.process_time()
         seconds = timed(lambda: named[line.strip()](turns))
-        print(json.dumps({"seconds": seconds}), flush=True)
+        print(json.dumps({"seconds": seconds, "cpu": time.process_time() - cpu}), flush=True)
 
 
 def compare(other: Path, options: argparse.Namespace) -> None:
@@ -122,22 +125,25 @@ def compare(other: Path, options: argparse.Namespace) -> None:
                                        stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     for name, side in sides.items():
         print(json.dumps({"side": name, **json.loads(side.stdout.readline())}), flush=True)
-    best = {name: {case: float("inf") for case in cases()} for name in sides}
+    best = {name: {case: float("inf") for case in cases(options.case)} for name in sides}
+    cpu = {name: {case: float("inf") for case in cases(options.case)} for name in sides}
     for number in range(options.rounds):
-        for case in cases():
+        for case in cases(options.case):
             order = list(sides) if number % 2 == 0 else list(reversed(sides))
             for name in order:
                 sides[name].stdin.write(case + "\n")
                 sides[name].stdin.flush()
-                seconds = json.loads(sides[name].stdout.readline())["seconds"]
-                best[name][case] = min(best[name][case], seconds)
+                answer = json.loads(sides[name].stdout.readline())
+                best[name][case] = min(best[name][case], answer["seconds"])
+                cpu[name][case] = min(cpu[name][case], answer["cpu"])
     for side in sides.values():
         side.stdin.close()
         side.wait()
-    for case in cases():
+    for case in cases(options.case):
         this, that = best["this"][case], best["other"][case]
         print(json.dumps({"function": case, "seconds": round(this, 4), "other_seconds": round(that, 4),
-                          "ratio": round(this / that, 3), "target": "ratio <= 1.1"}))
+                          "ratio": round(this / that, 3), "cpu_ratio": round(cpu["this"][case] / cpu["other"][case], 3),
+                          "target": "ratio <= 1.1"}))
 
 
 def main() -> None:
@@ -147,6 +153,7 @@ def main() -> None:
     parser.add_argument("--shuffled", action="store_true", help="rows in random order, not by session")
     parser.add_argument("--compare-with", type=Path, metavar="DIR",
                         help="the root of another checkout (e.g. a git worktree of main) to time against")
+    parser.add_argument("--case", action="append", choices=list(cases()), help="time only this function (repeatable)")
     parser.add_argument("--serve", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args()
     started = time.perf_counter()
@@ -165,7 +172,7 @@ def main() -> None:
     baseline = float("inf")
     for _ in range(options.rounds):
         baseline = min(baseline, timed(lambda: turns.groupby("session_id").size()))
-        for name, case in cases().items():
+        for name, case in cases(options.case).items():
             best[name] = min(best.get(name, float("inf")), timed(lambda case=case: case(turns)))
     for name, seconds in best.items():
         print(json.dumps({"function": name, "seconds": round(seconds, 4),

@@ -77,23 +77,24 @@ class Turns:
             return self._bounds(frame, "min", START)
         if self.lazy:
             return frame.with_columns(starts.alias(START))
-        # a new id, or a turn not after the one before: as many as there are ids when grouped
+        # a new id, or a turn not after the one before: grouped rows start each id once
         frame = frame.with_columns((starts | (nw.col("turn") <= nw.col("turn").shift(1)).fill_null(True)).alias(START))
-        counts = frame.select(nw.col(START).sum().alias("starts"), nw.col("session_id").n_unique().alias("ids"))
+        firsts = frame.select("session_id", START).filter(nw.col(START))
+        counts = firsts.select(nw.len().alias("starts"), nw.col("session_id").n_unique().alias("ids"))
         if counts.item(0, "starts") != counts.item(0, "ids"):
             frame = frame.sort(ORDER).with_columns(starts.alias(START))
         return frame
 
     def numbered(self, frame: Any) -> Any:
         """``frame`` (from :meth:`in_order`) with :data:`SESSION`, the session's number (1, 2 ...
-        in turn order), and :data:`END`, true on its last turn: a cumulative sum and a shift
-        (of the numbers: a shifted boolean column would hold objects in pandas). Without ordered
+        in turn order), and :data:`END`, true on its last turn: a cumulative sum and a shift, in
+        one pass over the frame. Without ordered
         windows (Dask), only :data:`END`, from the session's greatest turn number."""
         if not self.ordered_windows:
             return self._bounds(frame, "max", END)
-        frame = frame.with_columns(self.window(nw.col(START).cast(nw.Int64).cum_sum()).alias(SESSION))
-        following = self.window(nw.col(SESSION).shift(-1))
-        return frame.with_columns((following != nw.col(SESSION)).fill_null(True).alias(END))
+        start = nw.col(START).cast(nw.Int64)  # a shifted boolean column would hold objects in pandas
+        following = self.window(start.shift(-1)).fill_null(1)  # the next row starts a session, or there is none
+        return frame.with_columns(self.window(start.cum_sum()).alias(SESSION), (following == 1).alias(END))
 
     @staticmethod
     def _bounds(frame: Any, bound: str, name: str) -> Any:
