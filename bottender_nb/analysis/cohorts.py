@@ -41,7 +41,7 @@ def retention(turns: Any, period: str = "D") -> Any:
     wrapped = wrap(turns, "time")
     _check_period(period)
     frame = wrapped.numbered(wrapped.in_order("time"))
-    frame = frame.filter(~nw.col("time").is_null()).with_columns(_ordinal(nw.col("time"), period).alias("period"))
+    frame = frame.filter(~nw.col("time").is_null()).with_columns(_ordinal(nw.col("time"), period, wrapped.frame.implementation.is_duckdb()).alias("period"))
     if wrapped.ordered_windows:  # a session's turns mostly share their neighbours' period: keep the changes
         key = SESSION
         frame = frame.filter(nw.col(START) | (nw.col("period") != wrapped.window(nw.col("period").shift(1))).fill_null(True))
@@ -84,13 +84,18 @@ def retention_table(cells: Any, period: str = "D") -> pd.DataFrame:
     return _table(table, cohorts, sizes, period)
 
 
-def _ordinal(time: Any, period: str) -> Any:
+def _ordinal(time: Any, period: str, duckdb: bool) -> Any:
     """The pandas period ordinal of ``time`` (periods since 1970) on its wall clock: whole
-    minutes since 1970 for minutes to weeks, the calendar's year and month for longer periods."""
+    minutes since 1970 for minutes to weeks, the calendar's year and month for longer periods.
+
+    Minutes come from the integer timestamp, one cheap pass on every engine; Narwhals has no
+    ``dt.timestamp`` on DuckDB, so there they are the minutes of the time less 1970 (which on
+    pandas would go through float seconds, several passes)."""
     if period in ("M", "Q", "Y"):
         year, month = time.dt.year().cast(nw.Int64) - 1970, time.dt.month().cast(nw.Int64) - 1
         return {"M": year * 12 + month, "Q": year * 4 + month // 3, "Y": year}[period]
-    minutes = (time.dt.replace_time_zone(None) - _EPOCH).dt.total_minutes().cast(nw.Int64)
+    wall = time.dt.replace_time_zone(None)
+    minutes = (wall - _EPOCH).dt.total_minutes().cast(nw.Int64) if duckdb else wall.dt.timestamp("ms") // 60_000
     if period == "W":  # pandas weeks run Monday to Sunday; 1970-01-01 was a Thursday
         return (minutes // 1440 + 3) // 7 + _WEEK_OFFSET
     return minutes // {"min": 1, "h": 60, "D": 1440}[period]

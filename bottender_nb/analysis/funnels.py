@@ -45,20 +45,21 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
     steps = _checked_steps(steps)
     frame = wrapped.in_order(*_columns(wrapped, steps))
     ordered = Turns(frame, wrapped.schema, wrapped.pandas)  # a function step sees the rows in this order
-    frame = frame.select(*ORDER, START, *_matches(ordered, steps))
+    matches = _matches(ordered, steps)
+    names = [str(name) for name, _ in steps]
     if not wrapped.ordered_windows:
-        return wrapped.native(_table(_counts_by_joins(frame, len(steps)), [str(name) for name, _ in steps]))
-    frame = wrapped.numbered(frame)
-    reached, counts = None, []
+        return wrapped.native(_table(_counts_by_joins(frame.select(*ORDER, *matches), len(steps)), names))
+    frame = wrapped.numbered(frame, *matches)
+    reached = None
     for index in range(len(steps)):
         # the number of the latest session with a hit so far: this one's, once it has reached the step
         hit = nw.col(_MATCH % index) if reached is None else nw.col(_MATCH % index) & reached
-        latest = wrapped.window(nw.when(hit).then(nw.col(SESSION)).otherwise(0).cum_max())
+        latest = wrapped.window((hit.cast(nw.Int64) * nw.col(SESSION)).cum_max())  # 0 before any hit
         frame = frame.with_columns(latest.alias(_LATEST % index))
         reached = nw.col(_LATEST % index) == nw.col(SESSION)
-        counts.append((reached & nw.col(END)).sum().alias(str(index)))
-    names = [str(name) for name, _ in steps]
-    return wrapped.native(_table(frame.select(*counts), names))
+    # a session reached a step when, at its last turn, the latest session to reach it is itself
+    counts = [(nw.col(_LATEST % index) == nw.col(SESSION)).sum().alias(str(index)) for index in range(len(steps))]
+    return wrapped.native(_table(frame.filter(nw.col(END)).select(*counts), names))
 
 
 def _counts_by_joins(frame: Any, steps: int) -> Any:
@@ -125,7 +126,7 @@ def _matches(turns: Turns, steps: list[tuple[str, Condition]]) -> list[Any]:
         if isinstance(condition, Mapping):
             match = _mapping_matches(turns, condition)
         elif isinstance(condition, nw.Expr):
-            match = condition
+            match = condition.fill_null(False)  # a missing value meets no condition
         else:
             state = _state_frame(turns, name) if state is None else state
             match = _called(turns, name, condition, state)
@@ -166,11 +167,12 @@ def _check_values(name: Any, condition: Mapping[str, Any]) -> None:
 
 def _mapping_matches(turns: Turns, condition: Mapping[str, Any]) -> Any:
     """An expression: does the state after the turn hold every value of ``condition``?"""
-    match = nw.lit(True)
+    match = None
     for field, value in condition.items():
         column = state_column(turns, field)
-        match = match & (nw.lit(False) if column is None else equals(turns, column, value))
-    return match
+        equal = nw.lit(False) if column is None else equals(turns, column, value)
+        match = equal if match is None else match & equal
+    return nw.lit(True) if match is None else match
 
 
 def _state_frame(turns: Turns, name: Any) -> Any:

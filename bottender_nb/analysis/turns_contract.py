@@ -85,16 +85,16 @@ class Turns:
             frame = frame.sort(ORDER).with_columns(starts.alias(START))
         return frame
 
-    def numbered(self, frame: Any) -> Any:
+    def numbered(self, frame: Any, *more: Any) -> Any:
         """``frame`` (from :meth:`in_order`) with :data:`SESSION`, the session's number (1, 2 ...
         in turn order), and :data:`END`, true on its last turn: a cumulative sum and a shift, in
-        one pass over the frame. Without ordered
+        one pass over the frame, with the columns of the expressions ``more``. Without ordered
         windows (Dask), only :data:`END`, from the session's greatest turn number."""
         if not self.ordered_windows:
-            return self._bounds(frame, "max", END)
+            return self._bounds(frame.with_columns(*more) if more else frame, "max", END)
         start = nw.col(START).cast(nw.Int64)  # a shifted boolean column would hold objects in pandas
         following = self.window(start.shift(-1)).fill_null(1)  # the next row starts a session, or there is none
-        return frame.with_columns(self.window(start.cum_sum()).alias(SESSION), (following == 1).alias(END))
+        return frame.with_columns(self.window(start.cum_sum()).alias(SESSION), (following == 1).alias(END), *more)
 
     @staticmethod
     def _bounds(frame: Any, bound: str, name: str) -> Any:
