@@ -40,13 +40,18 @@ def retention(turns: Any, period: str = "D") -> Any:
     """
     wrapped = wrap(turns, "time")
     _check_period(period)
-    frame = wrapped.numbered(wrapped.in_order("time"))
-    frame = frame.filter(~nw.col("time").is_null()).with_columns(_ordinal(nw.col("time"), period, wrapped.frame.implementation.is_duckdb()).alias("period"))
+    ordinal = _ordinal(nw.col("time"), period, wrapped.frame.implementation.is_duckdb())
+    frame = wrapped.numbered(wrapped.in_order("time"), ordinal.alias("period"))
+    known = ~nw.col("period").is_null()  # a turn without a time is in no period
     if wrapped.ordered_windows:  # a session's turns mostly share their neighbours' period: keep the changes
         key = SESSION
-        frame = frame.filter(nw.col(START) | (nw.col("period") != wrapped.window(nw.col("period").shift(1))).fill_null(True))
+        changed = (nw.col("period") != wrapped.window(nw.col("period").shift(1))).fill_null(True)
+        # one pass, without the session ids (strings, which a filter would copy for nothing)
+        frame = frame.select(SESSION, "period", (known & (nw.col(START) | changed)).alias("__keep"))
+        frame = frame.filter(nw.col("__keep"))
     else:
         key = "session_id"
+        frame = frame.filter(known)
     active = frame.select(key, "period").unique([key, "period"])
     cohorts = active.group_by(key).agg(nw.col("period").min().alias("cohort"))
     active = active.join(cohorts, on=key).with_columns((nw.col("period") - nw.col("cohort")).alias("periods_since"))

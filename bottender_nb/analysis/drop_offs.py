@@ -38,7 +38,8 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     name = f"state.{name}" if name in ("sessions", "share") else name
     idle = _duration(idle)
     columns = ("time",) if column is None else ("time", column)
-    last = wrapped.numbered(wrapped.in_order(*columns)).filter(nw.col(END))  # each session's last turn
+    # each session's last turn (without the ids, strings that a filter would copy for nothing)
+    last = wrapped.numbered(wrapped.in_order(*columns)).select("turn", *columns, END).filter(nw.col(END))
     moment = nw.col("time").max() if now is None else nw.lit(naive_utc(wrapped, _moment(now)).to_pydatetime())
     if not wrapped.lazy and len(wrapped.frame) == 0:  # pandas' max of no times has lost their zone
         moment = nw.col("time")
