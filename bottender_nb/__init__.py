@@ -45,6 +45,8 @@ _LAZY = {
     "retention": ".analysis.cohorts",
     "transitions": ".analysis.flows",
     "drop_off": ".analysis.drop_offs",
+    "export_turns": ".analysis.exports",
+    "export_sessions": ".analysis.exports",
     "plot_funnel": ".analysis.turn_plots",
     "plot_retention": ".analysis.turn_plots",
     "plot_transitions": ".analysis.turn_plots",
@@ -65,6 +67,7 @@ __all__ = sorted(
 if TYPE_CHECKING:
     from .analysis.cohorts import retention
     from .analysis.drop_offs import drop_off
+    from .analysis.exports import export_sessions, export_turns
     from .analysis.flows import transitions
     from .analysis.frames import sessions_frame
     from .analysis.funnels import funnel

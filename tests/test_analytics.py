@@ -264,7 +264,7 @@ def test_a_frame_without_a_needed_column_is_named(turns, name):
     message = f"This turns frame has no '{missing}' column; pass the DataFrame turns_frame"
     with pytest.raises(AnalyticsError, match=message):
         CALLS[name](turns.drop(columns=missing))
-    with pytest.raises(AnalyticsError, match="turns must be a pandas DataFrame, not list"):
+    with pytest.raises(AnalyticsError, match="turns must be a data frame .pandas, Polars, DuckDB, PyArrow, Dask., not list"):
         CALLS[name](turns.to_dict("records"))
 
 

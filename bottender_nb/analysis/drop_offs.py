@@ -2,7 +2,8 @@
 
 A session has dropped off when its last turn is more than ``idle`` before ``now`` (by default
 the frame's latest turn, so an old export reads as it did then). Its value of one state field
-after that last turn says where it stopped: which question went unanswered.
+after that last turn says where it stopped: which question went unanswered. The last turn is
+the one before the next session's first, in (session, turn) order (:mod:`.turns_contract`).
 """
 
 from __future__ import annotations
@@ -10,58 +11,53 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
+import narwhals.stable.v2 as nw
 import pandas as pd
 
 from ..errors import AnalyticsError
-from .turns_contract import (check_frame, field_name, in_turn_order, shares, state_column, turn_times,
-                             value_codes)
+from .turns_contract import END, as_values, check_values_column, naive_utc, field_name, share, state_column, wrap
 
 Idle = str | timedelta | pd.Timedelta
 Now = str | float | datetime | pd.Timestamp | None
 
 
-def drop_off(turns: pd.DataFrame, field: str, idle: Idle, now: Now = None) -> pd.DataFrame:
+def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     """For the sessions with no turn for longer than ``idle``: how many ended at each value of ``field``.
 
     ``idle`` is a duration (``"30min"``, ``pd.Timedelta(hours=1)``, a ``timedelta``); ``now`` a
     time (a Timestamp, an ISO string, epoch seconds; naive means UTC), by default the frame's
     latest turn. Columns: the field's name (its value after the session's last turn, ``None``
     when unset), ``sessions`` and ``share`` (of the dropped-off sessions), most sessions first
-    (ties in value order, unset last).
+    (ties in value order, unset last). On any engine, the same kind of frame; on pandas
     ``attrs`` holds ``sessions`` (all sessions) and ``dropped_off``. (A field named ``sessions``
     or ``share`` keeps its ``state.`` prefix in the column name.)
     """
-    turns = check_frame(turns, "time")
-    column = state_column(turns, field)
+    wrapped = wrap(turns, "time")
+    column = state_column(wrapped, field)
     name = field_name(column or field)
     name = f"state.{name}" if name in ("sessions", "share") else name
     idle = _duration(idle)
-    ordered = in_turn_order(turns)
-    ends = ordered.ends
-    last_times = ordered.take(turn_times(turns))[ends]
-    moment = last_times.max() if now is None else _moment(now)
-    quiet = ((moment - last_times) > idle).to_numpy(dtype=bool, na_value=False)
-    if column is None:  # an empty frame: no sessions, no values
-        values, found, counts = np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0)
-    else:
-        codes, values = value_codes(ordered.column(column)[ends], column)
-        found, counts = _counts(codes[quiet])
-    result = pd.DataFrame({
-        name: pd.Series(values[found], dtype=object),
-        "sessions": np.asarray(counts, dtype=np.int64),
-        "share": shares(counts, quiet.sum()),
-    })
-    result.attrs.update(sessions=int(ordered.sessions), dropped_off=int(quiet.sum()))
-    return result
-
-
-def _counts(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The codes that occur and how often, most common first (ties in code order: by value)."""
-    cells = np.bincount(codes)
-    found = np.flatnonzero(cells)
-    order = np.argsort(-cells[found], kind="stable")
-    return found[order], cells[found][order]
+    columns = ("time",) if column is None else ("time", column)
+    # each session's last turn (without the ids, strings that a filter would copy for nothing)
+    last = wrapped.numbered(wrapped.in_order(*columns)).select("turn", *columns, END).filter(nw.col(END))
+    moment = nw.col("time").max() if now is None else nw.lit(naive_utc(wrapped, _moment(now)).to_pydatetime())
+    if not wrapped.lazy and len(wrapped.frame) == 0:  # pandas' max of no times has lost their zone
+        moment = nw.col("time")
+    last = last.select("turn", *columns, moment.alias("__now"))
+    # no state fields (no turns): an all-missing column, one per row (a bare literal is one row)
+    value = nw.when(nw.lit(False)).then(nw.col("turn")) if column is None else nw.col(column)
+    if column is not None:
+        check_values_column(wrapped, column)
+    # a time less a duration, not a difference of times (which DuckDB lacks for nanosecond times)
+    quiet = last.filter(nw.col("time") < nw.col("__now") - idle.to_pytimedelta()).select(value.alias(name))
+    counted = quiet.group_by(name).agg(nw.len().alias("sessions"))
+    result = counted.with_columns(share(nw.col("sessions"), nw.col("sessions").sum()).alias("share"))
+    result = result.sort(["sessions", name], descending=[True, False], nulls_last=True)
+    native = wrapped.native(result.select(name, nw.col("sessions").cast(nw.Int64), "share"))
+    if wrapped.pandas:
+        native = as_values(native.reset_index(drop=True), name)
+        native.attrs.update(sessions=int(last.select(nw.len()).item()), dropped_off=int(native["sessions"].sum()))
+    return native
 
 
 def _duration(idle: Any) -> pd.Timedelta:

@@ -3,60 +3,48 @@
 Between each pair of consecutive turns of a session, the field's value before and after is
 one transition. Like the flow views of Dashbot or Rasa, only changes are counted by default
 (``stays=True`` also counts a turn that left the value as it was). A field that is missing
-before and set after counts as a change from ``None``. Values become integer codes first, so
-counting is one ``bincount``.
+before and set after counts as a change from ``None``. The turn before is the row before in
+(session, turn) order, a ``shift`` (:mod:`.turns_contract`), unless it began another session.
 """
 
 from __future__ import annotations
 
-import numpy as np
-import pandas as pd
+from typing import Any
 
-from .turns_contract import check_frame, field_name, in_turn_order, shares, state_column, value_codes
+import narwhals.stable.v2 as nw
+
+from .turns_contract import START, as_values, check_values_column, field_name, share, state_column, wrap
 
 
-def transitions(turns: pd.DataFrame, field: str, *, stays: bool = False) -> pd.DataFrame:
+def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
     """Counts of ``from`` -> ``to`` values of state ``field`` between consecutive turns.
 
     Only changes count, unless ``stays=True``. Columns ``from``, ``to``, ``count`` and
     ``share`` (of the transitions out of ``from``), most common first (ties in value order, a
     missing value last). Every turn counts, whatever its kind, so a rewind that changes the
-    field is a transition (filter ``turns.kind`` to leave rewinds out). ``attrs["field"]``
-    names the field.
+    field is a transition (filter ``turns.kind`` to leave rewinds out). On any engine, the same
+    kind of frame; on pandas ``attrs["field"]`` names the field.
     """
-    turns = check_frame(turns)
-    column = state_column(turns, field)
-    values, found, counts = np.zeros(0, dtype=object), np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    if column is not None and len(turns) > 1:
-        ordered = in_turn_order(turns)
-        codes, values = value_codes(ordered.column(column), column)
-        before, after = codes[:-1], codes[1:]
-        keep = ordered.codes[1:] == ordered.codes[:-1]  # both turns in one session
+    wrapped = wrap(turns)
+    column = state_column(wrapped, field)
+    if column is None:
+        frame = wrapped.frame.select(nw.lit(None).alias("from"), nw.lit(None).alias("to")).head(0)
+    else:
+        check_values_column(wrapped, column)
+        ordered = wrapped.in_order(column)
+        frame = wrapped.previous(ordered, column).select(START, "from", nw.col(column).alias("to"))
+        keep = ~nw.col(START)  # a session's first turn has no turn before it
         if not stays:
-            keep &= before != after
-        found, counts = _pair_counts(before[keep], after[keep], len(values))
-    width = max(len(values), 1)
-    origins = found // width
-    out_of = np.bincount(origins, weights=counts, minlength=width)
-    result = pd.DataFrame({
-        "from": pd.Series(values[origins], dtype=object),
-        "to": pd.Series(values[found % width], dtype=object),
-        "count": counts.astype(np.int64),
-        "share": shares(counts, out_of[origins]),
-    })
-    result.attrs["field"] = field_name(column or field)
-    return result
-
-
-def _pair_counts(before: np.ndarray, after: np.ndarray, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each (before, after) pair as one code ``before * width + after`` and its count, most
-    common first (ties in code order, which is value order)."""
-    keys = before.astype(np.int64) * width + after
-    if width * width <= 1 << 20:  # a small table: count every cell at once
-        cells = np.bincount(keys, minlength=width * width)
-        found = np.flatnonzero(cells)
-        counts = cells[found]
-    else:  # many distinct values (free text): count only the pairs that occur
-        found, counts = np.unique(keys, return_counts=True)
-    order = np.argsort(-counts, kind="stable")
-    return found[order], counts[order]
+            same = (nw.col("from") == nw.col("to")).fill_null(False)
+            keep = keep & ~(same | (nw.col("from").is_null() & nw.col("to").is_null()))
+        frame = frame.filter(keep).drop(START)
+    counted = frame.group_by("from", "to").agg(nw.len().alias("count"))
+    # the total out of each value as a column of its own first: Dask cannot align a window inside `when`
+    result = counted.with_columns(nw.col("count").sum().over("from").alias("__out"))
+    result = result.with_columns(share(nw.col("count"), nw.col("__out")).alias("share"))
+    result = result.sort(["count", "from", "to"], descending=[True, False, False], nulls_last=True)
+    native = wrapped.native(result.select("from", "to", nw.col("count").cast(nw.Int64), "share"))
+    if wrapped.pandas:
+        native = as_values(native.reset_index(drop=True), "from", "to")
+        native.attrs["field"] = field_name(column or field)
+    return native

@@ -10,7 +10,6 @@ pandas holds) is reported there too, and its row kept with the cell empty.
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 import warnings
@@ -19,10 +18,11 @@ from typing import Any
 
 import pandas as pd
 
-from ..errors import MissingSourceError, SourceError
+from ..errors import SourceError
 from ..stores.base import Clock, ExpiresIn, SessionStore, to_timedelta
 from . import sources
 from .columns import SessionTable
+from .turns import _is_parquet
 
 SessionSource = str | os.PathLike[str] | SessionStore | Iterable[Mapping[str, Any]]
 
@@ -44,16 +44,20 @@ def sessions_frame(
     :param progress: a tqdm bar; by default only for more than 1000 sessions.
     :param clock: "now" for ``expired``, epoch seconds; the store's clock for a store.
     """
+    if _is_parquet(source):
+        from .parquet import read_parquet
+
+        return read_parquet(source)
     table = SessionTable()
     expiry = to_timedelta(expires_in)
-    if isinstance(source, (str, os.PathLike)):
-        where = _load_directory(os.fspath(source), table, progress)
-    elif isinstance(source, SessionStore) or inspect.iscoroutinefunction(getattr(source, "all", None)):
-        where = _load_store(source, table, progress)
-        expiry = expiry or getattr(source, "expires_in", None)
-        clock = clock or getattr(source, "clock", None)
+    store, where = sources.store_of(source, "sessions_frame")
+    if store is None:
+        _load_list(source, table, progress)
     else:
-        where = _load_list(source, table, progress)
+        _load_store(store, table, progress)
+        if not isinstance(source, (str, os.PathLike)):
+            expiry = expiry or getattr(store, "expires_in", None)
+            clock = clock or getattr(store, "clock", None)
     expired = None
     if expiry is not None:
         limit_ms = (clock or time.time)() * 1000 - expiry.total_seconds() * 1000
@@ -68,34 +72,29 @@ def sessions_frame(
     return frame
 
 
-def _load_directory(dirname: str, table: SessionTable, progress: bool | None) -> str:
-    if not os.path.isdir(dirname):
-        raise MissingSourceError(
-            f"{dirname!r} is not a directory of session files; pass the store's dirname "
-            "(Bottender's default is \".sessions\"), a session store, or a list of sessions."
-        )
-    sources.load_directory(dirname, table, progress)
-    return dirname
+def _load_store(store: SessionStore, table: SessionTable, progress: bool | None) -> None:
+    """Every session the store holds, a batch at a time; a bad entry is reported, not raised."""
+    with sources.Progress(progress, "Loading sessions") as bar:
+        for batch in sources.session_batches(store):
+            for where, item in batch:
+                if isinstance(item, BaseException):
+                    table.errors.append((where, str(item)))
+                else:
+                    table.add(item, where)
+            bar.update(len(batch))
 
 
-def _load_store(store: Any, table: SessionTable, progress: bool | None) -> str:
-    if sources.is_file_store(store):  # its files, read directly: a bad one is reported, not raised
-        dirname = os.fspath(store.dirname)
-        if os.path.isdir(dirname):
-            sources.load_directory(dirname, table, progress)
-        return dirname
-    sources.load_entries(sources.store_entries(store), table, progress)
-    return repr(store)
-
-
-def _load_list(items: Any, table: SessionTable, progress: bool | None) -> str:
+def _load_list(items: Any, table: SessionTable, progress: bool | None) -> None:
     if isinstance(items, (str, bytes, Mapping)) or not isinstance(items, Iterable):
         raise SourceError(
             "sessions_frame needs a directory name, a session store or a list of session "
             f"dicts, not {type(items).__name__}."
         )
-    sources.load_records(list(items), table, progress, "item")
-    return "the list"
+    with sources.Progress(progress, "Loading sessions") as bar:
+        records = list(items)
+        for index, record in enumerate(records):
+            table.add(record, f"item {index}")
+        bar.update(len(records))
 
 
 def _warn_skipped(

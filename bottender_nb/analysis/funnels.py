@@ -3,7 +3,9 @@
 A session reaches step 0 at its first turn whose state matches step 0's condition, and step k
 at its first turn, at or after the turn where it reached step k-1, whose state matches step k.
 So a session that skips a step stops there, and one turn may reach several steps at once.
-Each step is one vectorised pass over all turns; no Python code runs per turn.
+With the turns in (session, turn) order and the sessions numbered, a session has reached step
+k by a turn when the latest session with a step-k match (after step k-1) so far is itself: one
+running maximum per step, on whatever engine holds the turns, with no join and no group-by.
 """
 
 from __future__ import annotations
@@ -12,54 +14,124 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Union
 
+import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
 
 from ..errors import AnalyticsError
 from .columns import STATE_PREFIX
-from .turns_contract import OrderedTurns, check_frame, in_turn_order, shares, state_column, state_fields
+from .turns_contract import END, ORDER, SESSION, START, Turns, equals, share, state_column, state_fields, wrap
 
-Condition = Union[Mapping[str, Any], Callable[[pd.DataFrame], Any]]
+Condition = Union[Mapping[str, Any], nw.Expr, Callable[[Any], Any]]
 _SCALARS = (str, int, float, bool, np.generic, datetime, timedelta, type(None))
-_NOT_REACHED = np.iinfo(np.int64).max
+_MATCH, _LATEST = "__step_%d", "__latest_%d"
 
 
-def funnel(turns: pd.DataFrame, steps: Sequence[tuple[str, Condition]]) -> pd.DataFrame:
+def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
     """Sessions that reached each step, in order; columns ``step``, ``sessions``,
     ``share_of_start`` and ``share_of_previous`` (floats 0-1, NaN when nothing reached the base).
 
-    ``steps`` is a list of ``(name, condition)``. A condition is either a mapping of state
-    fields to values, all of which must match (``{"step": "asked_city"}``; nested fields as
-    ``"profile.city"``; ``None`` matches a missing value; ``{}`` matches every turn), or a
-    function that receives the state after every turn as one DataFrame (columns named like the
-    fields, without ``state.``) and returns a boolean Series or array, one value per row:
+    ``turns`` is a turns frame on any engine (pandas, Polars, DuckDB, PyArrow, Dask); the result
+    is the same kind. ``steps`` is a list of ``(name, condition)``. A condition is either a
+    mapping of state fields to values, all of which must match (``{"step": "asked_city"}``;
+    nested fields as ``"profile.city"``; ``None`` matches a missing value; ``{}`` matches every
+    turn), a Narwhals expression (``nw.col("state.count") >= 3``, on any engine), or, on an
+    eager frame, a function that receives the state after every turn as one frame of that kind
+    (columns named like the fields, without ``state.``) and returns one boolean per row:
     ``lambda state: state["count"] >= 3``. Every turn counts, whatever its kind (filter
     ``turns[turns.kind == "event"]`` first to leave rewinds and resets out).
     """
-    turns = check_frame(turns)
+    wrapped = wrap(turns)
     steps = _checked_steps(steps)
-    ordered = in_turn_order(turns)
-    positions = np.arange(len(ordered.codes))
-    reached_at = np.full(ordered.sessions, -1, dtype=np.int64)  # before step 0: every session
-    state: pd.DataFrame | None = None  # what a function step receives, built once
-    counts = []
-    for name, condition in steps:
+    frame = wrapped.in_order(*_columns(wrapped, steps))
+    ordered = Turns(frame, wrapped.schema, wrapped.pandas)  # a function step sees the rows in this order
+    matches = _matches(ordered, steps)
+    names = [str(name) for name, _ in steps]
+    if not wrapped.ordered_windows:
+        return wrapped.native(_table(_counts_by_joins(frame.select(*ORDER, *matches), len(steps)), names))
+    frame = wrapped.numbered(frame, *matches)
+    reached = None
+    for index in range(len(steps)):
+        # the number of the latest session with a hit so far: this one's, once it has reached the step
+        hit = nw.col(_MATCH % index) if reached is None else nw.col(_MATCH % index) & reached
+        latest = wrapped.window((hit.cast(nw.Int64) * nw.col(SESSION)).cum_max())  # 0 before any hit
+        frame = frame.with_columns(latest.alias(_LATEST % index))
+        reached = nw.col(_LATEST % index) == nw.col(SESSION)
+    # a session reached a step when, at its last turn, the latest session to reach it is itself
+    counts = [(nw.col(_LATEST % index) == nw.col(SESSION)).sum().alias(str(index)) for index in range(len(steps))]
+    return wrapped.native(_table(frame.filter(nw.col(END)).select(*counts), names))
+
+
+def _counts_by_joins(frame: Any, steps: int) -> Any:
+    """The counts without ordered windows (Dask): per step, each session's first turn at it, at
+    or after the turn where it reached the step before, by a group-by and a join."""
+    reached, counts = None, []
+    for index in range(steps):
+        candidates = frame.filter(nw.col(_MATCH % index)).select("session_id", "turn")
+        if reached is not None:
+            candidates = candidates.join(reached, on="session_id").filter(nw.col("turn") >= nw.col("at"))
+        reached = candidates.group_by("session_id").agg(nw.col("turn").min().alias("at"))
+        counts.append(reached.select(nw.len().alias(str(index))))
+    table = counts[0]
+    for count in counts[1:]:
+        table = table.join(count, how="cross")
+    return table
+
+
+def _columns(turns: Turns, steps: list[tuple[str, Condition]]) -> list[str]:
+    """The columns the steps read: a mapping's fields; every column for an expression or a function."""
+    if not all(isinstance(condition, Mapping) for _, condition in steps):
+        return list(turns.schema)
+    columns = (state_column(turns, field) for _, condition in steps for field in condition)
+    return [column for column in columns if column is not None]
+
+
+def _table(counts: Any, names: list[str]) -> Any:
+    """The funnel, one row per step, from one row of counts (columns ``"0"``, ``"1"`` ...).
+
+    Eager counts are known numbers, so the table is made from them at once; lazy ones stay lazy,
+    so a lazy frame's funnel is still a query.
+    """
+    if not isinstance(counts, nw.LazyFrame):
+        sessions = [int(counts.item(0, str(index))) for index in range(len(names))]
+        previous = sessions[:1] + sessions[:-1]
+        return nw.from_dict({
+            "step": names, "sessions": sessions,
+            "share_of_start": [part / sessions[0] if sessions[0] else None for part in sessions],
+            "share_of_previous": [part / whole if whole else None for part, whole in zip(sessions, previous)],
+        }, schema={"step": nw.String(), "sessions": nw.Int64(), "share_of_start": nw.Float64(),
+                   "share_of_previous": nw.Float64()}, backend=nw.get_native_namespace(counts))
+    # one row per step by an unpivot of the one row of counts, beside that row (a cross join), so
+    # one partition on Dask. Sorting several partitions (say, one select per step, stacked) makes
+    # Dask compute quantiles while it lowers the graph, inside a functools.cached_property: on
+    # Python 3.11 that holds a lock the in-process scheduler of a LocalCluster needs: a deadlock.
+    indices = [str(index) for index in range(len(names))]
+    rows = counts.unpivot(indices, variable_name="index", value_name="sessions").join(counts, how="cross")
+    index, sessions = nw.col("index"), nw.col("sessions")
+    step, previous = nw.lit(names[0]), nw.col("0")  # step 0's, then each later step's by its index
+    for position, name in enumerate(names[1:], start=1):
+        step = nw.when(index == str(position)).then(nw.lit(name)).otherwise(step)
+        previous = nw.when(index == str(position)).then(nw.col(str(position - 1))).otherwise(previous)
+    return rows.select(
+        index.cast(nw.Int64), step.alias("step"), sessions.cast(nw.Int64).alias("sessions"),
+        share(sessions, nw.col("0")).alias("share_of_start"), share(sessions, previous).alias("share_of_previous"),
+    ).sort("index").drop("index")
+
+
+def _matches(turns: Turns, steps: list[tuple[str, Condition]]) -> list[Any]:
+    """One boolean column per step: does the state after the turn meet the step's condition?"""
+    state = None
+    columns = []
+    for index, (name, condition) in enumerate(steps):
         if isinstance(condition, Mapping):
-            match = _mapping_matches(ordered, condition)
+            match = _mapping_matches(turns, condition)
+        elif isinstance(condition, nw.Expr):
+            match = condition.fill_null(False)  # a missing value meets no condition
         else:
-            state = _state_frame(ordered) if state is None else state
-            match = _called(name, condition, state)
-        match = match & (positions >= reached_at[ordered.codes])
-        reached_at = _first_position(ordered, match)
-        counts.append(int(np.count_nonzero(reached_at != _NOT_REACHED)))
-    sessions = np.array(counts, dtype=np.int64)
-    previous = np.r_[sessions[:1], sessions[:-1]]
-    return pd.DataFrame({
-        "step": [name for name, _ in steps],
-        "sessions": sessions,
-        "share_of_start": shares(sessions, sessions[0]),
-        "share_of_previous": shares(sessions, previous),
-    })
+            state = _state_frame(turns, name) if state is None else state
+            match = _called(turns, name, condition, state)
+        columns.append(match.alias(_MATCH % index))
+    return columns
 
 
 def _checked_steps(steps: Any) -> list[tuple[str, Condition]]:
@@ -75,10 +147,10 @@ def _checked_steps(steps: Any) -> list[tuple[str, Condition]]:
         name, condition = step
         if isinstance(condition, Mapping):
             _check_values(name, condition)
-        elif not callable(condition):
+        elif not (isinstance(condition, nw.Expr) or callable(condition)):
             raise AnalyticsError(
-                f"Step {name!r}'s condition must be a mapping of state fields to values or a function "
-                f"of the state, not {type(condition).__name__}."
+                f"Step {name!r}'s condition must be a mapping of state fields to values, a Narwhals "
+                f"expression or a function of the state, not {type(condition).__name__}."
             )
         checked.append((name, condition))
     return checked
@@ -93,63 +165,53 @@ def _check_values(name: Any, condition: Mapping[str, Any]) -> None:
             )
 
 
-def _mapping_matches(ordered: OrderedTurns, condition: Mapping[str, Any]) -> np.ndarray:
-    """One boolean per turn (in turn order): does the state after it hold every value?"""
-    match = np.ones(len(ordered.codes), dtype=bool)
+def _mapping_matches(turns: Turns, condition: Mapping[str, Any]) -> Any:
+    """An expression: does the state after the turn hold every value of ``condition``?"""
+    match = None
     for field, value in condition.items():
-        column = state_column(ordered.frame, field)
-        match &= False if column is None else _equals(ordered.column(column), value)
-    return match
+        column = state_column(turns, field)
+        equal = nw.lit(False) if column is None else equals(turns, column, value)
+        match = equal if match is None else match & equal
+    return nw.lit(True) if match is None else match
 
 
-def _equals(values: pd.Series, value: Any) -> np.ndarray:
-    if value is None:
-        return values.isna().to_numpy()
-    try:
-        equal = values == value
-    except TypeError:  # e.g. a number compared with a column of another kind
-        return np.zeros(len(values), dtype=bool)
-    return equal.to_numpy(dtype=bool, na_value=False)
+def _state_frame(turns: Turns, name: Any) -> Any:
+    """The state after every turn as the caller's kind of eager frame, columns without ``state.``."""
+    if turns.lazy:
+        raise AnalyticsError(
+            f"Step {name!r}'s condition is a function, which needs the turns in memory; on a lazy "
+            "frame give a mapping or a Narwhals expression, e.g. nw.col('state.count') >= 3."
+        )
+    names = state_fields(turns)
+    state = turns.frame.select(*(nw.col(STATE_PREFIX + field).alias(field) for field in names)).to_native()
+    return state.reset_index(drop=True) if isinstance(state, pd.DataFrame) else state
 
 
-def _state_frame(ordered: OrderedTurns) -> pd.DataFrame:
-    """The state after every turn, in turn order, columns named without ``state.``."""
-    names = state_fields(ordered.frame)
-    return pd.DataFrame({name: ordered.column(STATE_PREFIX + name) for name in names},
-                        index=pd.RangeIndex(len(ordered.codes)))
-
-
-def _called(name: Any, condition: Callable[[pd.DataFrame], Any], state: pd.DataFrame) -> np.ndarray:
+def _called(turns: Turns, name: Any, condition: Callable[[Any], Any], state: Any) -> Any:
     try:
         result = condition(state)
     except (KeyError, AttributeError, TypeError, ValueError) as exc:
-        fields = ", ".join(state.columns) or "none"
+        fields = ", ".join(state_fields(turns)) or "none"
         raise AnalyticsError(
             f"Step {name!r}'s condition raised {type(exc).__name__}: {exc}; it receives the state "
             f"after every turn as a DataFrame with the columns: {fields}."
         ) from exc
-    return _as_mask(name, result, state.index)
+    mask = _as_mask(name, result, len(state))
+    return nw.new_series("mask", mask, nw.Boolean, backend=nw.get_native_namespace(turns.frame))
 
 
-def _as_mask(name: Any, result: Any, index: pd.RangeIndex) -> np.ndarray:
+def _as_mask(name: Any, result: Any, rows: int) -> np.ndarray:
     if isinstance(result, pd.Series):
+        index = pd.RangeIndex(rows)
         values = result if result.index.equals(index) else result.reindex(index, fill_value=False)
+    elif isinstance(result, nw.Expr) or np.ndim(result) != 1:
+        values = None
     else:
-        values = pd.Series(np.asarray(result)) if np.ndim(result) == 1 else None
-    if values is None or len(values) != len(index) or not pd.api.types.is_bool_dtype(values.dtype):
+        values = pd.Series(np.asarray(result))
+    if values is None or len(values) != rows or not pd.api.types.is_bool_dtype(values.dtype):
         got = type(result).__name__ + (f" of {values.dtype}" if values is not None else "")
         raise AnalyticsError(
-            f"Step {name!r}'s condition must return one boolean per turn ({len(index)} here), not {got}; "
+            f"Step {name!r}'s condition must return one boolean per turn ({rows} here), not {got}; "
             "e.g. lambda state: state['step'] == 'done'."
         )
     return values.to_numpy(dtype=bool, na_value=False)
-
-
-def _first_position(ordered: OrderedTurns, match: np.ndarray) -> np.ndarray:
-    """Per session, the first position (turn order) where ``match`` holds; a sentinel if none."""
-    reached = np.full(ordered.sessions, _NOT_REACHED, dtype=np.int64)
-    positions = np.flatnonzero(match)
-    codes = ordered.codes[positions]
-    first = np.r_[True, codes[1:] != codes[:-1]] if len(codes) else np.zeros(0, dtype=bool)
-    reached[codes[first]] = positions[first]
-    return reached

@@ -1,158 +1,89 @@
-"""Where stored sessions come from: a directory of session files, a store, or a list of dicts.
+"""Where sessions and turns come from: one dispatcher, and the stores' own batches.
 
-Each loader feeds records into a :class:`~.columns.SessionTable`, which keeps the rows and
-the list of rejects. A directory is read file by file without a store, so it works on any
-Bottender bot's ``.sessions`` directory and reports a bad file instead of raising.
+A ``Bot`` (its store), a session store, or a file store's directory all become a store
+(:func:`store_of`); sessions and turns are then read only through it and its history, a batch
+at a time (``entry_batches``), so the analysis layer has no listing or parser of its own and a
+Redis Cluster is read the way its store reads it (SCAN on every primary). A list of records is
+the one source that is not a store.
 """
 
 from __future__ import annotations
 
 import inspect
-import json
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Mapping
 from typing import Any
 
 from tqdm.auto import tqdm
 
-from ..errors import CorruptSessionError
-from ..record import parse as fast_parse
-from ..record import refuse_constant
+from ..errors import MissingSourceError, SourceError
 from ..session.sync import run_sync
 from ..stores.base import SessionStore
-from .columns import SessionTable
 
-SUFFIX = ".json"
 PROGRESS_THRESHOLD = 1000
-"""Loads of more sessions than this show a progress bar (unless ``progress=False``)."""
-CHUNK = 2000
-"""Rows between progress-bar updates: the bar costs nothing per row."""
-_READ = os.O_RDONLY | getattr(os, "O_BINARY", 0)
+"""Loads of more entries than this show a progress bar (unless ``progress=False``)."""
+_HINT = "pass a bot, a session store, a file store's directory (Bottender's default is \".sessions\")"
 
 
-def session_files(dirname: str) -> list[str]:
-    """Names of the session files in ``dirname``, sorted.
-
-    Every regular ``*.json`` file: not lock files (``.lock``), temporary files (hidden, ``.tmp``),
-    transcripts (``.jsonl``) nor subdirectories.
-    """
-    with os.scandir(dirname) as entries:
-        return sorted(
-            entry.name
-            for entry in entries
-            if entry.name.endswith(SUFFIX) and not entry.name.startswith(".") and entry.is_file()
-        )
-
-
-def load_directory(dirname: str, table: SessionTable, progress: bool | None) -> None:
-    """Read every session file of ``dirname`` into ``table``."""
-    names = session_files(dirname)
-    prefix = os.path.join(dirname, "")
-    for _, chunk in chunks(names, progress, f"Reading {dirname}"):
-        for name in chunk:
-            add_file(table, prefix + name)
-
-
-def add_file(table: SessionTable, path: str) -> None:
-    """One file into ``table``; a file that vanished meanwhile (destroyed) is skipped."""
-    try:
-        data = read_bytes(path)
-    except FileNotFoundError:
-        return
-    except OSError as exc:
-        table.errors.append((path, f"cannot be read ({exc.strerror or exc})"))
-        return
-    try:
-        record = fast_parse(data)  # orjson: the common case, without json.loads' sniffing
-    except (ValueError, RecursionError):
-        try:
-            # a BOM or UTF-16, or the error message for a bad file; NaN is not JSON, as in the stores
-            record = json.loads(data, parse_constant=refuse_constant)
-        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError
-            table.errors.append((path, f"is not valid JSON ({exc})"))
-            return
-        except RecursionError:
-            table.errors.append((path, "is JSON nested too deeply to parse"))
-            return
-    table.add(record, path)
-
-
-def read_bytes(path: str) -> bytes:
-    """The whole file, through bare descriptors: no buffered file object per small file."""
-    fd = os.open(path, _READ)
-    try:
-        data = os.read(fd, 1 << 16)
-        if len(data) < 1 << 16:
-            return data
-        chunks = [data]
-        while chunks[-1]:
-            chunks.append(os.read(fd, 1 << 16))
-        return b"".join(chunks)
-    finally:
-        os.close(fd)
-
-
-def load_records(records: Sequence[Any], table: SessionTable, progress: bool | None, what: str) -> None:
-    """Session dicts into ``table``; a reject is named ``<what> <index>``."""
-    for start, chunk in chunks(records, progress, "Loading sessions"):
-        for index, record in enumerate(chunk, start):
-            table.add(record, f"{what} {index}")
-
-
-def load_entries(
-    entries: Sequence[tuple[str, Any]], table: SessionTable, progress: bool | None
-) -> None:
-    """``(where, record or error)`` pairs into ``table``; an error is reported, not raised."""
-    for _, chunk in chunks(entries, progress, "Loading sessions"):
-        for where, item in chunk:
-            if isinstance(item, BaseException):
-                table.errors.append((where, str(item)))
-            else:
-                table.add(item, where)
-
-
-def store_entries(store: Any) -> list[tuple[str, Any]]:
-    """``(where, record or CorruptSessionError)`` for every session a store holds; sync."""
-    return run_sync(_store_entries(store))
-
-
-async def _store_entries(store: Any) -> list[tuple[str, Any]]:
-    """The store's own ``entries()`` when it has one, so one bad key is one reported entry.
-
-    Without it, ``all()`` (expired sessions too, for a SessionStore: the frame marks them)
-    either gives every record or fails as a whole on a bad one: then that error is reported.
-    """
-    if isinstance(store, SessionStore):
-        await store.init()
-    entries = getattr(store, "entries", None)
-    if callable(entries):
-        found = entries()
-        found = await found if inspect.isawaitable(found) else found
-        return [(str(where), item) for where, item in found]
-    try:
-        records = await store._all() if isinstance(store, SessionStore) else await store.all()
-    except CorruptSessionError as exc:
-        return [(repr(store), exc)]
-    return [(f"record {index}", record) for index, record in enumerate(records)]
-
-
-def is_file_store(store: Any) -> bool:
-    """True for a :class:`~bottender_nb.stores.file.FileSessionStore` (its files can be read)."""
-    try:
+def store_of(source: Any, function: str) -> tuple[SessionStore | None, str]:
+    """The store ``source`` names (``None`` for a list of records) and a name for messages."""
+    if isinstance(source, (str, os.PathLike)):
+        dirname = os.fspath(source)
+        if not os.path.isdir(dirname):
+            raise MissingSourceError(f"{dirname!r} is not a directory of session files; {_HINT}, or a list.")
         from ..stores.file import FileSessionStore
-    except ImportError:  # pragma: no cover - the file store needs a recent filelock
-        return False
-    return isinstance(store, FileSessionStore)
+
+        return FileSessionStore(dirname), dirname
+    store = getattr(source, "session_store", source)  # a Bot's store
+    if isinstance(store, SessionStore) or inspect.iscoroutinefunction(getattr(store, "all", None)):
+        return store, repr(store)  # a store, or one like it (an async all(), as Bottender's)
+    if isinstance(source, (bytes, Mapping)) or not hasattr(source, "__iter__"):
+        raise SourceError(f"{function} needs a directory name, a session store or a list (or a bot), "
+                          f"not {type(source).__name__}.")
+    return None, "the list"
 
 
-def chunks(items: Sequence[Any], progress: bool | None, desc: str) -> Iterator[tuple[int, Sequence[Any]]]:
-    """``(start, slice)`` pairs of ``items``, ticking a tqdm bar after each slice is used."""
-    show = len(items) > PROGRESS_THRESHOLD if progress is None else progress
-    bar = tqdm(total=len(items), desc=desc, unit=" sessions", disable=not show)
-    try:
-        for start in range(0, len(items), CHUNK):
-            chunk = items[start : start + CHUNK]
-            yield start, chunk
-            bar.update(len(chunk))
-    finally:
-        bar.close()
+def session_batches(store: SessionStore, size: int = 1000) -> Iterator[list[tuple[str, Any]]]:
+    """The store's sessions (expired ones too), ``(where, record or error)``, a batch at a time."""
+    if not isinstance(store, SessionStore):  # only all(): one batch
+        return iter([[(f"record {index}", record) for index, record in enumerate(run_sync(store.all()))]])
+    run_sync(store.init())
+    return iterate(store.entry_batches(size))
+
+
+def turn_batches(store: SessionStore, size: int = 10_000) -> Iterator[list[tuple[str, Any]]]:
+    """The kept turns of the store's history, ``(where, record or error)``, a batch at a time."""
+    run_sync(store.init())
+    return iterate(store.require_history().entry_batches(size))
+
+
+def iterate(batches: AsyncIterator[Any]) -> Iterator[Any]:
+    """An async iterator, item by item, from sync code (one loop step per batch)."""
+    while True:
+        try:
+            yield run_sync(batches.__anext__())
+        except StopAsyncIteration:
+            return
+
+
+class Progress:
+    """A tqdm bar of entries read (a store streams: no total), shown from the start with
+    ``progress=True``, never with ``False``, and by default once past PROGRESS_THRESHOLD."""
+
+    def __init__(self, progress: bool | None, desc: str, unit: str = " sessions") -> None:
+        self.progress, self.desc, self.unit, self.count = progress, desc, unit, 0
+        self.bar: tqdm | None = None
+
+    def update(self, count: int) -> None:
+        self.count += count
+        if self.bar is None and (self.progress or (self.progress is None and self.count > PROGRESS_THRESHOLD)):
+            self.bar = tqdm(desc=self.desc, unit=self.unit, initial=self.count - count)
+        if self.bar is not None:
+            self.bar.update(count)
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        if self.bar is not None:
+            self.bar.close()

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .columns import to_column
-from .turns import TurnTable, collect, gc_paused, platforms, seconds_to_utc, warn_skipped
+from .turns import TurnTable, collect, platforms, seconds_to_utc, warn_skipped
 
 TRANSCRIPT_COLUMNS = ["time", "session_id", "platform", "direction", "text", "state"]
 
@@ -30,9 +30,8 @@ def transcripts_frame(source: Any) -> pd.DataFrame:
     """
     if isinstance(source, Transcript):
         source = source.source
-    with gc_paused():
-        table, where = collect(source, "transcripts_frame")
-        columns = _messages(table)
+    table, where = collect(source, "transcripts_frame")
+    columns = _messages(table)
     data: dict[str, Any] = {
         "time": seconds_to_utc(columns["time"]),
         **{name: to_column(columns[name]) for name in ("session_id", "platform", "direction", "text")},

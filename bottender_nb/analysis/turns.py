@@ -1,7 +1,7 @@
 """Every kept turn as a pandas DataFrame: ``turns_frame(bot)``, one row per turn (SPEC §7).
 
-Turns come from a store's history (a bot's, a store, or a file store's directory, read file
-by file without a store) or from a list. Like ``sessions_frame``, a bad entry (a torn line,
+Turns come from a store's history (a bot's, a store, or a file store's directory), read a
+batch at a time through it (:mod:`.sources`), or from a list. Like ``sessions_frame``, a bad entry (a torn line,
 a turn with a time no datetime column can hold) is reported in ``frame.attrs["errors"]`` and
 a warning, never raised. Records are checked column by column (``set(map(type, column))``)
 and only a batch that fails that check is walked turn by turn to find the bad ones. Each
@@ -11,21 +11,20 @@ with their events and earlier states, are never kept.
 
 from __future__ import annotations
 
-import gc
 import itertools
 import os
 import warnings
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from ..session.sync import run_sync
-from ..stores.base import SessionStore
 from ..turns import KINDS, Turn, record_problem
 from .columns import FlatColumns, to_column
+from .sources import store_of, turn_batches
+from ..errors import SourceError
+from ..stores.base import SessionStore
 
 COLUMNS = ["session_id", "platform", "turn", "time", "kind", "text", "replies", "changed"]
 STATE_PREFIX = "state."
@@ -139,66 +138,50 @@ def turns_frame(source: Any) -> pd.DataFrame:
     """One row per kept turn: ``session_id``, ``platform``, ``turn`` (its index), ``time``
     (UTC), ``kind``, ``text``, ``replies``, ``changed`` and the state after it as ``state.*``.
 
-    :param source: a ``Bot`` or a session store (their histories), a file store's directory
-        (read without a store), or a list of turns (``Turn`` objects or their dicts).
+    :param source: a ``Bot`` or a session store (their histories), a file store's directory,
+        a list of turns (``Turn`` objects or their dicts), or a Parquet file (or directory of
+        them) that ``export_turns`` wrote.
     """
-    with gc_paused():
-        table, where = _collect(source, "turns_frame", TurnTable(keep_states=False))
-        frame = table.frame()
-        errors = table.errors
-        del table  # freed before the collector resumes: it need not walk what is garbage
+    if _is_parquet(source):
+        from .parquet import read_parquet
+
+        return read_parquet(source)
+    table, where = collect(source, "turns_frame", TurnTable(keep_states=False))
+    frame = table.frame()
+    errors = table.errors
     frame.attrs["errors"] = errors
     warn_skipped(errors, "turns_frame", "entries that are not valid turns", where)
     return frame
 
 
-def collect(source: Any, function: str) -> tuple[TurnTable, str]:
+def collect(source: Any, function: str, table: TurnTable | None = None) -> tuple[TurnTable, str]:
     """The turns of ``source`` (see :func:`turns_frame`) and a name for where they came from."""
-    with gc_paused():
-        return _collect(source, function, TurnTable())
+    table = TurnTable() if table is None else table
+    batches, where = turn_source(source, function)
+    for batch in batches:
+        table.add(batch)
+    return table, where
 
 
-@contextmanager
-def gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while turns are loaded and framed.
-
-    A million parsed turns are millions of new dicts and lists, none in a cycle, and each
-    collection pass would walk all those kept so far: a third of the time of a large load.
-    """
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if paused:
-            gc.enable()
+def turn_source(source: Any, function: str, size: int = 10_000) -> tuple[Iterable[list[Entry]], str]:
+    """Batches of ``(where, turn or error)`` and a name for the source: the one way turns are read."""
+    store, where = store_of(source, function)
+    if store is None:
+        items = list(source)
+        return ([(f"item {index}", item) for index, item in enumerate(items[start:start + size], start)]
+                for start in range(0, len(items), size)), where
+    if not isinstance(store, SessionStore):
+        raise SourceError(f"{function} reads turns from a store's history; {type(store).__name__} keeps none.")
+    return turn_batches(store, size), where
 
 
-def _collect(source: Any, function: str, table: TurnTable) -> tuple[TurnTable, str]:
-    store = getattr(source, "session_store", source)  # a Bot's store
-    if isinstance(source, (str, os.PathLike)):
-        dirname = os.fspath(source)
-        if not os.path.isdir(dirname):
-            raise FileNotFoundError(
-                f"{dirname!r} is not a directory of session files; pass a file store's dirname "
-                "(Bottender's default is \".sessions\"), a bot, a session store, or a list of turns."
-            )
-        _load_files(dirname, table)
-        return table, dirname
-    if isinstance(store, SessionStore):
-        dirname = _file_store_dirname(store)
-        if dirname is not None:
-            _load_files(dirname, table)
-            return table, dirname
-        table.add(run_sync(_store_entries(store)))
-        return table, repr(store)
-    if isinstance(source, (bytes, Mapping)) or not isinstance(source, Iterable):
-        raise TypeError(
-            f"{function} needs a bot, a session store, a file store's directory or a list of "
-            f"turns, not {type(source).__name__}."
-        )
-    table.add((f"item {index}", item) for index, item in enumerate(source))
-    return table, "the list"
+def _is_parquet(source: Any) -> bool:
+    if not isinstance(source, (str, os.PathLike)):
+        return False
+    path = os.fspath(source)
+    if os.path.isfile(path):
+        return path.endswith(".parquet")
+    return os.path.isdir(path) and any(name.endswith(".parquet") for name in os.listdir(path))
 
 
 def warn_skipped(errors: list[tuple[str, str]], function: str, what: str, where: str) -> None:
@@ -208,24 +191,6 @@ def warn_skipped(errors: list[tuple[str, str]], function: str, what: str, where:
             "frame.attrs['errors'] lists each as (where, why).",
             stacklevel=3,
         )
-
-
-def _load_files(dirname: str, table: TurnTable) -> None:
-    from ..stores.file_history import FileHistory, file_entries
-
-    for path in FileHistory(dirname).files():
-        table.add(file_entries(path))
-
-
-def _file_store_dirname(store: SessionStore) -> str | None:
-    from .sources import is_file_store
-
-    return os.fspath(store.dirname) if is_file_store(store) else None  # type: ignore[attr-defined]
-
-
-async def _store_entries(store: SessionStore) -> list[Entry]:
-    await store.init()
-    return await store.require_history().entries()
 
 
 def _all_good(columns: dict[str, list[Any]], records: list[dict[str, Any]]) -> bool:

@@ -140,6 +140,16 @@ class SessionStore(ABC):
         """
         return [(f"session {record.get('id')!r}", record) for record in await self._all()]
 
+    async def entry_batches(
+        self, size: int = 1000
+    ) -> AsyncIterator[list[tuple[str, dict[str, Any] | CorruptSessionError]]]:
+        """:meth:`entries`, a batch of at most ``size`` at a time, for readers that must not
+        hold every session at once (exports). Derived here from :meth:`entries`; stores that
+        can list as they go (a directory, a Redis SCAN) override it."""
+        entries = await self.entries()
+        for start in range(0, len(entries), size):
+            yield entries[start:start + size]
+
     # -- holding a session for one change (see :mod:`.held`) ------------------------------
 
     def hold(self, session_id: str) -> Holding:

@@ -18,7 +18,7 @@ import itertools
 import os
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -140,6 +140,23 @@ class FileSessionStore(SessionStore):
                 if record is not None:  # destroyed meanwhile
                     found.append((path, record))
         return found
+
+    async def entry_batches(
+        self, size: int = 1000
+    ) -> AsyncIterator[list[tuple[str, dict[str, Any] | CorruptSessionError]]]:
+        """The session files, read ``size`` at a time (only their names are listed at once)."""
+        paths = self._entry_paths()
+        for start in range(0, len(paths), size):
+            batch: list[tuple[str, dict[str, Any] | CorruptSessionError]] = []
+            for path in paths[start:start + size]:
+                try:
+                    record = self._load(path)
+                except CorruptSessionError as exc:
+                    batch.append((path, exc))
+                else:
+                    if record is not None:  # destroyed meanwhile
+                        batch.append((path, record))
+            yield batch
 
     def _entry_paths(self) -> list[str]:
         """Every ``*.json`` entry (not hidden temp files), regular or not: odd ones are errors."""

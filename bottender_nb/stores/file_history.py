@@ -24,6 +24,7 @@ import itertools
 import os
 import re
 import secrets
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from ..errors import CorruptSessionError, StoreError
@@ -154,6 +155,18 @@ class FileHistory(History):
         for path in self.files():
             entries += file_entries(path)
         return entries
+
+    async def entry_batches(
+        self, size: int = 10_000
+    ) -> AsyncIterator[list[tuple[str, TurnRecord | CorruptSessionError]]]:
+        batch: list[tuple[str, TurnRecord | CorruptSessionError]] = []
+        for path in self.files():
+            batch += file_entries(path)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     def files(self) -> list[str]:
         """Every history file, sorted (none before the first turn)."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import AsyncIterator
 from typing import Any
 
 from cachetools import LRUCache
@@ -67,6 +68,16 @@ class History(ABC):
     @abstractmethod
     async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
         """Every kept turn of every session, or why one cannot be read (for turns_frame)."""
+
+    async def entry_batches(
+        self, size: int = 10_000
+    ) -> AsyncIterator[list[tuple[str, TurnRecord | CorruptSessionError]]]:
+        """:meth:`entries` a batch at a time (about ``size`` turns; a session's turns stay in
+        one batch), for readers in bounded memory. Derived from :meth:`entries`; histories
+        that can list as they go (files, Redis lists) override it."""
+        entries = await self.entries()
+        for start in range(0, len(entries), size):
+            yield entries[start:start + size]
 
 
 class MemoryHistory(History):

@@ -155,22 +155,37 @@ class RedisSessionStore(SessionStore):
 
     async def entries(self) -> list[tuple[str, dict[str, Any] | CorruptSessionError]]:
         """Every key under the prefix (lock keys aside) with its record, or the error it is."""
+        return [entry async for batch in self.entry_batches(500) for entry in batch]
+
+    async def entry_batches(
+        self, size: int = 1000
+    ) -> AsyncIterator[list[tuple[str, dict[str, Any] | CorruptSessionError]]]:
+        """SCAN (on every primary of a cluster: redis-py's cluster ``scan_iter`` keeps a cursor
+        per primary) and one MGET per ``size`` keys; only the keys seen so far are kept."""
         client = self.client
-        match = glob_escape(self.prefix) + "*"
-        keys = await self._redis.command(_collect(client.scan_iter(match=match, count=1000)))
-        names = [name for key in dict.fromkeys(keys)  # SCAN may return a key twice
-                 if not is_lock_key(name := key_text(key))]
         mget = client.mget_nonatomic if self.cluster else client.mget
+        seen: set[str] = set()  # SCAN may return a key twice
+        names: list[str] = []
+        async for key in client.scan_iter(match=glob_escape(self.prefix) + "*", count=1000):
+            name = key_text(key)
+            if name not in seen and not is_lock_key(name):
+                seen.add(name)
+                names.append(name)
+            if len(names) >= size:
+                yield await self._records(mget, names)
+                names = []
+        if names:
+            yield await self._records(mget, names)
+
+    async def _records(self, mget: Any, names: list[str]) -> list[tuple[str, dict[str, Any] | CorruptSessionError]]:
+        raw = [name.encode("utf-8", "surrogateescape") for name in names]
         entries: list[tuple[str, dict[str, Any] | CorruptSessionError]] = []
-        for start in range(0, len(names), 500):
-            chunk = names[start:start + 500]
-            raw = [name.encode("utf-8", "surrogateescape") for name in chunk]
-            for name, value in zip(chunk, await self._redis.command(mget(raw))):
-                if value is not None:  # deleted meanwhile, or not a string (a history list)
-                    try:
-                        entries.append((name, loads(value, where=f"Redis key {name!r}")))
-                    except CorruptSessionError as error:
-                        entries.append((name, error))
+        for name, value in zip(names, await self._redis.command(mget(raw))):
+            if value is not None:  # deleted meanwhile, or not a string (a history list)
+                try:
+                    entries.append((name, loads(value, where=f"Redis key {name!r}")))
+                except CorruptSessionError as error:
+                    entries.append((name, error))
         return entries
 
     # -- holding a session for one change ---------------------------------------------------

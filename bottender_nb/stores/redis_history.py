@@ -18,6 +18,7 @@ each, and ``destroy`` removes it.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 from ..errors import CorruptSessionError
@@ -94,6 +95,26 @@ class RedisHistory(History):
             if is_lock_key(key, (HISTORY,)):
                 entries += await self._list(key)
         return entries
+
+    async def entry_batches(
+        self, size: int = 10_000
+    ) -> AsyncIterator[list[tuple[str, TurnRecord | CorruptSessionError]]]:
+        """SCAN the history lists (every primary of a cluster) and LRANGE each as it is found:
+        a batch is yielded once it holds ``size`` turns, so no more than that is kept."""
+        match = "{*}" + HISTORY + glob_escape(self.prefix) + "*"
+        seen: set[str] = set()
+        batch: list[tuple[str, TurnRecord | CorruptSessionError]] = []
+        async for found in self.redis.get().scan_iter(match=match, count=1000):
+            key = _text(found)
+            if key in seen or not is_lock_key(key, (HISTORY,)):
+                continue
+            seen.add(key)
+            batch += await self._list(key)
+            if len(batch) >= size:
+                yield batch
+                batch = []
+        if batch:
+            yield batch
 
     async def _list(self, key: str) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
         values = await self.redis.command(self.redis.get().lrange(key, 0, -1), key)
