@@ -13,7 +13,8 @@ is read from ``os.wait4`` (the rusage of that child alone):
 * the same functions on ``turns_frame(path)``, the pandas frame of the same turns (its load
   timed apart).
 
-Prints one JSON line per step (seconds, peak RSS in MiB), then one per function with DuckDB's
+``--duckdb-memory-limit 2GB`` caps DuckDB's memory (it spills past it); by default DuckDB takes
+up to 80% of the machine's. Prints one JSON line per step (seconds, peak RSS in MiB), then one per function with DuckDB's
 time and peak RSS as ratios of pandas'. The pandas child needs the whole frame in memory; with
 ``--pandas-max`` turns (default 30M) or more it is skipped and said so.
 """
@@ -82,7 +83,9 @@ def child(mode: str, source: str, target: str) -> dict:
     if engine == "duckdb":
         import duckdb
 
-        result = calls[function](duckdb.read_parquet(target)).df()  # the query runs here
+        limit = os.environ.get("BENCH_DUCKDB_MEMORY_LIMIT")  # past it, DuckDB spills to disk
+        connection = duckdb.connect(config={"memory_limit": limit} if limit else {})
+        result = calls[function](connection.read_parquet(target)).df()  # the query runs here
         return {"seconds": time.perf_counter() - started, "rows": len(result), "answer": _answer(result, function)}
     turns = turns_frame(target)
     loaded = time.perf_counter()
@@ -105,8 +108,7 @@ def _answer(result, function: str) -> object:
 
 def measured(mode: str, source: str, target: str) -> dict:
     """Run ``mode`` in a child process; its JSON line plus its own peak RSS."""
-    process = subprocess.Popen([sys.executable, __file__, "--child", mode, source, target],
-                               stdout=subprocess.PIPE, env={**os.environ, "PYTHONHASHSEED": "0"})
+    process = subprocess.Popen([sys.executable, __file__, "--child", mode, source, target], stdout=subprocess.PIPE)
     output = process.stdout.read()
     _, status, usage = os.wait4(process.pid, 0)
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -122,11 +124,14 @@ def main() -> None:
     parser.add_argument("--dir", help="where the store and the export go (default: a temp dir, removed)")
     parser.add_argument("--keep", action="store_true", help="keep the store and the export")
     parser.add_argument("--pandas-max", type=int, default=30_000_000)
+    parser.add_argument("--duckdb-memory-limit", help="DuckDB's memory_limit, e.g. 2GB (default: DuckDB's own)")
     parser.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(child(*args.child)))
         return
+    if args.duckdb_memory_limit:
+        os.environ["BENCH_DUCKDB_MEMORY_LIMIT"] = args.duckdb_memory_limit
     workdir = args.dir or tempfile.mkdtemp(prefix="bench_exports_")
     store, target = os.path.join(workdir, "store"), os.path.join(workdir, "turns.parquet")
     try:
