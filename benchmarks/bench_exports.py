@@ -13,10 +13,11 @@ is read from ``os.wait4`` (the rusage of that child alone):
 * the same functions on ``turns_frame(path)``, the pandas frame of the same turns (its load
   timed apart).
 
-``--duckdb-memory-limit 2GB`` caps DuckDB's memory (it spills past it); by default DuckDB takes
-up to 80% of the machine's. Prints one JSON line per step (seconds, peak RSS in MiB), then one per function with DuckDB's
-time and peak RSS as ratios of pandas'. The pandas child needs the whole frame in memory; with
-``--pandas-max`` turns (default 30M) or more it is skipped and said so.
+``--duckdb-memory-limit 4GB`` caps DuckDB's memory (past it, it spills to a temp directory next
+to the export); by default DuckDB takes up to 80% of the machine's. Prints one JSON line per step
+(seconds, peak RSS in MiB), then one per function with DuckDB's time and peak RSS as ratios of
+pandas'. The pandas child needs the whole frame in memory; with ``--pandas-max`` turns (default
+30M) or more it is skipped and said so.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def child(mode: str, source: str, target: str) -> dict:
         import duckdb
 
         limit = os.environ.get("BENCH_DUCKDB_MEMORY_LIMIT")  # past it, DuckDB spills to disk
-        connection = duckdb.connect(config={"memory_limit": limit} if limit else {})
+        config = {"temp_directory": os.path.join(os.path.dirname(target), "duckdb.tmp")}  # not the cwd
+        connection = duckdb.connect(config={**config, "memory_limit": limit} if limit else config)
         result = calls[function](connection.read_parquet(target)).df()  # the query runs here
         return {"seconds": time.perf_counter() - started, "rows": len(result), "answer": _answer(result, function)}
     turns = turns_frame(target)
