@@ -192,6 +192,12 @@ def test_another_engines_transitions_are_titled_without_a_field_unless_given(tur
     assert ax.get_title() == "Transitions, from each row's value"
 
 
+def test_another_engines_retention_with_an_unknown_period_says_which_to_pass(turns):
+    cells = retention(other_engines(turns)["duckdb"])
+    with pytest.raises(AnalyticsError, match=r"period 'day' is not one retention takes.*'D'"):
+        plot_retention(cells, period="day")
+
+
 def test_something_that_is_no_frame_is_refused():
     with pytest.raises(AnalyticsError, match=r"plot_funnel takes the DataFrame funnel\(turns, steps\) returns"):
         plot_funnel([("name", 6)])

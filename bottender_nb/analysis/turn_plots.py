@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalyticsError, missing_extra
-from .cohorts import retention_table
+from .cohorts import PERIODS, retention_table
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -37,7 +37,7 @@ def plot_funnel(result: Any, ax: Axes | None = None) -> Figure:
     """Horizontal bars of ``funnel(...)``: sessions per step, labelled with shares of the start
     and of the step before."""
     result = _require(result, "plot_funnel", "funnel(turns, steps)", "step", "sessions", "share_of_start",
-             "share_of_previous")
+                      "share_of_previous")
     ax = _axes(ax, 7.0, 1.2 + 0.55 * len(result))
     names = [str(step) for step in result["step"]]
     ax.barh(names, result["sessions"].to_numpy(), color="tab:blue")
@@ -63,6 +63,9 @@ def plot_retention(result: Any, ax: Axes | None = None, *, period: str = "D") ->
     """
     result = _require(result, "plot_retention", "retention(turns, period)")
     if not isinstance(result.index, pd.PeriodIndex) and _LONG_FORM.issubset(result.columns):
+        if period not in PERIODS:
+            raise AnalyticsError(f"period {period!r} is not one retention takes; pass the one it was given: "
+                                 f"{', '.join(map(repr, PERIODS))}.")
         result = retention_table(result, period)
     if not isinstance(result.index, pd.PeriodIndex):
         raise AnalyticsError(
