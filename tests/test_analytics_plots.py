@@ -162,3 +162,60 @@ def test_without_matplotlib_the_error_names_the_extra(turns, monkeypatch):
     monkeypatch.setitem(sys.modules, "matplotlib.pyplot", None)
     with pytest.raises(ImportError, match=r'pip install "bottender-nb\[plot\]"'):
         plot_funnel(result)
+
+
+# -- issue 23: any engine's result draws the same figure ---------------------------------
+
+
+def drawn(ax) -> dict:
+    """What a reader sees on Axes: title, axis labels, ticks, bar widths, texts in the plot."""
+    return {"title": ax.get_title(), "x": ax.get_xlabel(), "y": ax.get_ylabel(),
+            "xticks": ticks(ax.get_xticklabels()), "yticks": ticks(ax.get_yticklabels()),
+            "bars": [bar.get_width() for bar in ax.patches], "texts": texts(ax),
+            "cells": [cells(image.get_array()) for image in ax.images]}
+
+
+def cells(shares: np.ma.MaskedArray) -> list[list]:
+    """A heatmap's shares, rounded (engines may differ in the last bit), empty cells as None."""
+    return [[None if value is np.ma.masked else round(float(value), 9) for value in row] for row in shares]
+
+
+def other_engines(turns: pd.DataFrame) -> dict:
+    import duckdb
+    import polars as pl
+    import pyarrow as pa
+
+    table = pa.Table.from_pandas(turns, preserve_index=False)
+    return {"polars lazy": pl.from_arrow(table).lazy(), "duckdb": duckdb.from_arrow(table)}
+
+
+@pytest.mark.parametrize("plot", ["funnel", "retention", "retention W", "transitions"])
+def test_any_engine_draws_the_pandas_figure(turns, plot):
+    draw = {
+        "funnel": lambda frame: plot_funnel(funnel(frame, FLOW)),
+        "retention": lambda frame: plot_retention(retention(frame)),
+        "retention W": lambda frame: plot_retention(retention(frame, "W"), period="W"),
+        "transitions": lambda frame: plot_transitions(transitions(frame, "step"), field="step"),
+    }[plot]
+    expected = drawn(draw(turns).axes[0])
+    assert expected["bars"] or expected["cells"]
+    for engine, native in other_engines(turns).items():
+        assert drawn(draw(native).axes[0]) == expected, engine
+        plt.close("all")
+
+
+def test_another_engines_transitions_are_titled_without_a_field_unless_given(turns):
+    result = other_engines(turns)["duckdb"]
+    ax = plot_transitions(transitions(result, "step")).axes[0]
+    assert ax.get_title() == "Transitions, from each row's value"
+
+
+def test_another_engines_retention_with_an_unknown_period_says_which_to_pass(turns):
+    cells = retention(other_engines(turns)["duckdb"])
+    with pytest.raises(AnalyticsError, match=r"period 'day' is not one retention takes.*'D'"):
+        plot_retention(cells, period="day")
+
+
+def test_something_that_is_no_frame_is_refused():
+    with pytest.raises(AnalyticsError, match=r"plot_funnel takes the DataFrame funnel\(turns, steps\) returns"):
+        plot_funnel([("name", 6)])

@@ -201,6 +201,21 @@ def check_analysis(run: Executed, redis_url: str | None) -> None:
     assert "<table" in frame and "state.count" in frame, "no sessions DataFrame shown"
     assert "notes.json" in run.text, "the bad file is not reported"
     assert "image/png" in run.mime_types(), "no plot shown"
+    # the exported turns: the same funnel on pandas and on DuckDB, both shown, equal
+    on_pandas = _funnel_counts(run.outputs_of("on_pandas = funnel("))
+    on_duckdb = _funnel_counts(run.outputs_of("on_duckdb = funnel("))
+    assert on_duckdb == on_pandas, f"DuckDB's funnel {on_duckdb} is not pandas' {on_pandas}"
+    sessions = int(re.search(r"(\d+) session files", run.text).group(1))
+    assert on_pandas[0] == sessions, "every session's first message is its count 1"
+    assert on_pandas == sorted(on_pandas, reverse=True) and on_pandas[-1] < on_pandas[0], on_pandas
+    assert run.outputs_of("on_duckdb.df().equals(on_pandas)").strip() == "True"
+
+
+def _funnel_counts(text: str) -> list[int]:
+    """Sessions per step of the notebook's message funnel, from a pandas or a DuckDB table's text."""
+    counts = [re.search(rf"{step}\W+(\d+)", text) for step in ("1 message", "3 messages", "5 messages")]
+    assert all(counts), f"a funnel step is missing from:\n{text}"
+    return [int(count.group(1)) for count in counts]
 
 
 def check_testing(run: Executed, redis_url: str | None) -> None:

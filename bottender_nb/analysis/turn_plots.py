@@ -1,18 +1,22 @@
 """Plots of the turn analytics: a funnel, a retention heatmap, a from -> to heatmap.
 
-Each takes the DataFrame its analytics function returns, draws something readable with no
-styling (title, axis labels, shares as percentages, cells annotated) and returns the Figure.
-matplotlib is the ``plot`` extra, imported only when a plot is drawn.
+Each takes the frame its analytics function returns, on whatever engine it ran (pandas,
+Polars eager or lazy, DuckDB, PyArrow, Dask), draws something readable with no styling (title,
+axis labels, shares as percentages, cells annotated) and returns the Figure. A result is a few
+rows (steps, cohorts, pairs of values), so another engine's is collected to pandas through
+Narwhals to be drawn. matplotlib is the ``plot`` extra, imported only when a plot is drawn.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+import narwhals.stable.v2 as nw
 import numpy as np
 import pandas as pd
 
 from ..errors import AnalyticsError, missing_extra
+from .cohorts import PERIODS, retention_table
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -23,15 +27,17 @@ MAX_ANNOTATED = 400
 MAX_VALUES = 15
 """A transitions heatmap shows at most this many values per axis (the busiest); the rest: "other"."""
 NOT_SET = "(not set)"
+_LONG_FORM = {"cohort", "periods_since", "cohort_size", "share"}
+"""The columns of retention's answer on an engine other than pandas (its cells, one per row)."""
 _PERIOD_NAMES = {"D": "day", "W": "week", "M": "month", "h": "hour", "min": "minute", "Q": "quarter",
                  "Y": "year"}
 
 
-def plot_funnel(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
+def plot_funnel(result: Any, ax: Axes | None = None) -> Figure:
     """Horizontal bars of ``funnel(...)``: sessions per step, labelled with shares of the start
     and of the step before."""
-    _require(result, "plot_funnel", "funnel(turns, steps)", "step", "sessions", "share_of_start",
-             "share_of_previous")
+    result = _require(result, "plot_funnel", "funnel(turns, steps)", "step", "sessions", "share_of_start",
+                      "share_of_previous")
     ax = _axes(ax, 7.0, 1.2 + 0.55 * len(result))
     names = [str(step) for step in result["step"]]
     ax.barh(names, result["sessions"].to_numpy(), color="tab:blue")
@@ -49,9 +55,18 @@ def plot_funnel(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
     return ax.figure
 
 
-def plot_retention(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
-    """A cohort heatmap of ``retention(...)``: one row per cohort, one column per period since."""
-    _require(result, "plot_retention", "retention(turns, period)")
+def plot_retention(result: Any, ax: Axes | None = None, *, period: str = "D") -> Figure:
+    """A cohort heatmap of ``retention(...)``: one row per cohort, one column per period since.
+
+    On pandas the table knows its period. Another engine's answer is the table's cells in long
+    form, whose cohorts are bare period numbers: ``period`` says which ``retention`` was given.
+    """
+    result = _require(result, "plot_retention", "retention(turns, period)")
+    if not isinstance(result.index, pd.PeriodIndex) and _LONG_FORM.issubset(result.columns):
+        if period not in PERIODS:
+            raise AnalyticsError(f"period {period!r} is not one retention takes; pass the one it was given: "
+                                 f"{', '.join(map(repr, PERIODS))}.")
+        result = retention_table(result, period)
     if not isinstance(result.index, pd.PeriodIndex):
         raise AnalyticsError(
             "plot_retention takes retention(turns, period)'s result, whose index is the cohort periods."
@@ -72,11 +87,14 @@ def plot_retention(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
     return ax.figure
 
 
-def plot_transitions(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
+def plot_transitions(result: Any, ax: Axes | None = None, *, field: str | None = None) -> Figure:
     """A from -> to heatmap of ``transitions(...)``: each cell is the share of the row's
     transitions that went to the column's value, annotated with that share and the count.
-    At most ``MAX_VALUES`` values per axis, the busiest first; the rest are "other"."""
-    _require(result, "plot_transitions", "transitions(turns, field)", "from", "to", "count")
+    At most ``MAX_VALUES`` values per axis, the busiest first; the rest are "other". The title
+    names the field: pandas' answer carries it; for another engine's, pass ``field``."""
+    if field is None and isinstance(result, pd.DataFrame):
+        field = result.attrs.get("field")
+    result = _require(result, "plot_transitions", "transitions(turns, field)", "from", "to", "count")
     counts = _matrix(result)
     rows, columns = counts.shape
     ax = _axes(ax, 3.0 + 1.0 * columns, 1.8 + 0.55 * rows)
@@ -84,7 +102,6 @@ def plot_transitions(result: pd.DataFrame, ax: Axes | None = None) -> Figure:
     share = counts.to_numpy(dtype=float) / np.where(out_of > 0, out_of, np.nan)[:, None]
     share[counts.to_numpy() == 0] = np.nan  # no such transition: an empty cell, not 0 %
     _heatmap(ax, share, list(counts.index), list(counts.columns), "Oranges", counts.to_numpy())
-    field = result.attrs.get("field")
     title = f"Transitions of {field}, from each row's value" if field else "Transitions, from each row's value"
     ax.set(title=title, xlabel="to", ylabel="from")
     return ax.figure
@@ -150,12 +167,26 @@ def _annotate(ax: Axes, shares: np.ndarray, counts: np.ndarray | None) -> None:
                 color="white" if share > 0.6 else "black")
 
 
-def _require(result: Any, plot: str, source: str, *columns: str) -> None:
-    if not isinstance(result, pd.DataFrame) or any(column not in result.columns for column in columns):
+def _require(result: Any, plot: str, source: str, *columns: str) -> pd.DataFrame:
+    """``result`` as pandas (another engine's collected through Narwhals), if it has ``columns``."""
+    frame = result if isinstance(result, pd.DataFrame) else _collected(result)
+    if frame is None or any(column not in frame.columns for column in columns):
         raise AnalyticsError(
             f"{plot} takes the DataFrame {source} returns; this is not one "
             f"(it needs the columns {', '.join(columns)})."
         )
+    return frame
+
+
+def _collected(result: Any) -> pd.DataFrame | None:
+    """Any engine's frame as pandas; ``None`` for something that is no frame."""
+    try:
+        frame = nw.from_native(result)
+    except TypeError:
+        return None
+    if isinstance(frame, nw.LazyFrame):
+        frame = frame.collect()
+    return frame.to_pandas() if isinstance(frame, nw.DataFrame) else None
 
 
 def _axes(ax: Axes | None, width: float, height: float) -> Axes:
