@@ -172,10 +172,10 @@ def drawn(ax) -> dict:
     return {"title": ax.get_title(), "x": ax.get_xlabel(), "y": ax.get_ylabel(),
             "xticks": ticks(ax.get_xticklabels()), "yticks": ticks(ax.get_yticklabels()),
             "bars": [bar.get_width() for bar in ax.patches], "texts": texts(ax),
-            "cells": [cells(image.get_array()) for image in ax.images]}
+            "cells": [heatmap_cells(image.get_array()) for image in ax.images]}
 
 
-def cells(shares: np.ma.MaskedArray) -> list[list]:
+def heatmap_cells(shares: np.ma.MaskedArray) -> list[list]:
     """A heatmap's shares, rounded (engines may differ in the last bit), empty cells as None."""
     return [[None if value is np.ma.masked else round(float(value), 9) for value in row] for row in shares]
 
