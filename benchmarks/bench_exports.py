@@ -102,7 +102,7 @@ def _answer(result, function: str) -> object:
     shape, cohort sizes and the sum of its shares (DuckDB's long form made that table first)."""
     if function == "funnel":
         return [int(value) for value in result["sessions"]]
-    from bottender_nb.analysis.cohorts import retention_table
+    from bottender_nb.analysis.retention import retention_table
 
     table = result if "share" not in result.columns else retention_table(result, "D")
     return [list(table.shape), sum(table.attrs["cohort_sizes"]), round(float(np.nansum(table.to_numpy())), 6)]

@@ -42,8 +42,8 @@ _LAZY = {
     "transcripts_frame": ".analysis.transcripts",
     "plot_sessions": ".analysis.plots",
     "funnel": ".analysis.funnels",
-    "retention": ".analysis.cohorts",
-    "transitions": ".analysis.flows",
+    "retention": ".analysis.retention",
+    "transitions": ".analysis.transitions",
     "drop_off": ".analysis.drop_offs",
     "export_turns": ".analysis.exports",
     "export_sessions": ".analysis.exports",
@@ -65,10 +65,10 @@ __all__ = sorted(
 )
 
 if TYPE_CHECKING:
-    from .analysis.cohorts import retention
+    from .analysis.retention import retention
     from .analysis.drop_offs import drop_off
     from .analysis.exports import export_sessions, export_turns
-    from .analysis.flows import transitions
+    from .analysis.transitions import transitions
     from .analysis.frames import sessions_frame
     from .analysis.funnels import funnel
     from .analysis.transcripts import transcripts_frame

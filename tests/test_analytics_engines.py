@@ -25,7 +25,7 @@ from distributed import Client, LocalCluster
 from analytics_turns import ROWS, hand_built
 from bottender_nb import (FileSessionStore, RedisSessionStore, drop_off, export_sessions, export_turns, funnel,
                           retention, sessions_frame, transitions, turns_frame)
-from bottender_nb.analysis.cohorts import retention_table
+from bottender_nb.analysis.retention import retention_table
 
 FLOW = [("name", {"step": "asked_name"}), ("city", {"step": "asked_city"}), ("done", {"step": "done"})]
 CALLS = {

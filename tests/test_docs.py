@@ -26,7 +26,7 @@ import bottender_nb
 REPO = Path(__file__).resolve().parent.parent
 SCREENSHOT_DIR = REPO / "test-output" / "docs"
 # Public names that are not meant to be documented: the deprecated one, and IPython's hooks.
-UNDOCUMENTED = {"TranscriptRecorder", "__version__"}
+UNDOCUMENTED = {"__version__"}
 
 
 @pytest.fixture(scope="module")

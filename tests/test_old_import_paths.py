@@ -67,3 +67,17 @@ def test_the_new_paths_do_not_warn(recwarn):
     from bottender_nb.pane.chat_pane import ChatPane as pane  # noqa: F401
 
     assert [str(w.message) for w in recwarn if "bottender_nb.notebook" in str(w.message)] == []
+
+
+@pytest.mark.parametrize("old, new, name", [
+    ("cohorts", "retention", "retention"),
+    ("flows", "transitions", "transitions"),
+    ("turns_contract", "turns_input", "wrap"),
+])
+def test_a_renamed_analysis_module_still_gives_its_names_and_warns(old, new, name):
+    module = importlib.import_module(f"bottender_nb.analysis.{old}")
+    with pytest.warns(DeprecationWarning, match=rf"moved to bottender_nb\.analysis\.{new}: import {name}"):
+        found = getattr(module, name)
+    assert found is getattr(importlib.import_module(f"bottender_nb.analysis.{new}"), name)
+    with pytest.raises(AttributeError):
+        module.no_such_name  # noqa: B018

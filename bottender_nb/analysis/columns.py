@@ -17,6 +17,7 @@ import pandas as pd
 
 from ..errors import show
 from ..record import record_problem
+from ..session_ids import split_session_id
 
 STATE_PREFIX = "state."
 _NONE = type(None)
@@ -54,7 +55,7 @@ class SessionTable:
             return
         session_id = record["id"]
         self.ids.append(session_id)
-        self.platforms.append(record.get("platform") or session_id.partition(":")[0])
+        self.platforms.append(record.get("platform") or split_session_id(session_id)[0])
         user = record.get("user")
         self.user_ids.append(user.get("id") if type(user) is dict else None)
         self.last_activity.append(self._epoch_ms(record.get("lastActivity"), where))
@@ -77,7 +78,7 @@ class SessionTable:
         data: dict[str, Any] = {
             "id": to_column(ids),
             "platform": to_column(self.platforms),
-            "key": to_column([session_id.partition(":")[2] for session_id in ids]),
+            "key": to_column([split_session_id(session_id)[1] for session_id in ids]),
             "user_id": to_column(self.user_ids),
             "last_activity": epoch_ms_to_utc(self.last_activity_ms()),
         }

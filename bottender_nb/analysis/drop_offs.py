@@ -3,7 +3,7 @@
 A session has dropped off when its last turn is more than ``idle`` before ``now`` (by default
 the frame's latest turn, so an old export reads as it did then). Its value of one state field
 after that last turn says where it stopped: which question went unanswered. The last turn is
-the one before the next session's first, in (session, turn) order (:mod:`.turns_contract`).
+the one before the next session's first, in (session, turn) order (:mod:`.turns_input`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from ..errors import AnalyticsError
-from .turns_contract import END, as_values, check_values_column, naive_utc, field_name, share, state_column, wrap
+from .turns_input import END, as_values, check_values_column, naive_utc, field_name, share, state_column, wrap
 
 Idle = str | timedelta | pd.Timedelta
 Now = str | float | datetime | pd.Timestamp | None

@@ -20,7 +20,7 @@ import pandas as pd
 
 from ..errors import AnalyticsError
 from .columns import STATE_PREFIX
-from .turns_contract import END, ORDER, SESSION, START, Turns, equals, share, state_column, state_fields, wrap
+from .turns_input import END, ORDER, SESSION, START, Turns, equals, share, state_column, state_fields, wrap
 
 Condition = Union[Mapping[str, Any], nw.Expr, Callable[[Any], Any]]
 _SCALARS = (str, int, float, bool, np.generic, datetime, timedelta, type(None))

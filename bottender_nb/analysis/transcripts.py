@@ -1,15 +1,13 @@
-"""Transcripts: the messages of the kept turns, one row each -- a view of the history (SPEC §7).
+"""Transcripts: the messages of the kept turns, one row each -- a view of the history.
 
 There is one record of what a bot handled: each session's history of turns, which its store
 keeps (:mod:`bottender_nb.stores.history`). A transcript is that history read as messages:
 for each event turn, the message that came in (its text, else its payload), then each reply,
-each with the state after the turn. ``TranscriptRecorder``, which once wrote a separate
-``transcripts.jsonl``, remains as a deprecated name for this view.
+each with the state after the turn.
 """
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -28,8 +26,6 @@ def transcripts_frame(source: Any) -> pd.DataFrame:
     :param source: what :func:`~bottender_nb.analysis.turns.turns_frame` takes: a ``Bot``, a
         session store, a file store's directory, or a list of turns.
     """
-    if isinstance(source, Transcript):
-        source = source.source
     table, where = collect(source, "transcripts_frame")
     columns = _messages(table)
     data: dict[str, Any] = {
@@ -62,44 +58,3 @@ def _messages(table: TurnTable) -> dict[str, list[Any]]:
         out["text"] += said
         out["state"] += [state] * len(said)
     return out
-
-
-class Transcript:
-    """The messages of a bot's (or store's) kept turns; ``frame()`` is :func:`transcripts_frame`."""
-
-    def __init__(self, source: Any) -> None:
-        self.source = source
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.source!r})"
-
-    def attach(self, bot: Any) -> Transcript:
-        """Nothing to attach: every bot keeps its turns in its store's history."""
-        return self
-
-    @property
-    def turns(self) -> list[dict[str, Any]]:
-        """Every message as a dict, oldest first in each session."""
-        columns = _messages(collect(self.source, "transcript")[0])
-        return [dict(zip(columns, row)) for row in zip(*columns.values())]
-
-    def frame(self) -> pd.DataFrame:
-        """The messages as a DataFrame (see :func:`transcripts_frame`)."""
-        return transcripts_frame(self.source)
-
-
-class TranscriptRecorder(Transcript):
-    """Deprecated: turns are no longer recorded apart; this reads the store's history."""
-
-    def __init__(self, source: Any) -> None:
-        warnings.warn(
-            "TranscriptRecorder is deprecated: every turn is kept in its store's history. Use "
-            "transcripts_frame(bot) or turns_frame(bot) instead.",
-            DeprecationWarning, stacklevel=2,
-        )
-        super().__init__(source)
-
-    @classmethod
-    def for_store(cls, store: Any) -> TranscriptRecorder:
-        """The transcript of ``store``'s kept turns."""
-        return cls(store)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalyticsError, missing_extra
-from .cohorts import PERIODS, retention_table
+from .retention import PERIODS, retention_table
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes

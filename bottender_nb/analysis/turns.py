@@ -1,4 +1,4 @@
-"""Every kept turn as a pandas DataFrame: ``turns_frame(bot)``, one row per turn (SPEC §7).
+"""Every kept turn as a pandas DataFrame: ``turns_frame(bot)``, one row per turn.
 
 Turns come from a store's history (a bot's, a store, or a file store's directory), read a
 batch at a time through it (:mod:`.sources`), or from a list. Like ``sessions_frame``, a bad entry (a torn line,
@@ -24,6 +24,7 @@ from ..turns import KINDS, Turn, record_problem
 from .columns import FlatColumns, to_column
 from .sources import store_of, turn_batches
 from ..errors import SourceError
+from ..session_ids import split_session_id
 from ..stores.base import SessionStore
 
 COLUMNS = ["session_id", "platform", "turn", "time", "kind", "text", "replies", "changed"]
@@ -124,7 +125,7 @@ def platforms(columns: Mapping[str, list[Any]]) -> list[Any]:
     if all(columns["platform"]):  # every turn names its own (as the stores write them)
         return columns["platform"]
     return [
-        platform or (session_id or "").partition(":")[0]
+        platform or split_session_id(session_id or "")[0]
         for platform, session_id in zip(columns["platform"], columns["session_id"])
     ]
 
