@@ -56,7 +56,6 @@ CELLS = {
     "say_to_printing": "%say Hi",
     "no_await": "%%action NoAwait\ncontext.send_text('lost?')",
     "say_to_no_await": "%say Hi",
-    "no_await_warnings": "import warnings; print(warnings.filters[:0])",
     "bad_option": "%say Hi --bogus 1",
     "group_on_console": "%say Hi --group G",
     "chat_group_on_console": "%chat --group g1",

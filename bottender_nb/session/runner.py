@@ -154,14 +154,8 @@ class Bot:
         return await self._handle_event(handler, raw_event, session_id)
 
     def say(
-        self,
-        text: str | None = None,
-        platform: str = "console",
-        *,
-        payload: str | None = None,
-        user: str = "1",
-        group: str | None = None,
-        room: str | None = None,
+        self, text: str | None = None, platform: str = "console", *, payload: str | None = None,
+        user: str = "1", group: str | None = None, room: str | None = None,
     ) -> list[str]:
         """Send one simulated message and wait for the replies; works inside Jupyter's loop."""
         body = get_platform(platform).build_body(

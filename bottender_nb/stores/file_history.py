@@ -95,26 +95,20 @@ class FileHistory(History):
     async def undo(self, session_id: str, index: int) -> None:
         path = self.path(session_id)
         try:
-            fd = os.open(path, os.O_RDWR | getattr(os, "O_BINARY", 0))
+            with open(path, "r+b") as file:
+                data = file.read()
+                start = data.rfind(b"\n", 0, len(data) - 1) + 1  # the last line's first byte
+                match = _OPENING.match(data, start)
+                if match and int(match.group(1)) == index:
+                    file.truncate(start)
         except FileNotFoundError:
             return
-        try:
-            data = _pread(fd, os.fstat(fd).st_size, 0)
-            start = data.rfind(b"\n", 0, len(data) - 1) + 1  # the last line's first byte
-            match = _OPENING.match(data, start)
-            if match and int(match.group(1)) == index:
-                os.ftruncate(fd, start)
         except OSError as exc:
             raise StoreError(f"Cannot take back a turn from {path} ({os_error_cause(exc)}).") from exc
-        finally:
-            os.close(fd)
 
     def _first_index(self, fd: int, path: str, inode: int) -> int | None:
-        """The file's first index: read from its head once per file (a trim makes a new one).
-
-        A stale entry (an inode number reused by a later file) can only be older, so smaller:
-        it makes the file look longer than it is, and at worst triggers one more trim.
-        """
+        """The file's first index, read from its head once per file (a trim makes a new one);
+        a stale entry (a reused inode) is smaller, and at worst triggers one more trim."""
         known = self._firsts.get(path)
         if known is not None and known[0] == inode:
             return known[1]
