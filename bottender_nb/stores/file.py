@@ -130,16 +130,7 @@ class FileSessionStore(SessionStore):
 
     async def entries(self) -> list[tuple[str, dict[str, Any] | CorruptSessionError]]:
         """Every session file, expired or not: ``(path, record or its CorruptSessionError)``."""
-        found: list[tuple[str, dict[str, Any] | CorruptSessionError]] = []
-        for path in self._entry_paths():
-            try:
-                record = self._load(path)
-            except CorruptSessionError as exc:
-                found.append((path, exc))
-            else:
-                if record is not None:  # destroyed meanwhile
-                    found.append((path, record))
-        return found
+        return [entry async for batch in self.entry_batches() for entry in batch]
 
     async def entry_batches(
         self, size: int = 1000

@@ -145,10 +145,7 @@ class FileHistory(History):
             raise StoreError(f"Cannot delete the history file {path}: {exc}") from exc
 
     async def entries(self) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
-        entries: list[tuple[str, TurnRecord | CorruptSessionError]] = []
-        for path in self.files():
-            entries += file_entries(path)
-        return entries
+        return [entry async for batch in self.entry_batches() for entry in batch]
 
     async def entry_batches(
         self, size: int = 10_000
