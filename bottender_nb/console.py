@@ -16,6 +16,7 @@ from .commands import COMMANDS, handle_line
 from .config import bot_options, find_config
 from .errors import BottenderNbError
 from .session.runner import Bot
+from .session.sync import run_until_complete
 from .tracebacks import user_frames
 
 PROMPT = "You > "
@@ -147,7 +148,7 @@ def _chat(bot: Bot, loop: asyncio.AbstractEventLoop, stdin: TextIO, stdout: Text
         if not line.strip():
             continue
         try:
-            outcome = loop.run_until_complete(handle_line(bot, line))
+            outcome = run_until_complete(loop, handle_line(bot, line))
         except Exception as exc:  # the action's error is shown; the console goes on
             print(_describe_error(exc), file=stdout, flush=True)
             continue

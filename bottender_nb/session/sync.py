@@ -26,6 +26,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from ..stores.kept import any_kept, let_go_all
+
 T = TypeVar("T")
 
 _local = threading.local()
@@ -38,10 +40,9 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
     (see the module docstring); elsewhere one loop per thread is kept, so clients bound to a
     loop (redis) stay usable across calls.
 
-    Either way, callbacks the coroutine left for the loop's next pass run before this returns
-    (a store unlocking a session it kept for back-to-back events), also when it raised: a plain
-    ``run_until_complete`` runs them on its last pass, and nest-asyncio2's nested one gives
-    them one more pass once the coroutine is done.
+    Either way, a store's locks kept for a session's next event (:mod:`..stores.kept`) are
+    let go before this returns, also when it raised: the caller may block next, and other
+    processes would wait for it.
     """
     try:
         loop = asyncio.get_running_loop()
@@ -51,8 +52,18 @@ def run_sync(coroutine: Coroutine[Any, Any, T]) -> T:
         loop = getattr(_local, "loop", None)
         if loop is None or loop.is_closed():
             loop = _local.loop = asyncio.new_event_loop()
-        return loop.run_until_complete(coroutine)
-    import nest_asyncio2
+    else:
+        import nest_asyncio2
 
-    nest_asyncio2.apply(loop)
-    return loop.run_until_complete(coroutine)
+        nest_asyncio2.apply(loop)
+    return run_until_complete(loop, coroutine)
+
+
+def run_until_complete(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> T:
+    """``loop.run_until_complete(coroutine)``, then let go of the locks stores keep for a next
+    event: the caller may block next (the console waits for a line), with the loop stopped."""
+    try:
+        return loop.run_until_complete(coroutine)
+    finally:
+        if any_kept():
+            loop.run_until_complete(let_go_all())

@@ -12,7 +12,8 @@ takes the lock and returns the value; *write* checks the token, writes the sessi
 turn (history keys given the session's TTL), and releases, in one step and one round trip; a
 retried write knows it already landed. A waiter polls, with capped jittered backoff. A
 session's changes through this store take turns in the process first (``store.locks``), so
-Redis only orders processes.
+Redis only orders processes. A busy session's write keeps the lock, at its full timeout, for an
+event that follows at once (:mod:`.kept`): back to back, an event is one round trip, not two.
 """
 
 from __future__ import annotations
@@ -32,10 +33,11 @@ from ..record import dumps_utf8, loads
 from .base import Clock, ExpiresIn, SessionStore
 from .held import HeldSession, raise_if_cancelled
 from .history import TurnRecord, encode_turn
+from .kept import KeptLocks
 from .redis_client import RedisClient, key_text
 from .redis_history import RedisHistory
-from .redis_keys import (ACQUIRE, RELEASE, RENEW, WRITE, WRITTEN, glob_escape, is_lock_key,
-                         lock_key)
+from .redis_keys import (ACQUIRE, RELEASE, RENEW, WANTED, WRITE, WRITTEN, glob_escape,
+                         is_lock_key, lock_key)
 
 _MAX_POLL = 0.05  # seconds: the longest sleep between two tries of a lock another one holds
 
@@ -48,6 +50,7 @@ class _Lease:
         self.expires = time.monotonic() + lock_timeout  # as far as this process knows
         self.timer: asyncio.TimerHandle | None = None
         self.released = False
+        self.writes = 0  # one lock, kept, may see several writes: each has an id of its own
 
     def stop(self) -> None:
         self.released = True
@@ -88,12 +91,14 @@ class RedisSessionStore(SessionStore):
         seconds = self.expires_in_seconds
         self._ttl = 0 if seconds is None else max(1, math.ceil(seconds))
         self._serial = itertools.count()
+        self._kept = KeptLocks(self._let_go, lock_timeout)
         self._forget()
 
     def _forget(self) -> None:
         """Start afresh: at first, and in a forked child (its parent's locks are not its own)."""
         self._id = secrets.token_hex(8)  # this store's token prefix (see redis_keys)
         self._chores: set[asyncio.Task[Any]] = set()  # releases and renewals under way
+        self._kept.forget()
 
     def __repr__(self) -> str:
         return f"RedisSessionStore({self.where!r}, prefix={self.prefix!r})"
@@ -121,7 +126,8 @@ class RedisSessionStore(SessionStore):
         return self
 
     async def close(self) -> None:
-        """Finish the releases under way and close this process's client."""
+        """Let go of kept locks, finish the releases under way, close this process's client."""
+        await self._kept.let_go_all()
         await asyncio.gather(*self._chores, return_exceptions=True)
         await self._redis.close()
 
@@ -136,6 +142,7 @@ class RedisSessionStore(SessionStore):
         """Store ``session``'s JSON (``SETEX`` with ``expires_in``), outside any change."""
         text = dumps_utf8(session)  # the check, the copy and the value in one encode
         key, client, ttl = self.key(session_id), self.client, self._ttl
+        self._kept.drop(session_id)  # its kept value is about to be stale
         call = client.execute_command("SETEX", key, ttl, text) if ttl else client.set(key, text)
         await self._redis.command(call, key)
 
@@ -144,6 +151,7 @@ class RedisSessionStore(SessionStore):
 
     async def _destroy(self, session_id: str) -> None:
         key = self.key(session_id)
+        self._kept.drop(session_id)
         await self._redis.command(self.client.delete(key), key)
 
     async def _all(self) -> list[dict[str, Any]]:
@@ -194,8 +202,13 @@ class RedisSessionStore(SessionStore):
         """Take the session's lock (waiting while another owner has it) and its value."""
         key = self.key(session_id)
         self._redis.get()  # first: in a forked child, this takes a token prefix of its own
-        lease = _Lease(key, f"{self._id}:{next(self._serial)}", self.lock_timeout)
-        text = await self._acquire(lease, cancels)
+        kept = self._kept.take(session_id)
+        if kept is not None:  # its previous event kept the lock and what it wrote
+            lease, text = kept.lease, kept.value
+            lease.released = False
+        else:
+            lease = _Lease(key, f"{self._id}:{next(self._serial)}", self.lock_timeout)
+            text = await self._acquire(lease, cancels)
         held = HeldSession(self, session_id, None, lease)
         try:
             if text is not None:
@@ -218,15 +231,23 @@ class RedisSessionStore(SessionStore):
         if history is not None:
             await self.history.replace(held.session_id, history)
         keys = [lease.key, lease.lock, *self.history.keys(held.session_id),
-                lock_key(lease.key, WRITTEN)]
+                lock_key(lease.key, WRITTEN), lock_key(lease.key, WANTED)]
         written_ms = max(60_000, round(self.lock_timeout * 3000))
-        args = [lease.token, self._ttl, text, max(keep, 1), body, written_ms]
+        lease.writes += 1
+        keep_lock = self._kept.busy(held.session_id)
+        lock_ms = round(self.lock_timeout * 1000) if keep_lock else 0
+        args = [lease.token, self._ttl, text, max(keep, 1), body, written_ms,
+                f"{lease.token}/{lease.writes}", lock_ms]
+        sent = time.monotonic()
         reply = await self._redis.run(WRITE, keys, args, lease.key)
         if not reply[0]:
             if history is not None:
                 await self.history.destroy(held.session_id)
             raise self._lost(held.session_id, lease)
         lease.stop()
+        if reply[2]:  # kept: nobody else was waiting for it
+            lease.expires = sent + self.lock_timeout
+            self._kept.keep(held.session_id, lease, text, sent)
         index = int(reply[1])
         if turn is not None:
             turn["index"] = index
@@ -244,11 +265,13 @@ class RedisSessionStore(SessionStore):
 
     async def _acquire(self, lease: _Lease, cancels: int) -> bytes | None:
         """Take the lock, polling while another owner has it; the session's value."""
-        args = [lease.token, max(1, round(self.lock_timeout * 1000)), self._id + ":"]
+        args = [lease.token, max(1, round(self.lock_timeout * 1000)), self._id + ":",
+                round(_MAX_POLL * 3000)]  # wanted: until after the longest jittered poll
+        keys = [lease.key, lease.lock, lock_key(lease.key, WANTED)]
         delay = 0.001
         while True:
             try:
-                reply = await self._redis.run(ACQUIRE, [lease.key, lease.lock], args, lease.key)
+                reply = await self._redis.run(ACQUIRE, keys, args, lease.key)
                 if reply[0]:
                     raise_if_cancelled(cancels)  # a retry swallowed our cancellation
                     return reply[1] if len(reply) > 1 else None
@@ -258,6 +281,11 @@ class RedisSessionStore(SessionStore):
                 raise
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(2 * delay, _MAX_POLL)
+
+    async def _let_go(self, lease: _Lease) -> None:
+        """Release a kept lock no event took (see :mod:`.kept`)."""
+        with suppress(StoreError):  # then it expires, or this store's next event takes it over
+            await self._redis.run(RELEASE, [lease.lock], [lease.token])
 
     def _renew_later(self, lease: _Lease) -> None:
         """Give the lock its full ``lock_timeout`` again a third of the way in, while held."""

@@ -79,9 +79,21 @@ class RedisClient:
         url, host, port, password, db, cluster, options = self._arguments
         kind = RedisCluster if cluster else aioredis.Redis
         if url:
-            return kind.from_url(url, **options)
-        where = {"host": host, "port": port, "password": password} | ({} if cluster else {"db": db})
-        return kind(**where, **options)
+            client = kind.from_url(url, **options)
+        else:
+            where = {"host": host, "port": port, "password": password}
+            client = kind(**where, **({} if cluster else {"db": db}), **options)
+        if cluster or "connection_pool" in options:
+            return client
+        # More events at once than the pool has connections wait for one, as redis-py's
+        # BlockingConnectionPool does, instead of failing with "Too many connections".
+        pool = client.connection_pool
+        waiting = aioredis.BlockingConnectionPool(
+            connection_class=pool.connection_class, max_connections=pool.max_connections,
+            **pool.connection_kwargs)
+        blocking = aioredis.Redis(connection_pool=waiting)
+        blocking.auto_close_connection_pool = True
+        return blocking
 
     async def close(self) -> None:
         """Close the client of this process and loop, if it opened one."""

@@ -22,27 +22,42 @@ try:
 except ImportError as exc:  # pragma: no cover - exercised in a subprocess without redis
     raise missing_extra("redis", "redis") from exc
 
-LOCK, HISTORY, NEXT, WRITTEN = ":lock:", ":history:", ":history-next:", ":written:"
+LOCK, HISTORY, NEXT = ":lock:", ":history:", ":history-next:"
+WRITTEN, WANTED = ":written:", ":wanted:"
 
-# KEYS: key, lock. ARGV: token, lock ms, this store's token prefix. Free, or left over by this
-# store -> {1, value} (GET first: a key of another type fails before the lock is taken).
+# KEYS: key, lock, wanted. ARGV: token, lock ms, this store's token prefix, wanted ms. Free, or
+# left over by this store -> {1, value} (GET first: a key of another type fails before the lock
+# is taken). Held by another -> {0}, and ``wanted`` says for ``wanted ms`` that someone waits,
+# so its owner releases in its next write instead of keeping the lock (:mod:`.kept`). Like
+# ``written``, it is a list: MGET, and so every session listing, skips it.
 ACQUIRE = """
 local owner = redis.call('GET', KEYS[2])
-if owner and string.sub(owner, 1, #ARGV[3]) ~= ARGV[3] then return {0} end
+if owner and string.sub(owner, 1, #ARGV[3]) ~= ARGV[3] then
+  redis.call('LPUSH', KEYS[3], 1)
+  redis.call('LTRIM', KEYS[3], 0, 0)
+  redis.call('PEXPIRE', KEYS[3], ARGV[4])
+  return {0}
+end
 local value = redis.call('GET', KEYS[1])
 redis.call('SET', KEYS[2], ARGV[1], 'PX', ARGV[2])
 return {1, value}
 """
-# KEYS: key, lock, history, next index, written. ARGV: token, ttl seconds (0: none), value,
-# keep, the turn's JSON after its "{" ("": no turn), written ms.
-# -> {1, turn index or -1} once written; {0} when the lock is not ours and this token never wrote.
-# The session, its turn and the lock's release in one step. ``written`` lists the last tokens
-# that wrote (a list: MGET, and so every session listing, skips it), so a call that redis-py
-# sends again after a dropped connection finds its first run landed instead of a lost lock.
+# KEYS: key, lock, history, next index, written, wanted. ARGV: token, ttl seconds (0: none),
+# value, keep, the turn's JSON after its "{" ("": no turn), written ms, this write's id, lock ms
+# to keep the lock for (0: release it).
+# -> {1, turn index or -1, 1 if the lock was kept} once written; {0} when the lock is not ours
+# and this write never ran. The session, its turn and the lock's release in one step; or, when
+# asked and nobody is waiting (``wanted``), the lock's full timeout again, kept for the session's
+# next event (:mod:`.kept`). ``written`` lists the last writes' ids, so a call that redis-py
+# sends again after a dropped connection finds its first run landed (and releases the lock)
+# instead of a lost lock.
 WRITE = """
 for _, done in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do
   local token, index = string.match(done, '^(.*) (-?%d+)$')
-  if token == ARGV[1] then return {1, tonumber(index)} end
+  if token == ARGV[7] then
+    if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+    return {1, tonumber(index), 0}
+  end
 end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0} end
 if ARGV[2] == '0' then redis.call('SET', KEYS[1], ARGV[3])
@@ -57,11 +72,15 @@ if ARGV[2] ~= '0' then
   redis.call('EXPIRE', KEYS[3], ARGV[2])
   redis.call('EXPIRE', KEYS[4], ARGV[2])
 end
-redis.call('DEL', KEYS[2])
-redis.call('LPUSH', KEYS[5], ARGV[1] .. ' ' .. index)
+local kept = 0
+if ARGV[8] ~= '0' and redis.call('EXISTS', KEYS[6]) == 0 then
+  redis.call('PEXPIRE', KEYS[2], ARGV[8])
+  kept = 1
+else redis.call('DEL', KEYS[2]) end
+redis.call('LPUSH', KEYS[5], ARGV[7] .. ' ' .. index)
 redis.call('LTRIM', KEYS[5], 0, 15)
 redis.call('PEXPIRE', KEYS[5], ARGV[6])
-return {1, index}
+return {1, index, kept}
 """
 # KEYS: lock. ARGV: token, lock ms. Still ours -> the full lock_timeout again: 1.
 RENEW = """
