@@ -12,6 +12,10 @@ Every figure of ours is the bot users get, ``Bot(action, initial_state=..., sess
   through our runner and redis-py (``peer`` says which);
 * ``floor_redis_py_get_set``: sequential ``GET`` + ``SET`` pairs/s through one redis-py
   connection, the client's own floor for two round trips per event;
+* ``ceiling_redis_py_one_call`` and ``ceiling_redis_py_100_at_once``: ``GET``s/s through
+  redis-py, one after another and from 100 tasks at once: the most events/s a store can reach
+  through this client with one round trip per event (what a busy session's event costs here),
+  each next to Bottender's one-session rate;
 * ``redis_one_session_sequential``: ``await bot.handle_request`` one event after another
   (floor: 1.0x Bottender's one-session rate);
 * ``redis_100_conversations``: 100 conversations at once, each sending its next event when
@@ -135,6 +139,22 @@ async def get_set(client: aioredis.Redis, seconds: float) -> tuple[int, float]:
     return pairs, time.perf_counter() - started
 
 
+async def gets(client: aioredis.Redis, seconds: float, tasks: int = 1) -> tuple[int, float]:
+    """``GET``s, one after another in each of ``tasks`` tasks at once."""
+    deadline = time.perf_counter() + seconds
+
+    async def one_task() -> int:
+        done = 0
+        while time.perf_counter() < deadline:
+            await client.get("bench:raw")
+            done += 1
+        return done
+
+    started = time.perf_counter()
+    done = await asyncio.gather(*(one_task() for _ in range(tasks)))
+    return sum(done), time.perf_counter() - started
+
+
 Run = Callable[[], Awaitable[tuple[int, float]]]
 
 
@@ -210,6 +230,8 @@ async def main(port: int, seconds: float, rounds: int, bottender_dir: str | None
         peer, bottender = "bottender-like GET+SET on redis-py", lambda: sequential(stand_in, seconds, 0)
     figures: list[tuple[str, Run]] = [
         ("floor_redis_py_get_set", lambda: get_set(one_connection, seconds)),
+        ("ceiling_redis_py_one_call", lambda: gets(raw, seconds)),
+        ("ceiling_redis_py_100_at_once", lambda: gets(raw, seconds, CONVERSATIONS)),
         ("bottender_one_session", bottender),
         ("redis_one_session_sequential", lambda: sequential(store, seconds)),
         ("redis_one_session_sequential_history_0", lambda: sequential(store, seconds, 0)),
@@ -219,7 +241,8 @@ async def main(port: int, seconds: float, rounds: int, bottender_dir: str | None
     rates = await round_by_round(rounds, figures, raw.flushall)
     best = {name: max(values) for name, values in rates.items()}
     floors = {"redis_one_session_sequential": 1.0, "redis_100_conversations": 3.0}
-    units = {"floor_redis_py_get_set": "GET+SET pairs/s"}
+    units = {"floor_redis_py_get_set": "GET+SET pairs/s", "ceiling_redis_py_one_call": "GETs/s",
+             "ceiling_redis_py_100_at_once": "GETs/s"}
     for name, values in rates.items():
         result: dict[str, Any] = {
             "benchmark": name, "unit": units.get(name, "events/s"), "per_s": round(best[name]),
@@ -227,7 +250,7 @@ async def main(port: int, seconds: float, rounds: int, bottender_dir: str | None
         }
         if name == "bottender_one_session":
             result["peer"] = peer
-        if name.startswith("redis_"):
+        if name.startswith(("redis_", "ceiling_")):
             ratio = best[name] / best["bottender_one_session"]
             result["of_bottender_one_session"] = round(ratio, 2)
             if name in floors:

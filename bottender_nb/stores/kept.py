@@ -2,9 +2,9 @@
 
 When an event of a session begins as soon as the previous one was committed (a script or a
 test sending one message after another, a chat replayed, a burst of deliveries), giving the
-lock back and taking it again costs two round trips to Redis for nothing. So the commit of a
-**busy** session (its previous event here was committed less than ``BUSY`` s before) **keeps**
-the lock with the value it wrote; the session's next event, if it begins before this process's
+lock back and taking it again costs two round trips to Redis for nothing. So the commit of an
+event of a **busy** session (one that began less than ``BUSY`` s after the session's previous
+commit here) **keeps** the lock with the value it wrote; the session's next event, if it begins before this process's
 event loop next turns, starts from them. On that next pass of the loop, a kept lock no event
 took is let go: other processes wait for it no longer than this process's loop takes to turn,
 plus one round trip (:func:`let_go_all` lets go at once, for ``run_sync``). A session that is
@@ -33,7 +33,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 _ALL: weakref.WeakSet[KeptLocks] = weakref.WeakSet()
-BUSY = 0.05  # seconds between two commits of a session that make it busy
+BUSY = 0.01  # seconds from a session's commit to its next event's start that make it busy
 
 
 class Kept:
@@ -60,17 +60,19 @@ class KeptLocks:
         _ALL.add(self)
 
     def busy(self, session_id: str) -> bool:
-        """Whether the session's previous commit here was less than ``BUSY`` s ago; notes
-        this one (call once per commit)."""
-        now = time.monotonic()
+        """Whether the session's previous commit here was less than ``BUSY`` s ago (asked as
+        an event begins: then it is busy, and its commit keeps the lock)."""
         last = self._last_commit.get(session_id)
-        self._last_commit[session_id] = now
+        return last is not None and time.monotonic() - last < BUSY
+
+    def committed(self, session_id: str) -> None:
+        """Note the session's commit, for :meth:`busy`."""
+        now = self._last_commit[session_id] = time.monotonic()
         if len(self._last_commit) > self._prune_at:
             with self._mutex:
                 self._last_commit = {sid: at for sid, at in self._last_commit.copy().items()
                                      if now - at < BUSY}
                 self._prune_at = max(1024, 2 * len(self._last_commit))
-        return last is not None and now - last < BUSY
 
     def keep(self, session_id: str, lease: Any, value: bytes, renewed_at: float) -> None:
         """Keep ``lease`` (renewed to its full timeout at ``renewed_at``, monotonic) and

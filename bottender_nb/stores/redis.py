@@ -192,7 +192,7 @@ class RedisSessionStore(SessionStore):
                 lock_key(lease.key, WRITTEN), lock_key(lease.key, WANTED)]
         args = [lease.token, self._ttl, text, max(keep, 1), body,
                 max(60_000, round(self.lock_timeout * 3000)),  # how long write ids are kept
-                lease.write_id(), self._locks.hold_ms(held.session_id)]
+                lease.write_id(), self._locks.hold_ms(held.session_id, lease)]
         sent = time.monotonic()
         reply = await self._redis.run(WRITE, keys, args, lease.key)
         if not reply[0]:

@@ -35,6 +35,7 @@ class Lease:
         self.expires = time.monotonic() + lock_timeout  # as far as this process knows
         self.timer: asyncio.TimerHandle | None = None
         self.released = False
+        self.busy = False  # its event began right after the session's previous commit
         self.writes = 0  # one lock, kept, may see several writes: each has an id of its own
 
     def stop(self) -> None:
@@ -77,18 +78,21 @@ class RedisLocks:
             lease, value = kept.lease, kept.value
             lease.released = False
         else:
+            busy = self.kept.busy(session_id)
             lease = Lease(key, f"{self._id}:{next(self._serial)}", self.lock_timeout)
             value = await self._acquire(lease, cancels)
+            lease.busy = busy
         self._renew_later(lease)
         return lease, value
 
-    def hold_ms(self, session_id: str) -> int:
+    def hold_ms(self, session_id: str, lease: Lease) -> int:
         """How long the write should keep the lock for the next event (0: release it)."""
-        return self._lock_ms if self.kept.busy(session_id) else 0
+        return self._lock_ms if lease.busy else 0
 
     def written(self, session_id: str, lease: Lease, kept: bool, sent: float, value: bytes) -> None:
         """The write landed (at ``sent``, monotonic), releasing the lock or keeping it."""
         lease.stop()
+        self.kept.committed(session_id)
         if kept:
             lease.expires = sent + self.lock_timeout
             self.kept.keep(session_id, lease, value, sent)
