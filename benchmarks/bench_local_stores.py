@@ -13,6 +13,7 @@ bottender@1.5.5`` there). Ours and Bottender's run in turns, ``--rounds`` times,
 machine: each figure is its best round, so a neighbour's burst in one round counts for neither.
 
     python benchmarks/bench_local_stores.py [--seconds 2] [--rounds 3] [--bottender DIR]
+        [--only memory|file|file-floor]
 """
 
 from __future__ import annotations
@@ -178,10 +179,14 @@ async def memory_vs_bottender(seconds: float, rounds: int, bottender_dir: str | 
     emit(bench="counting_bot_memory", rounds=rounds, **result)
 
 
-async def main(seconds: float, rounds: int, bottender_dir: str | None) -> None:
-    await memory_vs_bottender(seconds, rounds, bottender_dir)
+async def main(seconds: float, rounds: int, bottender_dir: str | None, only: str | None) -> None:
+    if only in (None, "memory"):
+        await memory_vs_bottender(seconds, rounds, bottender_dir)
+    if only == "memory":
+        return
+    cases = ((False, False),) if only == "file-floor" else ((False, False), (True, False), (False, True))
     with tempfile.TemporaryDirectory(prefix="bench-stores-", dir=os.environ.get("BENCH_DIR")) as tmp:
-        for durable, pause in ((False, False), (True, False), (False, True)):
+        for durable, pause in cases:
             runs: dict[int | None, list[dict[str, float]]] = {None: [], 0: []}
             for n in range(rounds):  # the default and history=0 in turns
                 for history, kept in runs.items():
@@ -201,5 +206,7 @@ if __name__ == "__main__":
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     parser.add_argument("--rounds", type=int, default=3, help="turns of each figure; best counts")
     parser.add_argument("--bottender", metavar="DIR", help="a directory with node_modules/bottender")
+    parser.add_argument("--only", choices=("memory", "file", "file-floor"),
+                        help="one part: the memory store, the file store, or its floor alone")
     arguments = parser.parse_args()
-    asyncio.run(main(arguments.seconds, arguments.rounds, arguments.bottender))
+    asyncio.run(main(arguments.seconds, arguments.rounds, arguments.bottender, arguments.only))
