@@ -39,7 +39,7 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     idle = _duration(idle)
     columns = ("time",) if column is None else ("time", column)
     # each session's last turn (without the ids, strings that a filter would copy for nothing)
-    last = wrapped.numbered(wrapped.in_order(*columns)).select("turn", *columns, END).filter(nw.col(END))
+    last = wrapped.numbered(wrapped.in_order(*columns), session=False, end=True).select("turn", *columns, END).filter(nw.col(END))
     moment = nw.col("time").max() if now is None else nw.lit(naive_utc(wrapped, _moment(now)).to_pydatetime())
     if not wrapped.lazy and len(wrapped.frame) == 0:  # pandas' max of no times has lost their zone
         moment = nw.col("time")

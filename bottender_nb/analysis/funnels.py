@@ -24,7 +24,7 @@ from .turns_input import END, ORDER, SESSION, START, Turns, equals, share, state
 
 Condition = Union[Mapping[str, Any], nw.Expr, Callable[[Any], Any]]
 _SCALARS = (str, int, float, bool, np.generic, datetime, timedelta, type(None))
-_MATCH, _LATEST = "__step_%d", "__latest_%d"
+_MATCH, _REACHED = "__step_%d", "__reached_%d"
 
 
 def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
@@ -49,17 +49,15 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
     names = [str(name) for name, _ in steps]
     if not wrapped.ordered_windows:
         return wrapped.native(_table(_counts_by_joins(frame.select(*ORDER, *matches), len(steps)), names))
-    frame = wrapped.numbered(frame, *matches)
-    reached = None
+    frame = wrapped.numbered(frame, *matches, end=True)
     for index in range(len(steps)):
         # the number of the latest session with a hit so far: this one's, once it has reached the step
-        hit = nw.col(_MATCH % index) if reached is None else nw.col(_MATCH % index) & reached
+        hit = nw.col(_MATCH % index) if index == 0 else nw.col(_MATCH % index) & nw.col(_REACHED % (index - 1))
         latest = wrapped.window((hit.cast(nw.Int64) * nw.col(SESSION)).cum_max())  # 0 before any hit
-        frame = frame.with_columns(latest.alias(_LATEST % index))
-        reached = nw.col(_LATEST % index) == nw.col(SESSION)
-    # a session reached a step when, at its last turn, the latest session to reach it is itself
-    counts = [(nw.col(_LATEST % index) == nw.col(SESSION)).sum().alias(str(index)) for index in range(len(steps))]
-    return wrapped.native(_table(frame.filter(nw.col(END)).select(*counts), names))
+        frame = frame.with_columns((latest == nw.col(SESSION)).alias(_REACHED % index))
+    # a session reached a step when it had by its last turn: a sum over every turn, not a filter
+    counts = [(nw.col(_REACHED % index) & nw.col(END)).sum().alias(str(index)) for index in range(len(steps))]
+    return wrapped.native(_table(frame.select(*counts), names))
 
 
 def _counts_by_joins(frame: Any, steps: int) -> Any:

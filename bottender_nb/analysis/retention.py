@@ -41,7 +41,7 @@ def retention(turns: Any, period: str = "D") -> Any:
     wrapped = wrap(turns, "time")
     _check_period(period)
     ordinal = _ordinal(nw.col("time"), period, wrapped.frame.implementation.is_duckdb())
-    frame = wrapped.numbered(wrapped.in_order("time"), ordinal.alias("period"))
+    frame = wrapped.numbered(wrapped.in_order("time"), ordinal.alias("period"))  # no END: not read
     known = ~nw.col("period").is_null()  # a turn without a time is in no period
     if wrapped.ordered_windows:  # a session's turns mostly share their neighbours' period: keep the changes
         key = SESSION

@@ -78,23 +78,30 @@ class Turns:
         if self.lazy:
             return frame.with_columns(starts.alias(START))
         # a new id, or a turn not after the one before: grouped rows start each id once
-        frame = frame.with_columns((starts | (nw.col("turn") <= nw.col("turn").shift(1)).fill_null(True)).alias(START))
-        firsts = frame.select("session_id", START).filter(nw.col(START))
-        counts = firsts.select(nw.len().alias("starts"), nw.col("session_id").n_unique().alias("ids"))
+        new_id = nw.col("session_id") != nw.col("session_id").shift(1)
+        frame = frame.with_columns((new_id | (nw.col("turn").diff() <= 0)).fill_null(True).alias(START))
+        firsts = nw.col("session_id").filter(nw.col(START))  # an expression: no frame of the first rows
+        counts = frame.select(nw.col(START).sum().alias("starts"), firsts.n_unique().alias("ids"))
         if counts.item(0, "starts") != counts.item(0, "ids"):
             frame = frame.sort(ORDER).with_columns(starts.alias(START))
         return frame
 
-    def numbered(self, frame: Any, *more: Any) -> Any:
-        """``frame`` (from :meth:`in_order`) with :data:`SESSION`, the session's number (1, 2 ...
-        in turn order), and :data:`END`, true on its last turn: a cumulative sum and a shift, in
-        one pass over the frame, with the columns of the expressions ``more``. Without ordered
-        windows (Dask), only :data:`END`, from the session's greatest turn number."""
+    def numbered(self, frame: Any, *more: Any, session: bool = True, end: bool = False) -> Any:
+        """``frame`` (from :meth:`in_order`) with the columns of the expressions ``more`` and, as
+        asked, :data:`SESSION`, the session's number (1, 2 ... in turn order; a cumulative sum),
+        and :data:`END`, true on its last turn (a shift), in one pass over the frame. Each is
+        asked for only where it is read: a pass over every turn is most of the cost on pandas.
+        Without ordered windows (Dask) there is no :data:`SESSION` (key by ``session_id``), and
+        :data:`END` comes from the session's greatest turn number."""
         if not self.ordered_windows:
-            return self._bounds(frame.with_columns(*more) if more else frame, "max", END)
-        start = nw.col(START).cast(nw.Int64)  # a shifted boolean column would hold objects in pandas
-        following = self.window(start.shift(-1)).fill_null(1)  # the next row starts a session, or there is none
-        return frame.with_columns(self.window(start.cum_sum()).alias(SESSION), (following == 1).alias(END), *more)
+            frame = frame.with_columns(*more) if more else frame
+            return self._bounds(frame, "max", END) if end else frame
+        marks = [self.window(nw.col(START).cast(nw.Int64).cum_sum()).alias(SESSION)] if session else []
+        if end:  # the next row starts a session, or there is none. Int8: a shifted boolean column
+            # would hold objects in pandas, and a narrow one is the cheapest to shift
+            following = self.window(nw.col(START).cast(nw.Int8).shift(-1))
+            marks.append((following != 0).fill_null(True).alias(END))
+        return frame.with_columns(*marks, *more) if marks or more else frame
 
     @staticmethod
     def _bounds(frame: Any, bound: str, name: str) -> Any:
