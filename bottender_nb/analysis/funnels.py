@@ -24,7 +24,7 @@ from .turns_input import END, ORDER, SESSION, START, Turns, equals, share, state
 
 Condition = Union[Mapping[str, Any], nw.Expr, Callable[[Any], Any]]
 _SCALARS = (str, int, float, bool, np.generic, datetime, timedelta, type(None))
-_MATCH, _REACHED = "__step_%d", "__reached_%d"
+_MATCH, _LATEST = "__step_%d", "__latest_%d"
 
 
 def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
@@ -50,14 +50,17 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
     if not wrapped.ordered_windows:
         return wrapped.native(_table(_counts_by_joins(frame.select(*ORDER, *matches), len(steps)), names))
     frame = wrapped.numbered(frame, *matches, end=True)
+    latest = nw.col(SESSION)  # before step 0, every session has reached "the start"
     for index in range(len(steps)):
-        # the number of the latest session with a hit so far: this one's, once it has reached the step
-        hit = nw.col(_MATCH % index) if index == 0 else nw.col(_MATCH % index) & nw.col(_REACHED % (index - 1))
-        latest = wrapped.window((hit.cast(nw.Int64) * nw.col(SESSION)).cum_max())  # 0 before any hit
-        frame = frame.with_columns((latest == nw.col(SESSION)).alias(_REACHED % index))
-    # a session reached a step when it had by its last turn: a sum over every turn, not a filter
-    counts = [(nw.col(_REACHED % index) & nw.col(END)).sum().alias(str(index)) for index in range(len(steps))]
-    return wrapped.native(_table(frame.select(*counts), names))
+        # the number of the latest session with a hit at a turn where it had reached the step
+        # before (which holds the session's own number there, and a lesser one elsewhere)
+        hits = nw.col(_MATCH % index).cast(nw.Int64) * latest
+        frame = frame.with_columns(wrapped.window(hits.cum_max()).alias(_LATEST % index))
+        latest = nw.col(_LATEST % index)
+    # a session reached a step when, at its last turn, the latest session to reach it is itself
+    reached = [((nw.col(_LATEST % index) == nw.col(SESSION)) & nw.col(END)).sum().alias(str(index))
+               for index in range(len(steps))]
+    return wrapped.native(_table(frame.select(*reached), names))
 
 
 def _counts_by_joins(frame: Any, steps: int) -> Any:

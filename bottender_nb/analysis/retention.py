@@ -25,6 +25,7 @@ MAX_CELLS = 5_000_000
 PERIODS = ("min", "h", "D", "W", "M", "Q", "Y")
 _EPOCH = datetime(1970, 1, 1)
 _WEEK_OFFSET = pd.Period("1970-01-05", "W").ordinal - 1  # pandas' week ordinal of our week 1
+_TICKS_PER_MINUTE = {"s": 60, "ms": 60_000, "us": 60_000_000, "ns": 60_000_000_000}
 
 
 def retention(turns: Any, period: str = "D") -> Any:
@@ -40,8 +41,8 @@ def retention(turns: Any, period: str = "D") -> Any:
     """
     wrapped = wrap(turns, "time")
     _check_period(period)
-    ordinal = _ordinal(nw.col("time"), period, wrapped.frame.implementation.is_duckdb())
-    frame = wrapped.numbered(wrapped.in_order("time"), ordinal.alias("period"))  # no END: not read
+    ordinal = _ordinal(nw.col("time"), period, wrapped.schema["time"], wrapped.frame.implementation.is_duckdb())
+    frame = wrapped.numbered(wrapped.in_order("time"), ordinal.alias("period"))
     known = ~nw.col("period").is_null()  # a turn without a time is in no period
     if wrapped.ordered_windows:  # a session's turns mostly share their neighbours' period: keep the changes
         key = SESSION
@@ -53,12 +54,12 @@ def retention(turns: Any, period: str = "D") -> Any:
         key = "session_id"
         frame = frame.filter(known)
     active = frame.select(key, "period").unique([key, "period"])
-    cohorts = active.group_by(key).agg(nw.col("period").min().alias("cohort"))
-    active = active.join(cohorts, on=key).with_columns((nw.col("period") - nw.col("cohort")).alias("periods_since"))
+    active = wrapped.beside(active, key, nw.col("period").min(), "cohort")  # the session's first period
+    active = active.select("cohort", (nw.col("period") - nw.col("cohort")).alias("periods_since"))
     cells = active.group_by("cohort", "periods_since").agg(nw.len().alias("sessions"))
-    sizes = cells.filter(nw.col("periods_since") == 0).select("cohort", nw.col("sessions").alias("cohort_size"))
+    # every session of a cohort is active in its period 0, so the cohort's size is its greatest count
     cells = (
-        cells.join(sizes, on="cohort")
+        wrapped.beside(cells, "cohort", nw.col("sessions").max(), "cohort_size")
         .sort("cohort", "periods_since")
         .select(nw.col("cohort", "periods_since", "sessions", "cohort_size").cast(nw.Int64),
                 share(nw.col("sessions"), nw.col("cohort_size")).alias("share"))
@@ -89,21 +90,26 @@ def retention_table(cells: Any, period: str = "D") -> pd.DataFrame:
     return _table(table, cohorts, sizes, period)
 
 
-def _ordinal(time: Any, period: str, duckdb: bool) -> Any:
-    """The pandas period ordinal of ``time`` (periods since 1970) on its wall clock: whole
-    minutes since 1970 for minutes to weeks, the calendar's year and month for longer periods.
+def _ordinal(time: Any, period: str, dtype: Any, duckdb: bool) -> Any:
+    """The pandas period ordinal of ``time`` (periods since 1970) on its wall clock: the integer
+    timestamp floor-divided by the period's length for minutes to weeks, the calendar's year and
+    month for longer periods.
 
-    Minutes come from the integer timestamp, one cheap pass on every engine; Narwhals has no
-    ``dt.timestamp`` on DuckDB, so there they are the minutes of the time less 1970 (which on
-    pandas would go through float seconds, several passes)."""
+    The timestamp is taken in the column's own unit (no conversion), and of the wall clock only
+    outside UTC (UTC's wall clock is the timestamp itself): one division, one pass on pandas.
+    Narwhals has no ``dt.timestamp`` on DuckDB, so there the ticks are the minutes of the wall
+    clock less 1970 (which on pandas would go through float seconds, several passes)."""
     if period in ("M", "Q", "Y"):
         year, month = time.dt.year().cast(nw.Int64) - 1970, time.dt.month().cast(nw.Int64) - 1
         return {"M": year * 12 + month, "Q": year * 4 + month // 3, "Y": year}[period]
-    wall = time.dt.replace_time_zone(None)
-    minutes = (wall - _EPOCH).dt.total_minutes().cast(nw.Int64) if duckdb else wall.dt.timestamp("ms") // 60_000
-    if period == "W":  # pandas weeks run Monday to Sunday; 1970-01-01 was a Thursday
-        return (minutes // 1440 + 3) // 7 + _WEEK_OFFSET
-    return minutes // {"min": 1, "h": 60, "D": 1440}[period]
+    if duckdb:
+        ticks, minute = (time.dt.replace_time_zone(None) - _EPOCH).dt.total_minutes().cast(nw.Int64), 1
+    else:
+        wall = time if dtype.time_zone in (None, "UTC") else time.dt.replace_time_zone(None)
+        ticks, minute = wall.dt.timestamp(dtype.time_unit), _TICKS_PER_MINUTE[dtype.time_unit]
+    if period == "W":  # pandas weeks run Monday to Sunday; 1970-01-01 was a Thursday, 3 days before one
+        return (ticks + 3 * 1440 * minute) // (7 * 1440 * minute) + _WEEK_OFFSET
+    return ticks // ({"min": 1, "h": 60, "D": 1440}[period] * minute)
 
 
 def _check_period(period: object) -> None:

@@ -103,12 +103,18 @@ class Turns:
             marks.append((following != 0).fill_null(True).alias(END))
         return frame.with_columns(*marks, *more) if marks or more else frame
 
-    @staticmethod
-    def _bounds(frame: Any, bound: str, name: str) -> Any:
+    def beside(self, frame: Any, key: str, aggregate: Any, name: str) -> Any:
+        """``frame`` with ``name``: ``aggregate`` (an expression) of each ``key`` group, beside the
+        group's rows. A window; without ordered windows (Dask, which cannot align a window's
+        result with its frame) a group-by and a join."""
+        if self.ordered_windows:
+            return frame.with_columns(aggregate.over(key).alias(name))
+        return frame.join(frame.group_by(key).agg(aggregate.alias(name)), on=key)
+
+    def _bounds(self, frame: Any, bound: str, name: str) -> Any:
         """``frame`` with ``name``: the row holds its session's least (``"min"``) or greatest turn
-        number; a group-by and a join (Dask cannot align a window's result with its frame)."""
-        bounds = frame.group_by("session_id").agg(getattr(nw.col("turn"), bound)().alias("__bound"))
-        frame = frame.join(bounds, on="session_id")
+        number (Dask, through :meth:`beside`)."""
+        frame = self.beside(frame, "session_id", getattr(nw.col("turn"), bound)(), "__bound")
         return frame.with_columns((nw.col("turn") == nw.col("__bound")).alias(name)).drop("__bound")
 
     def previous(self, frame: Any, column: str) -> Any:
