@@ -54,7 +54,7 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
     for index in range(len(steps)):
         # the number of the latest session with a hit at a turn where it had reached the step
         # before (which holds the session's own number there, and a lesser one elsewhere)
-        hits = nw.col(_MATCH % index).cast(nw.Int64) * latest
+        hits = nw.col(_MATCH % index).cast(nw.Int8) * latest  # Int8: the narrowest 0 or 1
         frame = frame.with_columns(wrapped.window(hits.cum_max()).alias(_LATEST % index))
         latest = nw.col(_LATEST % index)
     # a session reached a step when, at its last turn, the latest session to reach it is itself

@@ -71,18 +71,18 @@ class Turns:
     def in_order(self, *columns: str) -> Any:
         """``session_id``, ``turn``, ``columns`` and :data:`START`; an eager frame's rows in
         (session, turn) order, sorted only when they are not grouped by session in turn order."""
-        frame = self.frame.select(*dict.fromkeys(["session_id", "turn", *columns]))
+        names = dict.fromkeys(["session_id", "turn", *columns])
         starts = (nw.col("session_id") != self.window(nw.col("session_id").shift(1))).fill_null(True)
         if not self.ordered_windows:
-            return self._bounds(frame, "min", START)
+            return self._bounds(self.frame.select(*names), "min", START)
         if self.lazy:
-            return frame.with_columns(starts.alias(START))
+            return self.frame.select(*names, starts.alias(START))
         # a new id, or a turn not after the one before: grouped rows start each id once
         new_id = nw.col("session_id") != nw.col("session_id").shift(1)
-        frame = frame.with_columns((new_id | (nw.col("turn").diff() <= 0)).fill_null(True).alias(START))
+        frame = self.frame.select(*names, (new_id | (nw.col("turn").diff() <= 0)).fill_null(True).alias(START))
         firsts = nw.col("session_id").filter(nw.col(START))  # an expression: no frame of the first rows
-        counts = frame.select(nw.col(START).sum().alias("starts"), firsts.n_unique().alias("ids"))
-        if counts.item(0, "starts") != counts.item(0, "ids"):
+        first_rows, ids = frame.select(nw.col(START).sum(), firsts.n_unique()).row(0)
+        if first_rows != ids:
             frame = frame.sort(ORDER).with_columns(starts.alias(START))
         return frame
 
@@ -97,9 +97,9 @@ class Turns:
             frame = frame.with_columns(*more) if more else frame
             return self._bounds(frame, "max", END) if end else frame
         marks = [self.window(nw.col(START).cast(nw.Int64).cum_sum()).alias(SESSION)] if session else []
-        if end:  # the next row starts a session, or there is none. Int8: a shifted boolean column
-            # would hold objects in pandas, and a narrow one is the cheapest to shift
-            following = self.window(nw.col(START).cast(nw.Int8).shift(-1))
+        if end:  # the next row starts a session, or there is none. Float32: pandas shifts booleans
+            # into objects and integers into float64, and a float holds the missing value as it is
+            following = self.window(nw.col(START).cast(nw.Float32).shift(-1))
             marks.append((following != 0).fill_null(True).alias(END))
         return frame.with_columns(*marks, *more) if marks or more else frame
 
