@@ -15,7 +15,7 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from ..errors import AnalyticsError
-from .turns_input import END, as_values, check_values_column, naive_utc, field_name, share, state_column, wrap
+from .turns_input import END, as_values, check_values_column, naive_utc, field_name, state_column, wrap
 
 Idle = str | timedelta | pd.Timedelta
 Now = str | float | datetime | pd.Timestamp | None
@@ -52,9 +52,9 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     quiet = nw.col(END) & (nw.col("time") < moment - idle.to_pytimedelta())
     quiet = frame.select(value.alias(name), quiet.alias("__quiet")).filter(nw.col("__quiet")).drop("__quiet")
     counted = quiet.group_by(name).agg(nw.len().alias("sessions"))
-    result = counted.with_columns(share(nw.col("sessions"), nw.col("sessions").sum()).alias("share"))
-    result = result.sort(["sessions", name], descending=[True, False], nulls_last=True)
-    native = wrapped.native(result.select(name, nw.col("sessions").cast(nw.Int64), "share"))
+    share = nw.col("sessions").cast(nw.Float64) / nw.col("sessions").sum()  # of one session at least
+    result = counted.select(name, nw.col("sessions").cast(nw.Int64), share.alias("share"))
+    native = wrapped.native(result.sort(["sessions", name], descending=[True, False], nulls_last=True))
     if wrapped.pandas:
         native = as_values(native.reset_index(drop=True), name)
         sessions = int(frame.select(nw.col(END).sum()).item())

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalyticsError
-from .turns_input import SESSION, START, share, wrap
+from .turns_input import SESSION, START, wrap
 
 MAX_CELLS = 5_000_000
 """A retention table holds at most this many cells (cohorts x periods since)."""
@@ -62,7 +62,7 @@ def retention(turns: Any, period: str = "D") -> Any:
         wrapped.beside(cells, "cohort", nw.col("sessions").max(), "cohort_size")
         .sort("cohort", "periods_since")
         .select(nw.col("cohort", "periods_since", "sessions", "cohort_size").cast(nw.Int64),
-                share(nw.col("sessions"), nw.col("cohort_size")).alias("share"))
+                (nw.col("sessions").cast(nw.Float64) / nw.col("cohort_size")).alias("share"))
     )
     if wrapped.pandas:
         return retention_table(cells.to_native(), period)

@@ -13,7 +13,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from .turns_input import START, Turns, as_values, check_values_column, field_name, share, state_column, wrap
+from .turns_input import START, Turns, as_values, check_values_column, field_name, state_column, wrap
 
 
 def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
@@ -35,7 +35,8 @@ def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
         counted = _counts(wrapped, column, stays)
     # the total out of each value as a column of its own first: Dask cannot align a window inside `when`
     result = counted.with_columns(nw.col("count").sum().over("from").alias("__out"))
-    result = result.select("from", "to", nw.col("count").cast(nw.Int64), share(nw.col("count"), nw.col("__out")).alias("share"))
+    share = nw.col("count").cast(nw.Float64) / nw.col("__out")  # a pair counted has happened: never 0 out
+    result = result.select("from", "to", nw.col("count").cast(nw.Int64), share.alias("share"))
     native = wrapped.native(result.sort(["count", "from", "to"], descending=[True, False, False], nulls_last=True))
     if wrapped.pandas:
         native = as_values(native, "from", "to")
