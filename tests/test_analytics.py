@@ -150,6 +150,22 @@ def test_retention_of_one_session_and_of_no_turns(turns):
     assert retention(empty()).empty
 
 
+def test_retention_counts_a_session_once_a_period_whatever_the_order_of_its_times(turns):
+    # a goes back to D0 at its turn 2 (times D0, D1, D0, D2); b has a turn with no time between two
+    # on D0. One cohort, D0 {a, b}: both active on D0 (once each), a alone on D1 and D2
+    a = turns[turns["session_id"] == "console:a"]
+    a = a.assign(time=[at(0, "09:00"), at(1, "09:00"), at(0, "10:00"), at(2, "09:00")])
+    b = turns[turns["session_id"] == "console:b"]
+    b = pd.concat([b, b.iloc[[1]].assign(turn=2)], ignore_index=True)
+    b = b.assign(time=[at(0, "12:00"), pd.NaT, at(0, "12:10")])
+    both = pd.concat([a, b], ignore_index=True).astype({"time": "datetime64[ns, UTC]"})
+    result = retention(both)
+    assert result.to_numpy().tolist() == [[1.0, 0.5, 0.5]] and result.attrs["cohort_sizes"] == [2]
+    pd.testing.assert_frame_equal(retention(shuffled(both)), result)
+    alone = retention(b.astype({"time": "datetime64[ns, UTC]"}))
+    assert alone.to_numpy().tolist() == [[1.0]] and alone.attrs["cohort_sizes"] == [1]
+
+
 def test_retention_needs_a_pandas_period(turns):
     with pytest.raises(AnalyticsError, match="period 'fortnight' is not a pandas period; use 'D'"):
         retention(turns, "fortnight")

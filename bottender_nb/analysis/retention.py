@@ -2,8 +2,9 @@
 
 Sessions are grouped by the calendar period (hour, day, week, month ...) of their first turn;
 for each period since, the share of the cohort's sessions with a turn in that period. Periods
-are counted as integers (pandas period ordinals) worked out from minutes since 1970 on the
-time's wall clock, or its year and month, which every engine has, so the same group-bys run on pandas, Polars, DuckDB, PyArrow or Dask.
+are counted as integers (pandas period ordinals) worked out from the integer timestamp of the
+time's wall clock, or its year and month, which every engine has, so the same group-bys run
+on pandas, Polars, DuckDB, PyArrow or Dask.
 On pandas the answer is the cohort table; on any other engine it is the same cells in long
 form (:func:`retention_table` turns one into the other).
 """
@@ -18,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from ..errors import AnalyticsError
-from .turns_input import SESSION, START, wrap
+from .turns_input import SESSION, START, Turns, wrap
 
 MAX_CELLS = 5_000_000
 """A retention table holds at most this many cells (cohorts x periods since)."""
@@ -48,12 +49,12 @@ def retention(turns: Any, period: str = "D") -> Any:
         key = SESSION
         changed = (nw.col("period") != wrapped.window(nw.col("period").shift(1))).fill_null(True)
         # one pass, without the session ids (strings, which a filter would copy for nothing)
-        frame = frame.select(SESSION, "period", (known & (nw.col(START) | changed)).alias("__keep"))
+        frame = frame.select(SESSION, "period", START, (known & (nw.col(START) | changed)).alias("__keep"))
         frame = frame.filter(nw.col("__keep"))
     else:
         key = "session_id"
         frame = frame.filter(known)
-    active = frame.select(key, "period").unique([key, "period"])
+    active = _distinct(wrapped, frame, key)
     active = wrapped.beside(active, key, nw.col("period").min(), "cohort")  # the session's first period
     active = active.select("cohort", (nw.col("period") - nw.col("cohort")).alias("periods_since"))
     cells = active.group_by("cohort", "periods_since").agg(nw.len().alias("sessions"))
@@ -67,6 +68,21 @@ def retention(turns: Any, period: str = "D") -> Any:
     if wrapped.pandas:
         return retention_table(cells.to_native(), period)
     return wrapped.native(cells)
+
+
+def _distinct(turns: Turns, frame: Any, key: str) -> Any:
+    """Each (session, period) of ``frame`` (the kept turns) once.
+
+    A session's times mostly rise with its turns, so the periods kept from an eager frame in
+    turn order usually rise within each session, and are distinct already: one look at them
+    (is a period ever at or below the one before, in a session?) instead of a unique, which
+    hashes every pair. A lazy frame, where the look would run the query twice, always takes
+    the unique."""
+    if not turns.lazy and turns.ordered_windows:
+        repeats = ~nw.col(START) & (nw.col("period") <= nw.col("period").shift(1))
+        if not frame.select(repeats.any()).item():
+            return frame.select(key, "period")
+    return frame.select(key, "period").unique([key, "period"])
 
 
 def retention_table(cells: Any, period: str = "D") -> pd.DataFrame:
