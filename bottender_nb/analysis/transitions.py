@@ -48,16 +48,18 @@ def _counts(turns: Turns, column: str, stays: bool) -> Any:
     """``from``, ``to`` and ``count``: the changes (and with ``stays``, the stays) of ``column``.
 
     A session's first turn has no turn before it. The changes, a small part of the turns, are
-    counted by their pairs of values; the stays by their value alone (one key, not two: the
-    pairs of a group-by on two string columns are most of its cost on pandas), without
-    copying the turns that stay.
+    counted by their pairs of values. The stays of an eager frame are counted by their value
+    alone, over every turn: one key, not two, since pairs are most of the cost of a group-by on
+    pandas, and no copy of the turns that stay. A lazy frame counts the stays with the changes
+    in one group-by: two counts would run its query (the turn before, a window) twice.
     """
     value, before = nw.col(column), nw.col("from")
     same = (value == before).fill_null(False) | (value.is_null() & before.is_null())  # missing both times too
     frame = turns.previous(turns.in_order(column), column)
     frame = frame.select(START, "from", value.alias("to"), same.alias("__same"))
-    changes = frame.filter(~nw.col(START) & ~nw.col("__same")).group_by("from", "to").agg(nw.len().alias("count"))
-    if not stays:
+    counted = ~nw.col(START) if stays and turns.lazy else ~nw.col(START) & ~nw.col("__same")
+    changes = frame.filter(counted).group_by("from", "to").agg(nw.len().alias("count"))
+    if not stays or turns.lazy:
         return changes
     kept = frame.with_columns((~nw.col(START) & nw.col("__same")).alias("__stay"))
     kept = kept.group_by("to").agg(nw.col("__stay").sum().alias("count")).filter(nw.col("count") > 0)
