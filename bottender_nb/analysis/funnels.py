@@ -94,7 +94,7 @@ def _table(counts: Any, names: list[str]) -> Any:
     so a lazy frame's funnel is still a query.
     """
     if not isinstance(counts, nw.LazyFrame):
-        sessions = [int(counts.item(0, str(index))) for index in range(len(names))]
+        sessions = [int(count) for count in counts.row(0)]  # columns "0", "1" ... in step order
         previous = sessions[:1] + sessions[:-1]
         return nw.from_dict({
             "step": names, "sessions": sessions,

@@ -124,7 +124,7 @@ def _ordinal(time: Any, period: str, dtype: Any, duckdb: bool) -> Any:
         wall = time if dtype.time_zone in (None, "UTC") else time.dt.replace_time_zone(None)
         ticks, minute = wall.dt.timestamp(dtype.time_unit), _TICKS_PER_MINUTE[dtype.time_unit]
     if period == "W":  # pandas weeks run Monday to Sunday; 1970-01-01 was a Thursday, 3 days before one
-        return (ticks + 3 * 1440 * minute) // (7 * 1440 * minute) + _WEEK_OFFSET
+        return (ticks + (3 + 7 * _WEEK_OFFSET) * 1440 * minute) // (7 * 1440 * minute)
     return ticks // ({"min": 1, "h": 60, "D": 1440}[period] * minute)
 
 
