@@ -50,13 +50,13 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     # filter of every turn, which takes only the value (a time less a duration, not a
     # difference of times, which DuckDB lacks for nanosecond times)
     quiet = nw.col(END) & (nw.col("time") < moment - idle.to_pytimedelta())
-    quiet = frame.select(value.alias(name), quiet.alias("__quiet")).filter(nw.col("__quiet")).drop("__quiet")
+    quiet = frame.select(value.alias(name), quiet.alias("__quiet")).filter(nw.col("__quiet"))
     counted = quiet.group_by(name).agg(nw.len().alias("sessions"))
     share = nw.col("sessions").cast(nw.Float64) / nw.col("sessions").sum()  # of one session at least
     result = counted.select(name, nw.col("sessions").cast(nw.Int64), share.alias("share"))
     native = wrapped.native(result.sort(["sessions", name], descending=[True, False], nulls_last=True))
     if wrapped.pandas:
-        native = as_values(native.reset_index(drop=True), name)
+        native = as_values(native, name)
         sessions = int(frame.select(nw.col(END).sum()).item())
         native.attrs.update(sessions=sessions, dropped_off=int(native["sessions"].sum()))
     return native
