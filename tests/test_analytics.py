@@ -234,6 +234,16 @@ def test_drop_off_is_strictly_longer_than_idle(turns):
     assert drop_off(turns, "step", "56min").attrs["dropped_off"] == 5
 
 
+def test_drop_off_by_default_runs_to_the_latest_last_turn(turns):
+    # f's last turn (turn 2) moved back to D2 10:30, before its turn 1 (11:01): now is 10:30, the
+    # latest last turn, not 11:01. Over 31 min: a, b, c, d, not e (10:05, 25 min); from 11:01 e
+    # would be (56 min). Over 20 min: e too
+    moved = turns.copy()
+    moved.loc[(moved["session_id"] == "console:f") & (moved["turn"] == 2), "time"] = at(2, "10:30")
+    assert drop_off(moved, "step", "31min").attrs == {"sessions": 6, "dropped_off": 4}
+    assert drop_off(moved, "step", "20min").attrs["dropped_off"] == 5
+
+
 def test_drop_off_at_a_given_time(turns):
     # at D2 12:00, e (1 h 55) is quiet too; f (58 min) is not
     expected = [("done", 3, 0.6), ("asked_city", 1, 0.2), ("asked_name", 1, 0.2)]

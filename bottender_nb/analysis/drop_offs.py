@@ -46,19 +46,17 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     value = nw.when(nw.lit(False)).then(nw.col("turn")) if column is None else nw.col(column)
     if column is not None:
         check_values_column(wrapped, column)
-    # the value after each session's last turn, if that is before the moment less idle: one
-    # filter of every turn, which takes only the value (a time less a duration, not a
-    # difference of times, which DuckDB lacks for nanosecond times)
-    quiet = nw.col(END) & (nw.col("time") < moment - idle.to_pytimedelta())
-    quiet = frame.select(value.alias(name), quiet.alias("__quiet")).filter(nw.col("__quiet"))
+    # each session's last turn: its value and time only (not the ids, strings a filter would copy)
+    last = frame.select(value.alias(name), "time", END).filter(nw.col(END))
+    # a time less a duration, not a difference of times (which DuckDB lacks for nanosecond times)
+    quiet = last.filter(nw.col("time") < moment - idle.to_pytimedelta())
     counted = quiet.group_by(name).agg(nw.len().alias("sessions"))
     share = nw.col("sessions").cast(nw.Float64) / nw.col("sessions").sum()  # of one session at least
     result = counted.select(name, nw.col("sessions").cast(nw.Int64), share.alias("share"))
     native = wrapped.native(result.sort(["sessions", name], descending=[True, False], nulls_last=True))
     if wrapped.pandas:
         native = as_values(native, name)
-        sessions = int(frame.select(nw.col(END).sum()).item())
-        native.attrs.update(sessions=sessions, dropped_off=int(native["sessions"].sum()))
+        native.attrs.update(sessions=int(last.select(nw.len()).item()), dropped_off=int(native["sessions"].sum()))
     return native
 
 
