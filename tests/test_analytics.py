@@ -150,6 +150,22 @@ def test_retention_of_one_session_and_of_no_turns(turns):
     assert retention(empty()).empty
 
 
+def test_retention_counts_a_session_once_a_period_whatever_the_order_of_its_times(turns):
+    # a goes back to D0 at its turn 2 (times D0, D1, D0, D2); b has a turn with no time between two
+    # on D0. One cohort, D0 {a, b}: both active on D0 (once each), a alone on D1 and D2
+    a = turns[turns["session_id"] == "console:a"]
+    a = a.assign(time=[at(0, "09:00"), at(1, "09:00"), at(0, "10:00"), at(2, "09:00")])
+    b = turns[turns["session_id"] == "console:b"]
+    b = pd.concat([b, b.iloc[[1]].assign(turn=2)], ignore_index=True)
+    b = b.assign(time=[at(0, "12:00"), pd.NaT, at(0, "12:10")])
+    both = pd.concat([a, b], ignore_index=True).astype({"time": "datetime64[ns, UTC]"})
+    result = retention(both)
+    assert result.to_numpy().tolist() == [[1.0, 0.5, 0.5]] and result.attrs["cohort_sizes"] == [2]
+    pd.testing.assert_frame_equal(retention(shuffled(both)), result)
+    alone = retention(b.astype({"time": "datetime64[ns, UTC]"}))
+    assert alone.to_numpy().tolist() == [[1.0]] and alone.attrs["cohort_sizes"] == [1]
+
+
 def test_retention_needs_a_pandas_period(turns):
     with pytest.raises(AnalyticsError, match="period 'fortnight' is not a pandas period; use 'D'"):
         retention(turns, "fortnight")
@@ -216,6 +232,16 @@ def test_drop_off_counts_where_quiet_sessions_ended(turns):
 def test_drop_off_is_strictly_longer_than_idle(turns):
     assert drop_off(turns, "step", "57min").attrs["dropped_off"] == 4  # e: exactly 57 minutes
     assert drop_off(turns, "step", "56min").attrs["dropped_off"] == 5
+
+
+def test_drop_off_by_default_runs_to_the_latest_last_turn(turns):
+    # f's last turn (turn 2) moved back to D2 10:30, before its turn 1 (11:01): now is 10:30, the
+    # latest last turn, not 11:01. Over 31 min: a, b, c, d, not e (10:05, 25 min); from 11:01 e
+    # would be (56 min). Over 20 min: e too
+    moved = turns.copy()
+    moved.loc[(moved["session_id"] == "console:f") & (moved["turn"] == 2), "time"] = at(2, "10:30")
+    assert drop_off(moved, "step", "31min").attrs == {"sessions": 6, "dropped_off": 4}
+    assert drop_off(moved, "step", "20min").attrs["dropped_off"] == 5
 
 
 def test_drop_off_at_a_given_time(turns):

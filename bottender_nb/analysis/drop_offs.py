@@ -15,7 +15,7 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 
 from ..errors import AnalyticsError
-from .turns_input import END, as_values, check_values_column, naive_utc, field_name, share, state_column, wrap
+from .turns_input import END, as_values, check_values_column, naive_utc, field_name, state_column, wrap
 
 Idle = str | timedelta | pd.Timedelta
 Now = str | float | datetime | pd.Timestamp | None
@@ -38,24 +38,24 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     name = f"state.{name}" if name in ("sessions", "share") else name
     idle = _duration(idle)
     columns = ("time",) if column is None else ("time", column)
-    # each session's last turn (without the ids, strings that a filter would copy for nothing)
-    last = wrapped.numbered(wrapped.in_order(*columns)).select("turn", *columns, END).filter(nw.col(END))
+    frame = wrapped.numbered(wrapped.in_order(*columns), session=False, end=True)
     moment = nw.col("time").max() if now is None else nw.lit(naive_utc(wrapped, _moment(now)).to_pydatetime())
     if not wrapped.lazy and len(wrapped.frame) == 0:  # pandas' max of no times has lost their zone
         moment = nw.col("time")
-    last = last.select("turn", *columns, moment.alias("__now"))
     # no state fields (no turns): an all-missing column, one per row (a bare literal is one row)
     value = nw.when(nw.lit(False)).then(nw.col("turn")) if column is None else nw.col(column)
     if column is not None:
         check_values_column(wrapped, column)
+    # each session's last turn: its value and time only (not the ids, strings a filter would copy)
+    last = frame.select(value.alias(name), "time", END).filter(nw.col(END))
     # a time less a duration, not a difference of times (which DuckDB lacks for nanosecond times)
-    quiet = last.filter(nw.col("time") < nw.col("__now") - idle.to_pytimedelta()).select(value.alias(name))
+    quiet = last.filter(nw.col("time") < moment - idle.to_pytimedelta())
     counted = quiet.group_by(name).agg(nw.len().alias("sessions"))
-    result = counted.with_columns(share(nw.col("sessions"), nw.col("sessions").sum()).alias("share"))
-    result = result.sort(["sessions", name], descending=[True, False], nulls_last=True)
-    native = wrapped.native(result.select(name, nw.col("sessions").cast(nw.Int64), "share"))
+    share = nw.col("sessions").cast(nw.Float64) / nw.col("sessions").sum()  # of one session at least
+    result = counted.select(name, nw.col("sessions").cast(nw.Int64), share.alias("share"))
+    native = wrapped.native(result.sort(["sessions", name], descending=[True, False], nulls_last=True))
     if wrapped.pandas:
-        native = as_values(native.reset_index(drop=True), name)
+        native = as_values(native, name)
         native.attrs.update(sessions=int(last.select(nw.len()).item()), dropped_off=int(native["sessions"].sum()))
     return native
 

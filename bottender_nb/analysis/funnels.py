@@ -49,17 +49,18 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
     names = [str(name) for name, _ in steps]
     if not wrapped.ordered_windows:
         return wrapped.native(_table(_counts_by_joins(frame.select(*ORDER, *matches), len(steps)), names))
-    frame = wrapped.numbered(frame, *matches)
-    reached = None
+    frame = wrapped.numbered(frame, *matches, end=True)
+    latest = nw.col(SESSION)  # before step 0, every session has reached "the start"
     for index in range(len(steps)):
-        # the number of the latest session with a hit so far: this one's, once it has reached the step
-        hit = nw.col(_MATCH % index) if reached is None else nw.col(_MATCH % index) & reached
-        latest = wrapped.window((hit.cast(nw.Int64) * nw.col(SESSION)).cum_max())  # 0 before any hit
-        frame = frame.with_columns(latest.alias(_LATEST % index))
-        reached = nw.col(_LATEST % index) == nw.col(SESSION)
+        # the number of the latest session with a hit at a turn where it had reached the step
+        # before (which holds the session's own number there, and a lesser one elsewhere)
+        hits = nw.col(_MATCH % index).cast(nw.Int8) * latest  # Int8: the narrowest 0 or 1
+        frame = frame.with_columns(wrapped.window(hits.cum_max()).alias(_LATEST % index))
+        latest = nw.col(_LATEST % index)
     # a session reached a step when, at its last turn, the latest session to reach it is itself
-    counts = [(nw.col(_LATEST % index) == nw.col(SESSION)).sum().alias(str(index)) for index in range(len(steps))]
-    return wrapped.native(_table(frame.filter(nw.col(END)).select(*counts), names))
+    reached = [((nw.col(_LATEST % index) == nw.col(SESSION)) & nw.col(END)).sum().alias(str(index))
+               for index in range(len(steps))]
+    return wrapped.native(_table(frame.select(*reached), names))
 
 
 def _counts_by_joins(frame: Any, steps: int) -> Any:
@@ -93,7 +94,7 @@ def _table(counts: Any, names: list[str]) -> Any:
     so a lazy frame's funnel is still a query.
     """
     if not isinstance(counts, nw.LazyFrame):
-        sessions = [int(counts.item(0, str(index))) for index in range(len(names))]
+        sessions = [int(count) for count in counts.row(0)]  # columns "0", "1" ... in step order
         previous = sessions[:1] + sessions[:-1]
         return nw.from_dict({
             "step": names, "sessions": sessions,

@@ -13,7 +13,7 @@ from typing import Any
 
 import narwhals.stable.v2 as nw
 
-from .turns_input import START, as_values, check_values_column, field_name, share, state_column, wrap
+from .turns_input import START, Turns, as_values, check_values_column, field_name, state_column, wrap
 
 
 def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
@@ -29,22 +29,39 @@ def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
     column = state_column(wrapped, field)
     if column is None:
         frame = wrapped.frame.select(nw.lit(None).alias("from"), nw.lit(None).alias("to")).head(0)
+        counted = frame.group_by("from", "to").agg(nw.len().alias("count"))
     else:
         check_values_column(wrapped, column)
-        ordered = wrapped.in_order(column)
-        frame = wrapped.previous(ordered, column).select(START, "from", nw.col(column).alias("to"))
-        keep = ~nw.col(START)  # a session's first turn has no turn before it
-        if not stays:
-            same = (nw.col("from") == nw.col("to")).fill_null(False)
-            keep = keep & ~(same | (nw.col("from").is_null() & nw.col("to").is_null()))
-        frame = frame.filter(keep).drop(START)
-    counted = frame.group_by("from", "to").agg(nw.len().alias("count"))
+        counted = _counts(wrapped, column, stays)
     # the total out of each value as a column of its own first: Dask cannot align a window inside `when`
     result = counted.with_columns(nw.col("count").sum().over("from").alias("__out"))
-    result = result.with_columns(share(nw.col("count"), nw.col("__out")).alias("share"))
-    result = result.sort(["count", "from", "to"], descending=[True, False, False], nulls_last=True)
-    native = wrapped.native(result.select("from", "to", nw.col("count").cast(nw.Int64), "share"))
+    share = nw.col("count").cast(nw.Float64) / nw.col("__out")  # a pair counted has happened: never 0 out
+    result = result.select("from", "to", nw.col("count").cast(nw.Int64), share.alias("share"))
+    native = wrapped.native(result.sort(["count", "from", "to"], descending=[True, False, False], nulls_last=True))
     if wrapped.pandas:
-        native = as_values(native.reset_index(drop=True), "from", "to")
+        native = as_values(native, "from", "to")
         native.attrs["field"] = field_name(column or field)
     return native
+
+
+def _counts(turns: Turns, column: str, stays: bool) -> Any:
+    """``from``, ``to`` and ``count``: the changes (and with ``stays``, the stays) of ``column``.
+
+    A session's first turn has no turn before it. The changes, a small part of the turns, are
+    counted by their pairs of values. The stays of an eager frame are counted by their value
+    alone, over every turn: one key, not two, since pairs are most of the cost of a group-by on
+    pandas, and no copy of the turns that stay. A lazy frame counts the stays with the changes
+    in one group-by: two counts would run its query (the turn before, a window) twice.
+    """
+    value, before = nw.col(column), nw.col("from")
+    same = (value == before).fill_null(False) | (value.is_null() & before.is_null())  # missing both times too
+    frame = turns.previous(turns.in_order(column), column)
+    frame = frame.select(START, "from", value.alias("to"), same.alias("__same"))
+    counted = ~nw.col(START) if stays and turns.lazy else ~nw.col(START) & ~nw.col("__same")
+    changes = frame.filter(counted).group_by("from", "to").agg(nw.len().alias("count"))
+    if not stays or turns.lazy:
+        return changes
+    kept = frame.with_columns((~nw.col(START) & nw.col("__same")).alias("__stay"))
+    kept = kept.group_by("to").agg(nw.col("__stay").sum().alias("count")).filter(nw.col("count") > 0)
+    kept = kept.select(nw.col("to").alias("from"), "to", nw.col("count").cast(nw.Int64))
+    return nw.concat([changes.select("from", "to", nw.col("count").cast(nw.Int64)), kept])

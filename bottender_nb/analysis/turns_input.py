@@ -71,37 +71,50 @@ class Turns:
     def in_order(self, *columns: str) -> Any:
         """``session_id``, ``turn``, ``columns`` and :data:`START`; an eager frame's rows in
         (session, turn) order, sorted only when they are not grouped by session in turn order."""
-        frame = self.frame.select(*dict.fromkeys(["session_id", "turn", *columns]))
+        names = dict.fromkeys(["session_id", "turn", *columns])
         starts = (nw.col("session_id") != self.window(nw.col("session_id").shift(1))).fill_null(True)
         if not self.ordered_windows:
-            return self._bounds(frame, "min", START)
+            return self._bounds(self.frame.select(*names), "min", START)
         if self.lazy:
-            return frame.with_columns(starts.alias(START))
+            return self.frame.select(*names, starts.alias(START))
         # a new id, or a turn not after the one before: grouped rows start each id once
-        frame = frame.with_columns((starts | (nw.col("turn") <= nw.col("turn").shift(1)).fill_null(True)).alias(START))
-        firsts = frame.select("session_id", START).filter(nw.col(START))
-        counts = firsts.select(nw.len().alias("starts"), nw.col("session_id").n_unique().alias("ids"))
-        if counts.item(0, "starts") != counts.item(0, "ids"):
+        new_id = nw.col("session_id") != nw.col("session_id").shift(1)
+        frame = self.frame.select(*names, (new_id | (nw.col("turn").diff() <= 0)).fill_null(True).alias(START))
+        firsts = nw.col("session_id").filter(nw.col(START))  # an expression: no frame of the first rows
+        first_rows, ids = frame.select(nw.col(START).sum(), firsts.n_unique()).row(0)
+        if first_rows != ids:
             frame = frame.sort(ORDER).with_columns(starts.alias(START))
         return frame
 
-    def numbered(self, frame: Any, *more: Any) -> Any:
-        """``frame`` (from :meth:`in_order`) with :data:`SESSION`, the session's number (1, 2 ...
-        in turn order), and :data:`END`, true on its last turn: a cumulative sum and a shift, in
-        one pass over the frame, with the columns of the expressions ``more``. Without ordered
-        windows (Dask), only :data:`END`, from the session's greatest turn number."""
+    def numbered(self, frame: Any, *more: Any, session: bool = True, end: bool = False) -> Any:
+        """``frame`` (from :meth:`in_order`) with the columns of the expressions ``more`` and, as
+        asked, :data:`SESSION`, the session's number (1, 2 ... in turn order; a cumulative sum),
+        and :data:`END`, true on its last turn (a shift), in one pass over the frame. Each is
+        asked for only where it is read: a pass over every turn is most of the cost on pandas.
+        Without ordered windows (Dask) there is no :data:`SESSION` (key by ``session_id``), and
+        :data:`END` comes from the session's greatest turn number."""
         if not self.ordered_windows:
-            return self._bounds(frame.with_columns(*more) if more else frame, "max", END)
-        start = nw.col(START).cast(nw.Int64)  # a shifted boolean column would hold objects in pandas
-        following = self.window(start.shift(-1)).fill_null(1)  # the next row starts a session, or there is none
-        return frame.with_columns(self.window(start.cum_sum()).alias(SESSION), (following == 1).alias(END), *more)
+            frame = frame.with_columns(*more) if more else frame
+            return self._bounds(frame, "max", END) if end else frame
+        marks = [self.window(nw.col(START).cast(nw.Int64).cum_sum()).alias(SESSION)] if session else []
+        if end:  # the next row starts a session, or there is none. Float32: pandas shifts booleans
+            # into objects and integers into float64, and a float holds the missing value as it is
+            following = self.window(nw.col(START).cast(nw.Float32).shift(-1))
+            marks.append((following != 0).fill_null(True).alias(END))
+        return frame.with_columns(*marks, *more) if marks or more else frame
 
-    @staticmethod
-    def _bounds(frame: Any, bound: str, name: str) -> Any:
+    def beside(self, frame: Any, key: str, aggregate: Any, name: str) -> Any:
+        """``frame`` with ``name``: ``aggregate`` (an expression) of each ``key`` group, beside the
+        group's rows. A window; without ordered windows (Dask, which cannot align a window's
+        result with its frame) a group-by and a join."""
+        if self.ordered_windows:
+            return frame.with_columns(aggregate.over(key).alias(name))
+        return frame.join(frame.group_by(key).agg(aggregate.alias(name)), on=key)
+
+    def _bounds(self, frame: Any, bound: str, name: str) -> Any:
         """``frame`` with ``name``: the row holds its session's least (``"min"``) or greatest turn
-        number; a group-by and a join (Dask cannot align a window's result with its frame)."""
-        bounds = frame.group_by("session_id").agg(getattr(nw.col("turn"), bound)().alias("__bound"))
-        frame = frame.join(bounds, on="session_id")
+        number (Dask, through :meth:`beside`)."""
+        frame = self.beside(frame, "session_id", getattr(nw.col("turn"), bound)(), "__bound")
         return frame.with_columns((nw.col("turn") == nw.col("__bound")).alias(name)).drop("__bound")
 
     def previous(self, frame: Any, column: str) -> Any:
