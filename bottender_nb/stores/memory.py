@@ -9,7 +9,7 @@ from typing import Any
 from cachetools import Cache, LRUCache
 
 from ..errors import ConfigError, show
-from ..record import dumps_utf8, loads
+from ..record import dumps_utf8, parse
 from .base import Clock, ExpiresIn, SessionStore
 from .held import HeldSession
 from .history import MemoryHistory, TurnRecord, encode_turn
@@ -26,7 +26,8 @@ class MemorySessionStore(SessionStore):
     that nothing else shares. The encode is also the one check of a record
     (:func:`~bottender_nb.record.dumps_utf8`): frozen state was checked by ``set_state``, so
     only the other fields are looked at, and a change's session and turn are both encoded
-    before either is kept, so a failed commit leaves nothing to take back.
+    before either is kept, so a failed commit leaves nothing to take back. So a read parses
+    without checking again: every text here was checked on its way in, by this store.
     """
 
     def __init__(
@@ -41,11 +42,22 @@ class MemorySessionStore(SessionStore):
         self.history = MemoryHistory(max_sessions=max_size)
 
     async def _read(self, session_id: str) -> dict[str, Any] | None:
+        return self._parsed(session_id)
+
+    async def _take(self, session_id: str, cancels: int) -> HeldSession:
+        """The session read for a change: nothing to wait for across processes here."""
+        record = self._parsed(session_id)
+        if record is not None and self.is_expired(record):
+            record = None
+        return HeldSession(self, session_id, record)
+
+    def _parsed(self, session_id: str) -> dict[str, Any] | None:
+        """A fresh copy of the kept record (None when there is none); refreshes recency."""
         try:
-            text = self._sessions[session_id]  # refreshes recency
+            text = self._sessions[session_id]
         except KeyError:
             return None
-        return loads(text, where=f"session {session_id!r}")
+        return parse(text)  # checked when it was kept (dumps_utf8): no second check
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Keep ``session`` as JSON text; a non-JSON value raises and stores nothing."""
@@ -74,7 +86,4 @@ class MemorySessionStore(SessionStore):
 
     async def _all(self) -> list[dict[str, Any]]:
         # Cache.__getitem__ reads without touching recency: listing is not using.
-        return [
-            loads(Cache.__getitem__(self._sessions, key), where=f"session {key!r}")
-            for key in list(self._sessions)
-        ]
+        return [parse(Cache.__getitem__(self._sessions, key)) for key in list(self._sessions)]
