@@ -73,8 +73,16 @@ def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[st
     """Top-level keys added, removed or given another value, in the order they appear."""
     if before is after:
         return []
-    keys = [key for key, value in after.items() if key not in before or before[key] != value]
-    keys += [key for key in before if key not in after]
+    keys, kept = [], 0  # kept: keys of ``before`` still in ``after``
+    for key, value in after.items():
+        if key not in before:
+            keys.append(key)
+        else:
+            kept += 1
+            if before[key] != value:
+                keys.append(key)
+    if kept < len(before):  # some were removed: only then look for them
+        keys += [key for key in before if key not in after]
     return keys
 
 
