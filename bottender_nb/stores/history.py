@@ -95,7 +95,10 @@ class MemoryHistory(History):
 
     def add(self, session_id: str, text: bytes, keep: int, turn: TurnRecord) -> int:
         """Keep a turn already encoded (``text``); its index, also set in ``turn``."""
-        kept = self._sessions.get(session_id)
+        try:
+            kept = self._sessions[session_id]  # cachetools' get() would look it up twice
+        except KeyError:
+            kept = None
         if kept is None or kept.turns.maxlen != keep:
             kept = self._sessions[session_id] = _Kept(kept, keep)
         turn["index"] = index = kept.next_index
