@@ -9,7 +9,7 @@ from typing import Any
 from cachetools import Cache, LRUCache
 
 from ..errors import ConfigError, show
-from ..record import dumps_utf8, parse
+from ..record import dumps_utf8, encode_record, parse
 from .base import Clock, ExpiresIn, SessionStore
 from .held import HeldSession
 from .history import MemoryHistory, TurnRecord, encode_turn
@@ -23,11 +23,11 @@ class MemorySessionStore(SessionStore):
 
     Keeping JSON text makes the memory store round-trip like the others: a non-JSON value
     fails on write as it would in the file or redis store, and every read is a fresh copy
-    that nothing else shares. The encode is also the one check of a record
-    (:func:`~bottender_nb.record.dumps_utf8`): frozen state was checked by ``set_state``, so
-    only the other fields are looked at, and a change's session and turn are both encoded
-    before either is kept, so a failed commit leaves nothing to take back. So a read parses
-    without checking again: every text here was checked on its way in, by this store.
+    that nothing else shares. A record a caller writes is checked as it is encoded
+    (:func:`~bottender_nb.record.dumps_utf8`); a record the runner commits was checked part
+    by part as those parts came in (:func:`~bottender_nb.record.encode_record`). So a read
+    parses without checking again. A change's session and turn are both encoded before
+    either is kept, so a failed commit leaves nothing to take back.
     """
 
     def __init__(
@@ -73,7 +73,7 @@ class MemorySessionStore(SessionStore):
         """Encode the session and its turn first, then keep both: a value that cannot be
         encoded raises before anything is kept, and keeping cannot fail, so there is nothing
         to undo."""
-        data = dumps_utf8(record)  # the check and the copy
+        data = encode_record(record)  # the runner's record: its parts were checked as they came in
         text = None if turn is None else encode_turn(turn)
         if history is not None:
             self.history.replace_now(held.session_id, history)
