@@ -30,11 +30,11 @@ async def run_action(action: Any, context: Context, session_id: str | None, now:
         action = await result if _is_awaitable(result) else result
     if context.sendings:
         check_all_awaited(context.sendings)
-    event = context.event
+    event, state, replies = context.event, context.state, context.replies
     return Turn(
         session_id, context.platform, now(), "event", event.text, event.payload, event.raw,
-        [reply.text for reply in context.replies], state_before, context.state,
-        changed_keys(state_before, context.state),
+        [reply.text for reply in replies] if replies else [], state_before, state,
+        changed_keys(state_before, state),
     )
 
 

@@ -134,7 +134,7 @@ class Bot:
         for raw_event in handler.split(body):
             if not handler.is_ignored(raw_event):
                 turn = await self._handle_event(handler, raw_event, None, delivery)
-                if turn is not None:
+                if turn is not None and turn.replies:
                     replies += [Reply(text, turn.session_id) for text in turn.replies]
         return replies
 
