@@ -48,13 +48,17 @@ class Turn:
     index: int | None = None
 
     def as_record(self) -> dict[str, Any]:
-        """The JSON object a store keeps (``index`` is the store's to assign)."""
-        return {  # a literal, not a loop over FIELDS: this runs once per event
-            "session_id": self.session_id, "index": self.index, "time": self.time,
+        """The JSON object a store keeps; with ``index`` once a store gave the turn one (a turn
+        being committed has none yet: its store assigns it)."""
+        record = {  # a literal, not a loop over FIELDS: this runs once per event
+            "session_id": self.session_id, "time": self.time,
             "kind": self.kind, "platform": self.platform, "text": self.text,
             "payload": self.payload, "raw": self.raw, "replies": list(self.replies),
             "state_before": self.state_before, "state": self.state, "changed": list(self.changed),
         }
+        if self.index is not None:
+            record["index"] = self.index
+        return record
 
     @classmethod
     def from_record(cls, record: Any, *, where: str) -> Turn:

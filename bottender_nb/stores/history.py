@@ -30,15 +30,17 @@ def encode_turn(turn: TurnRecord) -> bytes:
     (:func:`bottender_nb.turns.copy_raw`), so orjson encodes it as is; what orjson refuses
     (an int beyond 64 bits, a lone surrogate) goes through :func:`dumps_utf8`, which names it.
     The encoding is the turn's copy: what the caller changes afterwards never changes it.
+    A turn being committed has no index yet (:meth:`~bottender_nb.turns.Turn.as_record`);
+    a kept turn copied (a fork's) has one, which is left out.
     """
-    body = dict(turn)  # a copy and a pop: cheaper than a filtering comprehension
-    body.pop("index", None)
+    if "index" in turn:
+        turn = {name: value for name, value in turn.items() if name != "index"}
     if orjson is not None:
         try:
-            return orjson.dumps(body, option=_STRICT)
+            return orjson.dumps(turn, option=_STRICT)
         except TypeError:
             pass
-    return dumps_utf8(body)
+    return dumps_utf8(turn)
 
 
 class History(ABC):
