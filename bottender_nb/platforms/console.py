@@ -27,12 +27,14 @@ class Console(Platform):
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         text, payload = dig(raw_event, "message", "text"), raw_event.get("payload")
         return Event(
-            raw=raw_event,
-            text=text if isinstance(text, str) else None,
-            payload=payload if isinstance(payload, str) else None,
+            raw_event,
+            text if isinstance(text, str) else None,
+            payload if isinstance(payload, str) else None,
         )
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
+        if "_user" not in raw_event:  # Bottender's console user
+            return {"user": {"id": "1", "name": "you"}}
         user_id = self.session_key(raw_event)
         return {"user": {"id": user_id, "name": "you" if user_id == "1" else user_id}}
 

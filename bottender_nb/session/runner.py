@@ -284,7 +284,7 @@ class Bot:
             state=self.initial_state if state is None else freeze(state),
         )
         turn = await run_action(self.action, context, held.session_id, self.clock)
-        record[STATE_FIELD] = context.state
+        record[STATE_FIELD] = turn.state
         record[LAST_ACTIVITY_FIELD] = int(turn.time * 1000)
         kept = turn.as_record()
         kept["raw"] = raw_copy
