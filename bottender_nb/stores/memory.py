@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
-
-from cachetools import Cache, LRUCache
 
 from ..errors import ConfigError, show
 from ..record import dumps_utf8, encode_record, parse
@@ -19,7 +18,9 @@ class MemorySessionStore(SessionStore):
     """An LRU of sessions, each kept as the JSON text a persistent store would hold.
 
     Reading or writing a session makes it the most recently used; past ``max_size`` the least
-    recently used one is dropped (Bottender's ``maxSize``, 500 by default).
+    recently used one is dropped (Bottender's ``maxSize``, 500 by default). The LRU is the
+    stdlib's: an ``OrderedDict``, least recently used first, each step one C call (a
+    cachetools ``LRUCache`` costs a few Python calls per step, and this runs on every event).
 
     Keeping JSON text makes the memory store round-trip like the others: a non-JSON value
     fails on write as it would in the file or redis store, and every read is a fresh copy
@@ -38,7 +39,7 @@ class MemorySessionStore(SessionStore):
             raise ConfigError(f"max_size must be a whole number from 1, got {show(max_size)}; "
                               "e.g. max_size=500.")
         self.max_size = max_size
-        self._sessions: LRUCache[str, bytes] = LRUCache(maxsize=max_size)
+        self._sessions: OrderedDict[str, bytes] = OrderedDict()
         self.history = MemoryHistory(max_sessions=max_size)
 
     async def _read(self, session_id: str) -> dict[str, Any] | None:
@@ -52,16 +53,24 @@ class MemorySessionStore(SessionStore):
         return HeldSession(self, session_id, record)
 
     def _parsed(self, session_id: str) -> dict[str, Any] | None:
-        """A fresh copy of the kept record (None when there is none); refreshes recency."""
-        try:
-            text = self._sessions[session_id]
-        except KeyError:
+        """A fresh copy of the kept record (None when there is none); it is now the most
+        recently used."""
+        text = self._sessions.get(session_id)
+        if text is None:
             return None
+        self._sessions.move_to_end(session_id)
         return parse(text)  # checked when it was kept (dumps_utf8): no second check
+
+    def _keep(self, session_id: str, text: bytes) -> None:
+        """Keep ``text`` as the most recently used session; past max_size drop the least."""
+        self._sessions[session_id] = text
+        self._sessions.move_to_end(session_id)
+        if len(self._sessions) > self.max_size:
+            self._sessions.popitem(last=False)
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Keep ``session`` as JSON text; a non-JSON value raises and stores nothing."""
-        self._sessions[session_id] = dumps_utf8(session)  # the check and the copy
+        self._keep(session_id, dumps_utf8(session))  # the check and the copy
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:
         await self.write(session_id, record)
@@ -78,12 +87,12 @@ class MemorySessionStore(SessionStore):
         if history is not None:
             self.history.replace_now(held.session_id, history)
         index = None if text is None else self.history.add(held.session_id, text, keep, turn)
-        self._sessions[held.session_id] = data
+        self._keep(held.session_id, data)
         return index
 
     async def _destroy(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
 
     async def _all(self) -> list[dict[str, Any]]:
-        # Cache.__getitem__ reads without touching recency: listing is not using.
-        return [parse(Cache.__getitem__(self._sessions, key)) for key in list(self._sessions)]
+        # Reading the dict does not touch recency: listing is not using.
+        return [parse(text) for text in list(self._sessions.values())]
