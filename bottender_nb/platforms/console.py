@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SessionIdError
-from .base import Event, Platform, Source, as_key, dig
+from .base import Event, Platform, Source, as_key
 
 
 class Console(Platform):
@@ -25,7 +25,8 @@ class Console(Platform):
         return key
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
-        text, payload = dig(raw_event, "message", "text"), raw_event.get("payload")
+        message, payload = raw_event.get("message"), raw_event.get("payload")
+        text = message.get("text") if isinstance(message, Mapping) else None
         return Event(
             raw_event,
             text if isinstance(text, str) else None,
