@@ -218,7 +218,9 @@ def parse(text: str | bytes) -> Any:
     """
     if orjson is not None:
         data = text if type(text) is bytes else text.encode("utf-8", "surrogatepass")
-        if _LONG_NUMBER not in data.translate(_DIGITS_AS_ZERO):
+        # find(), not ``in``: bytes' ``in`` first tries its operand as an int, raising and
+        # discarding a TypeError on every call.
+        if data.translate(_DIGITS_AS_ZERO).find(_LONG_NUMBER) < 0:
             try:
                 return orjson.loads(data)  # the bytes just checked: no second UTF-8 encode
             except ValueError:
