@@ -26,7 +26,7 @@ class Console(Platform):
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
         message, payload = raw_event.get("message"), raw_event.get("payload")
-        text = message.get("text") if isinstance(message, Mapping) else None
+        text = message.get("text") if type(message) is dict or isinstance(message, Mapping) else None
         return Event(
             raw_event,
             text if isinstance(text, str) else None,

@@ -138,14 +138,13 @@ class Context:
 
     def __init__(
         self,
-        *,
         platform: str,
         event: Event,
         session: Session | None,
         initial_state: FrozenDict,
         state: FrozenDict | None = None,
-        no_session_reason: str = "",
         delivery: Delivery | None = None,
+        no_session_reason: str = "",
     ) -> None:
         """``state`` is the session's state, frozen; empty for an event without a session.
 

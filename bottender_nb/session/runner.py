@@ -288,11 +288,9 @@ class Bot:
         # A record without _state (Bottender writes one when a request maps to no
         # event) starts from the initial state, as Bottender's Context does.
         state = record.get(STATE_FIELD)
-        return Context(
-            platform=handler.name, event=event, session=Session(record),
-            initial_state=self.initial_state, delivery=delivery,
-            state=self.initial_state if state is None else freeze(state),
-        )
+        # Positional: keyword arguments to a class cost a dict of their own, on every event.
+        return Context(handler.name, event, Session(record), self.initial_state,
+                       self.initial_state if state is None else freeze(state), delivery)
 
     def _notify(self, turn: Turn) -> None:
         for listener in self._listeners:
