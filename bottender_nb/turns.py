@@ -49,12 +49,13 @@ class Turn:
 
     def as_record(self) -> dict[str, Any]:
         """The JSON object a store keeps; with ``index`` once a store gave the turn one (a turn
-        being committed has none yet: its store assigns it)."""
+        being committed has none yet: its store assigns it). It shares the turn's values (a
+        store encodes it at once): copy it to change it."""
         record = {  # a literal, not a loop over FIELDS: this runs once per event
             "session_id": self.session_id, "time": self.time,
             "kind": self.kind, "platform": self.platform, "text": self.text,
-            "payload": self.payload, "raw": self.raw, "replies": list(self.replies),
-            "state_before": self.state_before, "state": self.state, "changed": list(self.changed),
+            "payload": self.payload, "raw": self.raw, "replies": self.replies,
+            "state_before": self.state_before, "state": self.state, "changed": self.changed,
         }
         if self.index is not None:
             record["index"] = self.index
