@@ -31,6 +31,8 @@ class MemorySessionStore(SessionStore):
     either is kept, so a failed commit leaves nothing to take back.
     """
 
+    take_waits = False  # _take reads this process's memory: it never waits
+
     def __init__(
         self, max_size: int = 500, *, expires_in: ExpiresIn = None, clock: Clock = time.time
     ) -> None:
