@@ -101,7 +101,9 @@ class MemoryHistory(History):
         kept = self._sessions.get(session_id)
         if kept is None or kept.turns.maxlen != keep:
             kept = _Kept(kept, keep)
-        self._keep(session_id, kept)
+            self._keep(session_id, kept)
+        else:
+            self._sessions.move_to_end(session_id)  # now the most recently used
         turn["index"] = index = kept.next_index
         kept.next_index += 1
         kept.turns.append((index, text))
