@@ -113,10 +113,11 @@ def freeze(value: Any) -> Any:
     if type(value) is FrozenDict:  # frozen values are shared safely
         return value
     if type(value) is dict or isinstance(value, Mapping):
-        return FrozenDict({
-            key: item if type(item) in _SCALARS else freeze_field(item, key)
-            for key, item in value.items()
-        })
+        frozen = FrozenDict(value)  # one copy; only the fields that hold containers are redone
+        for key, item in value.items():
+            if type(item) not in _SCALARS:
+                dict.__setitem__(frozen, key, freeze_field(item, key))
+        return frozen
     return value
 
 

@@ -80,6 +80,26 @@ def dumps_utf8(record: Mapping[str, Any]) -> bytes:
         return json.dumps(json.loads(text), separators=(",", ":")).encode()
 
 
+def encode_record(record: Mapping[str, Any]) -> bytes:
+    """A record the runner made, as :func:`dumps_utf8` writes it, checking only its state,
+    and that only when it is not frozen.
+
+    The other parts were checked where they came in: the session fields by the platform,
+    the rest when the store read them; frozen state by ``set_state`` (or ``initial_state``).
+    Walking them again at every write would check each value twice per event. A record
+    from anywhere else (``store.write``) goes through :func:`dumps_utf8`, the whole check.
+    """
+    state = record.get(STATE_FIELD)
+    if type(state) is not FrozenDict:  # e.g. a rewind's state, or one set past set_state
+        _check_record(record)
+    if orjson is not None:
+        try:
+            return orjson.dumps(record, option=_STRICT)
+        except TypeError:
+            pass  # a lone surrogate or an int beyond 64 bits: dumps_utf8 writes or names it
+    return dumps_utf8(record)
+
+
 def _check_record(record: Mapping[str, Any]) -> None:
     """Raise StateError for what would not read back as a record: a wrongly typed field,
     or a value JSON cannot carry exactly (named).
@@ -198,7 +218,9 @@ def parse(text: str | bytes) -> Any:
     """
     if orjson is not None:
         data = text if type(text) is bytes else text.encode("utf-8", "surrogatepass")
-        if _LONG_NUMBER not in data.translate(_DIGITS_AS_ZERO):
+        # find(), not ``in``: bytes' ``in`` first tries its operand as an int, raising and
+        # discarding a TypeError on every call.
+        if data.translate(_DIGITS_AS_ZERO).find(_LONG_NUMBER) < 0:
             try:
                 return orjson.loads(data)  # the bytes just checked: no second UTF-8 encode
             except ValueError:

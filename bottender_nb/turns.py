@@ -48,13 +48,18 @@ class Turn:
     index: int | None = None
 
     def as_record(self) -> dict[str, Any]:
-        """The JSON object a store keeps (``index`` is the store's to assign)."""
-        return {  # a literal, not a loop over FIELDS: this runs once per event
-            "session_id": self.session_id, "index": self.index, "time": self.time,
+        """The JSON object a store keeps; with ``index`` once a store gave the turn one (a turn
+        being committed has none yet: its store assigns it). It shares the turn's values (a
+        store encodes it at once): copy it to change it."""
+        record = {  # a literal, not a loop over FIELDS: this runs once per event
+            "session_id": self.session_id, "time": self.time,
             "kind": self.kind, "platform": self.platform, "text": self.text,
-            "payload": self.payload, "raw": self.raw, "replies": list(self.replies),
-            "state_before": self.state_before, "state": self.state, "changed": list(self.changed),
+            "payload": self.payload, "raw": self.raw, "replies": self.replies,
+            "state_before": self.state_before, "state": self.state, "changed": self.changed,
         }
+        if self.index is not None:
+            record["index"] = self.index
+        return record
 
     @classmethod
     def from_record(cls, record: Any, *, where: str) -> Turn:
@@ -73,8 +78,16 @@ def changed_keys(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[st
     """Top-level keys added, removed or given another value, in the order they appear."""
     if before is after:
         return []
-    keys = [key for key, value in after.items() if key not in before or before[key] != value]
-    keys += [key for key in before if key not in after]
+    keys, kept = [], 0  # kept: keys of ``before`` still in ``after``
+    for key, value in after.items():
+        if key not in before:
+            keys.append(key)
+        else:
+            kept += 1
+            if before[key] != value:
+                keys.append(key)
+    if kept < len(before):  # some were removed: only then look for them
+        keys += [key for key in before if key not in after]
     return keys
 
 

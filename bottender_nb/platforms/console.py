@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import SessionIdError
-from .base import Event, Platform, Source, as_key, dig
+from .base import Event, Platform, Source, as_key
 
 
 class Console(Platform):
@@ -25,14 +25,17 @@ class Console(Platform):
         return key
 
     def event(self, raw_event: Mapping[str, Any]) -> Event:
-        text, payload = dig(raw_event, "message", "text"), raw_event.get("payload")
+        message, payload = raw_event.get("message"), raw_event.get("payload")
+        text = message.get("text") if type(message) is dict or isinstance(message, Mapping) else None
         return Event(
-            raw=raw_event,
-            text=text if isinstance(text, str) else None,
-            payload=payload if isinstance(payload, str) else None,
+            raw_event,
+            text if isinstance(text, str) else None,
+            payload if isinstance(payload, str) else None,
         )
 
     def session_fields(self, raw_event: Mapping[str, Any]) -> dict[str, Any]:
+        if "_user" not in raw_event:  # Bottender's console user
+            return {"user": {"id": "1", "name": "you"}}
         user_id = self.session_key(raw_event)
         return {"user": {"id": user_id, "name": "you" if user_id == "1" else user_id}}
 

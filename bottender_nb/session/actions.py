@@ -27,14 +27,16 @@ async def run_action(action: Any, context: Context, session_id: str | None, now:
     state_before = context.state
     while callable(action):  # Bottender's chaining: an action may return the next one
         result = action(context, {}) if _takes_props(action) else action(context)
-        action = await result if _is_awaitable(result) else result
+        if type(result) is types.CoroutineType or inspect.isawaitable(result):  # async def, or not
+            result = await result
+        action = result
     if context.sendings:
         check_all_awaited(context.sendings)
-    event = context.event
+    event, state, replies = context.event, context.state, context.replies
     return Turn(
         session_id, context.platform, now(), "event", event.text, event.payload, event.raw,
-        [reply.text for reply in context.replies], state_before, context.state,
-        changed_keys(state_before, context.state),
+        [reply.text for reply in replies] if replies else [], state_before, state,
+        changed_keys(state_before, state),
     )
 
 
@@ -49,10 +51,6 @@ def refresh(record: dict[str, Any], fields: Mapping[str, Any]) -> None:
             continue
         same_id = type(old) is dict and type(value) is dict and old.get("id") == value.get("id")
         record[field] = {**old, **value} if same_id else value
-
-
-def _is_awaitable(value: Any) -> bool:
-    return type(value) is types.CoroutineType or inspect.isawaitable(value)
 
 
 @functools.lru_cache(maxsize=1024)

@@ -138,14 +138,13 @@ class Context:
 
     def __init__(
         self,
-        *,
         platform: str,
         event: Event,
         session: Session | None,
         initial_state: FrozenDict,
         state: FrozenDict | None = None,
-        no_session_reason: str = "",
         delivery: Delivery | None = None,
+        no_session_reason: str = "",
     ) -> None:
         """``state`` is the session's state, frozen; empty for an event without a session.
 
@@ -184,12 +183,14 @@ class Context:
             )
         else:
             changes = {**(mapping or {}), **fields}
-        self._require_session("set_state")
+        if self.session is None:
+            raise self._no_session("set_state")
         self._state = merged_state(self._state, changes)
 
     def reset_state(self) -> None:
         """Back to a fresh copy of ``initial_state``."""
-        self._require_session("reset_state")
+        if self.session is None:
+            raise self._no_session("reset_state")
         self._state = freeze(self._initial_state)
 
     def send_text(self, text: str) -> Sending:
@@ -208,12 +209,12 @@ class Context:
     resetState = reset_state  # noqa: N815
     sendText = send_text  # noqa: N815
 
-    def _require_session(self, verb: str) -> None:
-        if self.session is None:
-            raise StateError(
-                f"{verb} needs a session, but this event has none ({self._no_session_reason}); "
-                "only events from which a session key can be derived carry state."
-            )
+    def _no_session(self, verb: str) -> StateError:
+        """Why ``verb`` cannot run: this event has no session."""
+        return StateError(
+            f"{verb} needs a session, but this event has none ({self._no_session_reason}); "
+            "only events from which a session key can be derived carry state."
+        )
 
 
 def merged_state(state: FrozenDict, changes: Mapping[str, Any]) -> FrozenDict:

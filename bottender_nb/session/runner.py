@@ -21,7 +21,6 @@ from ..platforms import Platform, Source, get_platform
 from ..record import LAST_ACTIVITY_FIELD, STATE_FIELD
 from ..session_ids import split_session_id
 from ..stores.base import Clock, SessionStore
-from ..stores.held import HeldSession
 from ..stores.history import TurnRecord
 from ..turns import Turn, changed_keys, copy_raw
 from . import time_travel
@@ -134,7 +133,7 @@ class Bot:
         for raw_event in handler.split(body):
             if not handler.is_ignored(raw_event):
                 turn = await self._handle_event(handler, raw_event, None, delivery)
-                if turn is not None:
+                if turn is not None and turn.replies:
                     replies += [Reply(text, turn.session_id) for text in turn.replies]
         return replies
 
@@ -252,11 +251,7 @@ class Bot:
             key = handler.session_key(raw_event)
             session_id = None if key is None else handler.session_id(key)
         if session_id is None:
-            context = Context(
-                platform=handler.name, event=handler.event(raw_event), session=None,
-                initial_state=self.initial_state, delivery=delivery,
-                no_session_reason=f"no session key can be derived from this {handler.name} event",
-            )
+            context = self._context(handler, raw_event, None, delivery)
             turn = await run_action(self.action, context, None, self.clock)
         else:
             # A body a turn cannot keep is refused before it runs, not after its session is written.
@@ -264,32 +259,38 @@ class Bot:
             async with self.session_store.hold(session_id) as held:
                 if delivery is not None and await handled_before(held, handler, raw_event):
                     return None
-                turn = await self._event_turn(held, handler, raw_event, delivery, raw_copy)
-        self._notify(turn)
+                record = held.record or {"id": session_id, "platform": handler.name}
+                context = self._context(handler, raw_event, record, delivery)
+                turn = await run_action(self.action, context, session_id, self.clock)
+                record[STATE_FIELD] = turn.state
+                record[LAST_ACTIVITY_FIELD] = int(turn.time * 1000)
+                kept = turn.as_record()
+                kept["raw"] = raw_copy
+                turn.index = await held.commit(record, kept, self.keep_history)
+        if self._listeners:
+            self._notify(turn)
         return turn
 
-    async def _event_turn(
-        self, held: HeldSession, handler: Platform, raw_event: Mapping[str, Any],
-        delivery: Delivery | None, raw_copy: Any,
-    ) -> Turn:
-        """Run the action on the held session, then commit the session with its turn."""
-        record = held.record or {"id": held.session_id, "platform": handler.name}
+    def _context(
+        self, handler: Platform, raw_event: Mapping[str, Any], record: dict[str, Any] | None,
+        delivery: Delivery | None,
+    ) -> Context:
+        """The context an action runs in: on the held session's ``record`` (its fields
+        refreshed from the event), or, for an event without a session (None), on none."""
+        event = handler.event(raw_event)
+        if record is None:
+            return Context(
+                platform=handler.name, event=event, session=None,
+                initial_state=self.initial_state, delivery=delivery,
+                no_session_reason=f"no session key can be derived from this {handler.name} event",
+            )
         refresh(record, handler.session_fields(raw_event))
         # A record without _state (Bottender writes one when a request maps to no
         # event) starts from the initial state, as Bottender's Context does.
         state = record.get(STATE_FIELD)
-        context = Context(
-            platform=handler.name, event=handler.event(raw_event), session=Session(record),
-            initial_state=self.initial_state, delivery=delivery,
-            state=self.initial_state if state is None else freeze(state),
-        )
-        turn = await run_action(self.action, context, held.session_id, self.clock)
-        record[STATE_FIELD] = context.state
-        record[LAST_ACTIVITY_FIELD] = int(turn.time * 1000)
-        kept = turn.as_record()
-        kept["raw"] = raw_copy
-        turn.index = await held.commit(record, kept, self.keep_history)
-        return turn
+        # Positional: keyword arguments to a class cost a dict of their own, on every event.
+        return Context(handler.name, event, Session(record), self.initial_state,
+                       self.initial_state if state is None else freeze(state), delivery)
 
     def _notify(self, turn: Turn) -> None:
         for listener in self._listeners:

@@ -68,6 +68,12 @@ class SessionStore(ABC):
     history: History | None = None
     """Where this store keeps its sessions' turns; None: it keeps none."""
 
+    take_waits: bool = True
+    """Whether :meth:`_take` may wait (for another process's lock, for I/O), so that holding
+    watches for a cancellation a driver swallows meanwhile. False for a store whose ``_take``
+    returns at once (memory): there is no wait to watch, and on Python 3.11 finding the task
+    to watch costs a system call (``getpid``, in ``asyncio.current_task``) on every event."""
+
     def __init__(self, *, expires_in: ExpiresIn = None, clock: Clock = time.time) -> None:
         self.expires_in = to_timedelta(expires_in)
         self.clock = clock

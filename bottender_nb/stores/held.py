@@ -27,6 +27,7 @@ class SessionStore(Protocol):
     history: History | None
     locks: SessionLocks
     initialised: bool
+    take_waits: bool
 
     async def ready(self) -> None: ...
 
@@ -91,7 +92,7 @@ class Holding:
 
     async def __aenter__(self) -> HeldSession:
         store, session_id = self._store, self._session_id
-        task = asyncio.current_task()
+        task = asyncio.current_task() if store.take_waits else None  # None: nothing to watch
         cancels = _cancelling(task)
         if not store.locks.try_enter(session_id):  # an idle session enters with no coroutine
             await store.locks.enter(session_id)

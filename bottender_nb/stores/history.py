@@ -10,11 +10,9 @@ one turn.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator
 from typing import Any
-
-from cachetools import LRUCache
 
 from ..errors import CorruptSessionError
 from ..record import _STRICT, dumps_utf8, orjson, parse
@@ -30,15 +28,17 @@ def encode_turn(turn: TurnRecord) -> bytes:
     (:func:`bottender_nb.turns.copy_raw`), so orjson encodes it as is; what orjson refuses
     (an int beyond 64 bits, a lone surrogate) goes through :func:`dumps_utf8`, which names it.
     The encoding is the turn's copy: what the caller changes afterwards never changes it.
+    A turn being committed has no index yet (:meth:`~bottender_nb.turns.Turn.as_record`);
+    a kept turn copied (a fork's) has one, which is left out.
     """
-    body = dict(turn)  # a copy and a pop: cheaper than a filtering comprehension
-    body.pop("index", None)
+    if "index" in turn:
+        turn = {name: value for name, value in turn.items() if name != "index"}
     if orjson is not None:
         try:
-            return orjson.dumps(body, option=_STRICT)
+            return orjson.dumps(turn, option=_STRICT)
         except TypeError:
             pass
-    return dumps_utf8(body)
+    return dumps_utf8(turn)
 
 
 class History(ABC):
@@ -84,11 +84,14 @@ class MemoryHistory(History):
     """Histories kept in this process, for the memory store; as many as it keeps sessions.
 
     Each turn is kept as its JSON text, like the memory store's sessions: a turn round-trips
-    as in the other stores, and nothing a caller holds is ever shared with a kept turn.
+    as in the other stores, and nothing a caller holds is ever shared with a kept turn. The
+    histories whose sessions were used least recently are dropped first, as the store drops
+    its sessions (an ``OrderedDict``, least recently used first, as there).
     """
 
     def __init__(self, max_sessions: int) -> None:
-        self._sessions: LRUCache[str, _Kept] = LRUCache(maxsize=max_sessions)
+        self.max_sessions = max_sessions
+        self._sessions: OrderedDict[str, _Kept] = OrderedDict()
 
     async def append(self, session_id: str, turn: TurnRecord, keep: int) -> int:
         return self.add(session_id, encode_turn(turn), keep, turn)
@@ -97,7 +100,10 @@ class MemoryHistory(History):
         """Keep a turn already encoded (``text``); its index, also set in ``turn``."""
         kept = self._sessions.get(session_id)
         if kept is None or kept.turns.maxlen != keep:
-            kept = self._sessions[session_id] = _Kept(kept, keep)
+            kept = _Kept(kept, keep)
+            self._keep(session_id, kept)
+        else:
+            self._sessions.move_to_end(session_id)  # now the most recently used
         turn["index"] = index = kept.next_index
         kept.next_index += 1
         kept.turns.append((index, text))
@@ -121,7 +127,14 @@ class MemoryHistory(History):
         kept = _Kept(None, max(len(turns), 1))
         kept.turns.extend((turn["index"], encode_turn(turn)) for turn in turns)
         kept.next_index = turns[-1]["index"] + 1 if turns else 0
+        self._keep(session_id, kept)
+
+    def _keep(self, session_id: str, kept: _Kept) -> None:
+        """``kept`` as the most recently used history; past max_sessions drop the least."""
         self._sessions[session_id] = kept
+        self._sessions.move_to_end(session_id)
+        if len(self._sessions) > self.max_sessions:
+            self._sessions.popitem(last=False)
 
     async def destroy(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import time
+from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
 
-from cachetools import Cache, LRUCache
-
 from ..errors import ConfigError, show
-from ..record import dumps_utf8, loads
+from ..record import dumps_utf8, encode_record, parse
 from .base import Clock, ExpiresIn, SessionStore
 from .held import HeldSession
 from .history import MemoryHistory, TurnRecord, encode_turn
@@ -19,15 +18,20 @@ class MemorySessionStore(SessionStore):
     """An LRU of sessions, each kept as the JSON text a persistent store would hold.
 
     Reading or writing a session makes it the most recently used; past ``max_size`` the least
-    recently used one is dropped (Bottender's ``maxSize``, 500 by default).
+    recently used one is dropped (Bottender's ``maxSize``, 500 by default). The LRU is the
+    stdlib's: an ``OrderedDict``, least recently used first, each step one C call (a
+    cachetools ``LRUCache`` costs a few Python calls per step, and this runs on every event).
 
     Keeping JSON text makes the memory store round-trip like the others: a non-JSON value
     fails on write as it would in the file or redis store, and every read is a fresh copy
-    that nothing else shares. The encode is also the one check of a record
-    (:func:`~bottender_nb.record.dumps_utf8`): frozen state was checked by ``set_state``, so
-    only the other fields are looked at, and a change's session and turn are both encoded
-    before either is kept, so a failed commit leaves nothing to take back.
+    that nothing else shares. A record a caller writes is checked as it is encoded
+    (:func:`~bottender_nb.record.dumps_utf8`); a record the runner commits was checked part
+    by part as those parts came in (:func:`~bottender_nb.record.encode_record`). So a read
+    parses without checking again. A change's session and turn are both encoded before
+    either is kept, so a failed commit leaves nothing to take back.
     """
+
+    take_waits = False  # _take reads this process's memory: it never waits
 
     def __init__(
         self, max_size: int = 500, *, expires_in: ExpiresIn = None, clock: Clock = time.time
@@ -37,19 +41,38 @@ class MemorySessionStore(SessionStore):
             raise ConfigError(f"max_size must be a whole number from 1, got {show(max_size)}; "
                               "e.g. max_size=500.")
         self.max_size = max_size
-        self._sessions: LRUCache[str, bytes] = LRUCache(maxsize=max_size)
+        self._sessions: OrderedDict[str, bytes] = OrderedDict()
         self.history = MemoryHistory(max_sessions=max_size)
 
     async def _read(self, session_id: str) -> dict[str, Any] | None:
-        try:
-            text = self._sessions[session_id]  # refreshes recency
-        except KeyError:
+        return self._parsed(session_id)
+
+    async def _take(self, session_id: str, cancels: int) -> HeldSession:
+        """The session read for a change: nothing to wait for across processes here."""
+        record = self._parsed(session_id)
+        if record is not None and self.is_expired(record):
+            record = None
+        return HeldSession(self, session_id, record)
+
+    def _parsed(self, session_id: str) -> dict[str, Any] | None:
+        """A fresh copy of the kept record (None when there is none); it is now the most
+        recently used."""
+        text = self._sessions.get(session_id)
+        if text is None:
             return None
-        return loads(text, where=f"session {session_id!r}")
+        self._sessions.move_to_end(session_id)
+        return parse(text)  # checked when it was kept (dumps_utf8): no second check
+
+    def _keep(self, session_id: str, text: bytes) -> None:
+        """Keep ``text`` as the most recently used session; past max_size drop the least."""
+        self._sessions[session_id] = text
+        self._sessions.move_to_end(session_id)
+        if len(self._sessions) > self.max_size:
+            self._sessions.popitem(last=False)
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Keep ``session`` as JSON text; a non-JSON value raises and stores nothing."""
-        self._sessions[session_id] = dumps_utf8(session)  # the check and the copy
+        self._keep(session_id, dumps_utf8(session))  # the check and the copy
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:
         await self.write(session_id, record)
@@ -61,20 +84,17 @@ class MemorySessionStore(SessionStore):
         """Encode the session and its turn first, then keep both: a value that cannot be
         encoded raises before anything is kept, and keeping cannot fail, so there is nothing
         to undo."""
-        data = dumps_utf8(record)  # the check and the copy
+        data = encode_record(record)  # the runner's record: its parts were checked as they came in
         text = None if turn is None else encode_turn(turn)
         if history is not None:
             self.history.replace_now(held.session_id, history)
         index = None if text is None else self.history.add(held.session_id, text, keep, turn)
-        self._sessions[held.session_id] = data
+        self._keep(held.session_id, data)
         return index
 
     async def _destroy(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
 
     async def _all(self) -> list[dict[str, Any]]:
-        # Cache.__getitem__ reads without touching recency: listing is not using.
-        return [
-            loads(Cache.__getitem__(self._sessions, key), where=f"session {key!r}")
-            for key in list(self._sessions)
-        ]
+        # Reading the dict does not touch recency: listing is not using.
+        return [parse(text) for text in list(self._sessions.values())]
