@@ -5,9 +5,13 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from bottender_nb import Bot, HistoryError, MemorySessionStore
 from bottender_nb.errors import ConfigError
+from bottender_nb.frozen import freeze
+from bottender_nb.turns import changed_keys
 
 
 async def count(context):
@@ -35,6 +39,19 @@ def test_every_event_is_a_turn_with_state_before_and_after():
     ]
     assert turns[0].raw == {"message": {"text": "Hi"}} and turns[0].session_id == "console:1"
 
+
+
+STATES = st.dictionaries(
+    st.sampled_from("abcdef"),
+    st.one_of(st.integers(0, 2), st.none(), st.lists(st.integers(0, 1), max_size=2)),
+)
+
+
+@given(STATES, STATES)
+def test_a_turn_names_the_keys_added_changed_or_removed_in_order(before, after):
+    expected = [key for key, value in after.items() if key not in before or before[key] != value]
+    expected += [key for key in before if key not in after]
+    assert changed_keys(freeze(before), freeze(after)) == expected
 
 def test_rewind_continues_from_the_chosen_turn_and_keeps_what_came_before():
     bot = counting_bot()

@@ -27,7 +27,8 @@ async def run_action(action: Any, context: Context, session_id: str | None, now:
     state_before = context.state
     while callable(action):  # Bottender's chaining: an action may return the next one
         result = action(context, {}) if _takes_props(action) else action(context)
-        if type(result) is types.CoroutineType or inspect.isawaitable(result):  # async def, or not
+        # An async def action's coroutine (checked by type first: the common case, no call).
+        if type(result) is types.CoroutineType or inspect.isawaitable(result):
             result = await result
         action = result
     if context.sendings:

@@ -101,9 +101,7 @@ class MemoryHistory(History):
         kept = self._sessions.get(session_id)
         if kept is None or kept.turns.maxlen != keep:
             kept = _Kept(kept, keep)
-            self._keep(session_id, kept)
-        else:
-            self._sessions.move_to_end(session_id)  # now the most recently used
+        keep_recent(self._sessions, session_id, kept, self.max_sessions)
         turn["index"] = index = kept.next_index
         kept.next_index += 1
         kept.turns.append((index, text))
@@ -127,14 +125,7 @@ class MemoryHistory(History):
         kept = _Kept(None, max(len(turns), 1))
         kept.turns.extend((turn["index"], encode_turn(turn)) for turn in turns)
         kept.next_index = turns[-1]["index"] + 1 if turns else 0
-        self._keep(session_id, kept)
-
-    def _keep(self, session_id: str, kept: _Kept) -> None:
-        """``kept`` as the most recently used history; past max_sessions drop the least."""
-        self._sessions[session_id] = kept
-        self._sessions.move_to_end(session_id)
-        if len(self._sessions) > self.max_sessions:
-            self._sessions.popitem(last=False)
+        keep_recent(self._sessions, session_id, kept, self.max_sessions)
 
     async def destroy(self, session_id: str) -> None:
         self._sessions.pop(session_id, None)
@@ -145,6 +136,33 @@ class MemoryHistory(History):
             for session_id, kept in list(self._sessions.items())
             for kept_turn in kept.turns
         ]
+
+
+def keep_recent(items: OrderedDict[str, Any], key: str, value: Any, limit: int) -> None:
+    """Keep ``value`` as the most recently used of ``items`` (least recently used first),
+    dropping the least recently used past ``limit``: the memory store's LRU, and its history's.
+
+    Moved to the end before it is set, so that an event of another thread, dropping the
+    least recently used meanwhile, never drops it between the two steps.
+    """
+    try:
+        items.move_to_end(key)
+    except KeyError:
+        pass  # a new one: setting it puts it at the end
+    items[key] = value
+    if len(items) > limit:
+        items.popitem(last=False)
+
+
+def mark_used(items: OrderedDict[str, Any], key: str) -> Any:
+    """``items[key]`` (None when absent), now the most recently used."""
+    value = items.get(key)
+    if value is not None:
+        try:
+            items.move_to_end(key)
+        except KeyError:
+            pass  # dropped meanwhile by another thread's write: this copy is still the last
+    return value
 
 
 def _parse(index: int, text: bytes) -> TurnRecord:

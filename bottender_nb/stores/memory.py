@@ -11,7 +11,7 @@ from ..errors import ConfigError, show
 from ..record import dumps_utf8, encode_record, parse
 from .base import Clock, ExpiresIn, SessionStore
 from .held import HeldSession
-from .history import MemoryHistory, TurnRecord, encode_turn
+from .history import MemoryHistory, TurnRecord, encode_turn, keep_recent, mark_used
 
 
 class MemorySessionStore(SessionStore):
@@ -57,22 +57,12 @@ class MemorySessionStore(SessionStore):
     def _parsed(self, session_id: str) -> dict[str, Any] | None:
         """A fresh copy of the kept record (None when there is none); it is now the most
         recently used."""
-        text = self._sessions.get(session_id)
-        if text is None:
-            return None
-        self._sessions.move_to_end(session_id)
-        return parse(text)  # checked when it was kept (dumps_utf8): no second check
-
-    def _keep(self, session_id: str, text: bytes) -> None:
-        """Keep ``text`` as the most recently used session; past max_size drop the least."""
-        self._sessions[session_id] = text
-        self._sessions.move_to_end(session_id)
-        if len(self._sessions) > self.max_size:
-            self._sessions.popitem(last=False)
+        text = mark_used(self._sessions, session_id)
+        return None if text is None else parse(text)  # checked when kept: no second check
 
     async def write(self, session_id: str, session: Mapping[str, Any]) -> None:
         """Keep ``session`` as JSON text; a non-JSON value raises and stores nothing."""
-        self._keep(session_id, dumps_utf8(session))  # the check and the copy
+        keep_recent(self._sessions, session_id, dumps_utf8(session), self.max_size)
 
     async def _write(self, session_id: str, record: dict[str, Any]) -> None:
         await self.write(session_id, record)
@@ -89,7 +79,7 @@ class MemorySessionStore(SessionStore):
         if history is not None:
             self.history.replace_now(held.session_id, history)
         index = None if text is None else self.history.add(held.session_id, text, keep, turn)
-        self._keep(held.session_id, data)
+        keep_recent(self._sessions, held.session_id, data, self.max_size)
         return index
 
     async def _destroy(self, session_id: str) -> None:
