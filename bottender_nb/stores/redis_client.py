@@ -6,7 +6,8 @@ other Redis code. Measured here in one run against Bottender's one-session rate 
 GETs one at a time: redis-py 1.37x, glide 1.29x; 100 at once: redis-py 1.58x, glide 4.53x
 (``benchmarks/bench_redis.py`` prints redis-py's ceilings). So for one conversation no client is
 faster, and glide would pay only for many conversations at once, at the cost of every option
-above changing for users (no ``unix://``, glide's own TLS and cluster configuration).
+above changing for users (glide takes configuration objects of its own, not redis-py's
+keyword options, and its client, not redis-py's, would be ``store.client``).
 
 A pool's connections belong to the process and loop that opened them (a forked child reading
 its parent's replies loses updates): a child gets clients of its own, and so does each loop
