@@ -161,7 +161,7 @@ def mark_used(items: OrderedDict[str, Any], key: str) -> Any:
         try:
             items.move_to_end(key)
         except KeyError:
-            pass  # dropped meanwhile by another thread's write: this copy is still the last
+            pass  # dropped meanwhile by another thread's write: this is still the last value
     return value
 
 

@@ -19,8 +19,9 @@ class MemorySessionStore(SessionStore):
 
     Reading or writing a session makes it the most recently used; past ``max_size`` the least
     recently used one is dropped (Bottender's ``maxSize``, 500 by default). The LRU is the
-    stdlib's: an ``OrderedDict``, least recently used first, each step one C call (a
-    cachetools ``LRUCache`` costs a few Python calls per step, and this runs on every event).
+    stdlib's ``OrderedDict``, least recently used first (:func:`.history.keep_recent`): a
+    step is a few C calls, where a cachetools ``LRUCache`` step costs a few Python calls,
+    on every event.
 
     Keeping JSON text makes the memory store round-trip like the others: a non-JSON value
     fails on write as it would in the file or redis store, and every read is a fresh copy
