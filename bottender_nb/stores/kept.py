@@ -39,7 +39,7 @@ BUSY = 0.01  # seconds from a session's commit to its next event's start that ma
 class Kept:
     """One kept lock: the store's lease and the bytes of the value written under it."""
 
-    __slots__ = ("lease", "value", "loop", "until")
+    __slots__ = ("lease", "loop", "until", "value")
 
     def __init__(self, lease: Any, value: bytes, until: float) -> None:
         self.lease, self.value, self.until = lease, value, until
@@ -104,8 +104,10 @@ class KeptLocks:
                 self._release(kept)
 
     def forget(self) -> None:
-        """Drop every kept lock unreleased: a forked child's inherited ones are not its own."""
+        """Drop every kept lock unreleased: a forked child's inherited ones are not its own
+        (nor its mutex, which another thread of the parent may have held at the fork)."""
         self._kept, self._letting_go, self._last_commit = {}, set(), {}
+        self._mutex = threading.Lock()
 
     async def let_go_all(self) -> None:
         """Let go of every lock kept on this loop, and wait for the releases under way."""
