@@ -115,6 +115,17 @@ async def test_a_wrong_or_missing_password_says_so(
         await store.close()
 
 
+async def test_client_options_outlast_the_pool_that_waits(redis_server: RedisServer) -> None:
+    """The store's pool waits for a free connection; the user's options still hold."""
+    for options in ({"port": redis_server.port}, {"url": redis_server.url}):
+        store = RedisSessionStore(**options, single_connection_client=True, max_connections=7)
+        client = store.client
+        assert client.single_connection_client
+        assert client.connection_pool.max_connections == 7
+        assert await client.ping()
+        await store.close()
+
+
 async def test_db_selects_the_database(redis_server: RedisServer) -> None:
     check = redis.Redis(port=redis_server.port, db=3)
     check.flushdb()

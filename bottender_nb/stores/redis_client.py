@@ -4,9 +4,9 @@ redis-py, not valkey-glide: the store's ``client`` and every option users pass o
 socket, ACL, TLS, cluster, retries) are redis-py's, as are Bottender users' and this package's
 other Redis code. Measured here in one run against Bottender's one-session rate (ioredis),
 GETs one at a time: redis-py 1.37x, glide 1.29x; 100 at once: redis-py 1.58x, glide 4.53x
-(``benchmarks/bench_redis.py`` prints redis-py's ceilings). So for one conversation no client is
-faster, and glide would pay only for many conversations at once, at the cost of every option
-above changing for users (glide takes configuration objects of its own, not redis-py's
+(``benchmarks/bench_redis.py`` prints redis-py's ceilings). So glide is no faster than redis-py
+for one conversation, and would pay only for many conversations at once, at the cost of every
+option above changing for users (glide takes configuration objects of its own, not redis-py's
 keyword options, and its client, not redis-py's, would be ``store.client``).
 
 A pool's connections belong to the process and loop that opened them (a forked child reading
@@ -94,7 +94,8 @@ class RedisClient:
         waiting = aioredis.BlockingConnectionPool(
             connection_class=pool.connection_class, max_connections=pool.max_connections,
             **pool.connection_kwargs)
-        blocking = aioredis.Redis(connection_pool=waiting)
+        blocking = aioredis.Redis(connection_pool=waiting,
+                                  single_connection_client=client.single_connection_client)
         blocking.auto_close_connection_pool = True
         return blocking
 
