@@ -84,10 +84,7 @@ class KeptLocks:
 
     def take(self, session_id: str) -> Kept | None:
         """The session's kept lock and value, if one is kept on this loop and still fresh."""
-        if not self._kept:
-            return None
-        with self._mutex:
-            kept = self._kept.pop(session_id, None)
+        kept = self._pop(session_id)
         if kept is None:
             return None
         if kept.loop is asyncio.get_running_loop() and time.monotonic() < kept.until:
@@ -97,11 +94,15 @@ class KeptLocks:
 
     def drop(self, session_id: str) -> None:
         """Let the session's kept lock go (a write or delete outside an event is coming)."""
-        if self._kept:
-            with self._mutex:
-                kept = self._kept.pop(session_id, None)
-            if kept is not None:
-                self._release(kept)
+        kept = self._pop(session_id)
+        if kept is not None:
+            self._release(kept)
+
+    def _pop(self, session_id: str) -> Kept | None:
+        if not self._kept:  # the common case, with no mutex
+            return None
+        with self._mutex:
+            return self._kept.pop(session_id, None)
 
     def forget(self) -> None:
         """Drop every kept lock unreleased: a forked child's inherited ones are not its own
