@@ -82,16 +82,24 @@ async def _check_count(store: SessionStore, expected: int) -> None:
 
 
 class RawWriter:
-    """Atomic writes done by hand: create a temp file, write, [fsync], close, os.replace."""
+    """Atomic writes done by hand: create a temp file, write, [fsync], close, os.replace; with
+    ``turn``, also the rest of an event's I/O: that line appended to a file of its own."""
 
-    def __init__(self, dirname: str, data: bytes, durable: bool) -> None:
-        self.dirname, self.data, self.durable = dirname, data, durable
+    def __init__(self, dirname: str, data: bytes, durable: bool, turn: bytes = b"") -> None:
+        self.dirname, self.data, self.durable, self.turn = dirname, data, durable, turn
         self.target = os.path.join(dirname, "raw:1.json")
+        self.turns = os.path.join(dirname, "raw:1.jsonl")
         self.flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
         self.written = 0
 
     def write(self, n: int) -> None:
         for _ in range(n):
+            if self.turn:
+                fd = os.open(self.turns, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+                os.write(fd, self.turn)
+                if self.durable:
+                    os.fsync(fd)
+                os.close(fd)
             temp = os.path.join(self.dirname, f".raw-{self.written}.tmp")
             fd = os.open(temp, self.flags, 0o666)
             os.write(fd, self.data)
@@ -112,33 +120,40 @@ async def file_vs_raw(
     """Bot events and raw writes in alternating blocks, so a noisy disk or CPU hits both alike.
 
     Every event locks, reads and writes the file; ``pause`` adds a loop pass between events,
-    as when each arrives on its own.
+    as when each arrives on its own. Beside the floor's raw write, the same I/O as an event's
+    by hand (its session write and its turn's append, no lock, no read): what is left between
+    the two ratios is the turn's own write, which the floor does not count.
     """
     store = await FileSessionStore(dirname, durable=durable).init()
     bot = await _counting_bot(store, history)
     record = await store.read("console:1")
     data = dumps(record or {}).encode()
-    raw = RawWriter(dirname, data, durable)
+    turns = await store.history.read("console:1")
+    turn = (dumps(turns[-1]) + "\n").encode() if turns else b""
+    raw, by_hand = RawWriter(dirname, data, durable), RawWriter(dirname, data, durable, turn)
     block = 20 if durable else 100
-    bot_times: list[float] = []
-    raw_times: list[float] = []
+    times: dict[str, list[float]] = {"bot": [], "raw": [], "by_hand": []}
     started = time.perf_counter()
     while time.perf_counter() - started < seconds:
         # ABBA order: whichever block runs second also pays for the writeback the first began.
         for bot_first in (True, False):
             if not bot_first:
-                raw_times.append(_timed(raw.write, block))
+                times["raw"].append(_timed(raw.write, block))
+                times["by_hand"].append(_timed(by_hand.write, block))
             t0 = time.perf_counter()
             await _events(bot, block, pause)
-            bot_times.append(time.perf_counter() - t0)
+            times["bot"].append(time.perf_counter() - t0)
             if bot_first:
-                raw_times.append(_timed(raw.write, block))
-    await _check_count(store, block * len(bot_times) + 200)
+                times["by_hand"].append(_timed(by_hand.write, block))
+                times["raw"].append(_timed(raw.write, block))
+    await _check_count(store, block * len(times["bot"]) + 200)
     # Medians of neighbouring blocks: a burst of someone else's I/O or CPU skews one pair only.
-    ratios = [raw_t / bot_t for bot_t, raw_t in zip(bot_times, raw_times)]
-    return {"events_per_s": block / statistics.median(bot_times),
-            "raw_writes_per_s": block / statistics.median(raw_times),
-            "ratio": statistics.median(ratios), "blocks": len(ratios), "bytes": len(data)}
+    def ratio(peer: str) -> float:
+        return statistics.median(p / b for b, p in zip(times["bot"], times[peer]))
+    return {"events_per_s": block / statistics.median(times["bot"]),
+            "raw_writes_per_s": block / statistics.median(times["raw"]),
+            "ratio": ratio("raw"), "ratio_to_same_io_by_hand": ratio("by_hand"),
+            "blocks": len(times["bot"]), "bytes": len(data)}
 
 
 def _timed(function: Callable[[int], None], n: int) -> float:
@@ -198,7 +213,8 @@ async def main(seconds: float, rounds: int, bottender_dir: str | None, only: str
                  ratio=round(default["ratio"], 3), history_0_ratio=round(none["ratio"], 3),
                  **target, events_per_s=round(default["events_per_s"]),
                  history_0_events_per_s=round(none["events_per_s"]),
-                 raw_writes_per_s=round(default["raw_writes_per_s"]), bytes=default["bytes"])
+                 raw_writes_per_s=round(default["raw_writes_per_s"]), bytes=default["bytes"],
+                 ratio_to_same_io_by_hand=round(default["ratio_to_same_io_by_hand"], 3))
 
 
 if __name__ == "__main__":

@@ -656,3 +656,19 @@ def test_a_store_used_before_fork_is_shared_by_parent_and_child_without_loss(tmp
     assert os.waitstatus_to_exitcode(status) == 0, child_error
     stored = json.loads((tmp_path / "console:1.json").read_bytes())
     assert stored["_state"] == {"count": 601}
+
+
+@pytest.mark.parametrize("durable", [False, True])
+async def test_a_durable_event_fsyncs_its_turn_before_it_returns(tmp_path, monkeypatch, durable):
+    """Returned means stored: with durable=True the turn reaches the disk, not only the session."""
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")),
+                                                 real_fsync(fd)))
+    store = FileSessionStore(tmp_path, durable=durable)
+    bot = Bot(lambda context: context.set_state({"count": 1}), session_store=store)
+    await bot.handle_request({"message": {"text": "hi"}})
+    history = store.history.path("console:1")
+    expected = {history, os.path.dirname(history)} if durable else set()
+    assert expected <= set(synced) and (durable or not synced)
+    assert [turn["state"] for turn in await store.history.read("console:1")] == [{"count": 1}]

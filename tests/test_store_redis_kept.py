@@ -165,3 +165,30 @@ async def test_more_conversations_at_once_than_the_pool_has_connections(
     await asyncio.gather(*(conversation(user) for user in range(150)))
     counts = [record["_state"]["count"] for record in await store.all()]
     assert counts == [3] * 150
+
+
+async def test_a_write_sent_again_after_its_reply_was_lost_lands_once(
+    store: RedisSessionStore, monkeypatch: Any,
+) -> None:
+    """redis-py sends a call again when its connection drops before the reply: the session's
+    write had landed, so the second run must say so, and write neither session nor turn again."""
+    from redis.asyncio.connection import Connection
+
+    bot = Bot(counter, initial_state={"count": 0}, session_store=store)
+    await bot.handle_request(HI)
+    read_response, lost = Connection.read_response, []
+
+    async def reply_lost_once(self: Connection, *args: Any, **kwargs: Any) -> Any:
+        reply = await read_response(self, *args, **kwargs)
+        if not lost and isinstance(reply, list) and len(reply) == 3:  # the write's {1, index, kept}
+            lost.append(reply)
+            await self.disconnect()
+            raise redis.exceptions.ConnectionError("the reply was lost")
+        return reply
+
+    monkeypatch.setattr(Connection, "read_response", reply_lost_once)
+    for _ in range(2):
+        await bot.handle_request(HI)
+    assert lost  # the first of them was sent twice
+    assert await count_of(store) == 3
+    assert [turn["index"] for turn in await store.history.read("console:1")] == [0, 1, 2]

@@ -28,7 +28,7 @@ from .base import Clock, ExpiresIn, SessionStore
 from .held import HeldSession
 from .file_history import FileHistory
 from .file_lock import FileLock
-from .file_io import os_error_cause, read_session_file, replace_atomically
+from .file_io import os_error_cause, read_session_file, replace_atomically, sync_directory
 from .filenames import SUFFIX, WINDOWS, names_ending, session_filename
 
 LOCK_DIRNAME = ".locks"
@@ -66,7 +66,7 @@ class FileSessionStore(SessionStore):
         self._temp_token = secrets.token_hex(4)
         self._temp_counter = itertools.count()
         self._paths: dict[str, tuple[str, str]] = {}  # session id -> its file, its lock file
-        self.history = FileHistory(dirname)
+        self.history = FileHistory(dirname, durable=durable)
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._dir!r}, durable={self.durable})"
@@ -121,7 +121,7 @@ class FileSessionStore(SessionStore):
         except OSError as exc:
             raise StoreError(f"Cannot delete the session file of {session_id!r}: {exc}") from exc
         if self.durable:
-            self._sync_dir()
+            sync_directory(self._dir)
 
     async def _all(self) -> list[dict[str, Any]]:
         # Regular files only, as ever; entries() also reports the odd ones (a FIFO, a directory).
@@ -248,13 +248,4 @@ class FileSessionStore(SessionStore):
         )
         replace_atomically(path, data, temp, durable=self.durable)
         if self.durable:
-            self._sync_dir()
-
-    def _sync_dir(self) -> None:
-        if WINDOWS:  # directories cannot be opened for fsync there; NTFS journals renames
-            return
-        fd = os.open(self._dir, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            sync_directory(self._dir)

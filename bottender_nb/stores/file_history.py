@@ -15,6 +15,7 @@ Readers keep the newest ``keep`` turns of the last line (the file may hold more 
 rewrite). A line torn by a killed writer is reported by :meth:`FileHistory.entries` and skipped;
 the next append starts on a fresh line. Appends to one session come from the runner, which
 holds the file store's cross-process lock on that session, so indexes are handed out in order.
+A ``durable`` store's appends, take-backs and rewrites are fsynced with their directory.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from pathlib import Path
 
 from ..errors import CorruptSessionError, StoreError
 from ..record import parse
-from .file_io import os_error_cause, replace_atomically, write_all
+from .file_io import os_error_cause, replace_atomically, sync_directory, write_all
 from .filenames import names_ending, session_filename
 from .history import History, TurnRecord, encode_turn
 
@@ -45,8 +46,8 @@ _TAIL = 2048  # bytes read at a time when looking for the last line's opening
 class FileHistory(History):
     """Turns as JSON lines in ``<dirname>/.history/<session file name>l`` (see the module)."""
 
-    def __init__(self, dirname: str | os.PathLike[str]) -> None:
-        self.dirname = Path(dirname) / HISTORY_DIRNAME
+    def __init__(self, dirname: str | os.PathLike[str], durable: bool = False) -> None:
+        self.dirname, self.durable = Path(dirname) / HISTORY_DIRNAME, durable  # as the store
         self._dir = os.fspath(self.dirname)
         self._token = secrets.token_hex(4)
         self._temps = itertools.count()  # temp files of this process are never reused
@@ -81,6 +82,10 @@ class FileHistory(History):
             index = last + 1
             line = b'{"index":%d,"keep":%d,%s\n' % (index, keep, body[1:])
             write_all(fd, b"\n" + line if torn else line)
+            if self.durable:
+                os.fsync(fd)
+                if not stat.st_size:  # a new file: its name too
+                    sync_directory(self._dir)
             first = self._first_index(fd, path, stat.st_ino) if stat.st_size else index
         except OSError as exc:
             raise StoreError(f"Cannot append a turn to {path} ({os_error_cause(exc)}); the "
@@ -101,6 +106,8 @@ class FileHistory(History):
                 match = _OPENING.match(data, start)
                 if match and int(match.group(1)) == index:
                     file.truncate(start)
+                    if self.durable:
+                        os.fsync(file.fileno())
         except FileNotFoundError:
             return
         except OSError as exc:
@@ -173,7 +180,9 @@ class FileHistory(History):
     def _replace(self, path: str, data: bytes) -> None:
         temp = f"{path}.{os.getpid()}-{self._token}-{next(self._temps)}.tmp"
         try:
-            replace_atomically(path, data, temp)
+            replace_atomically(path, data, temp, durable=self.durable)
+            if self.durable:
+                sync_directory(self._dir)
         except OSError as exc:
             raise StoreError(
                 f"Cannot rewrite the history file {path} ({os_error_cause(exc)})."

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import errno
 import os
+import sys
 import stat
 from contextlib import suppress
 
@@ -104,3 +105,14 @@ def replace_atomically(path: str, data: bytes, temp: str, *, durable: bool = Fal
         with suppress(OSError):
             os.unlink(temp)
         raise
+
+
+def sync_directory(dirname: str) -> None:
+    """fsync ``dirname``, so a file made, renamed or removed in it survives a power loss."""
+    if sys.platform == "win32":  # directories cannot be opened for fsync there; NTFS journals renames
+        return
+    fd = os.open(dirname, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)

@@ -48,16 +48,15 @@ return {1, value}
 # -> {1, turn index or -1, 1 if the lock was kept} once written; {0} when the lock is not ours
 # and this write never ran. The session, its turn and the lock's release in one step; or, when
 # asked and nobody is waiting (``wanted``), the lock's full timeout again, kept for the session's
-# next event (:mod:`.kept`). ``written`` lists the last writes' ids, so a call that redis-py
-# sends again after a dropped connection finds its first run landed (and releases the lock)
-# instead of a lost lock.
+# next event (:mod:`.kept`). ``written`` lists the last 16 writes' ids, each before its turn's
+# index, so a call that redis-py sends again after a dropped connection finds its first run
+# landed (and releases the lock) instead of a lost lock. LPOS (Redis 6.0.6) finds it in C: a
+# Lua loop over the list cost a third of the script's time.
 WRITE = """
-for _, done in ipairs(redis.call('LRANGE', KEYS[5], 0, -1)) do
-  local token, index = string.match(done, '^(.*) (-?%d+)$')
-  if token == ARGV[7] then
-    if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
-    return {1, tonumber(index), 0}
-  end
+local done = redis.call('LPOS', KEYS[5], ARGV[7], 'MAXLEN', 32)
+if done then
+  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('DEL', KEYS[2]) end
+  return {1, tonumber(redis.call('LINDEX', KEYS[5], done + 1)), 0}
 end
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then return {0} end
 if ARGV[2] == '0' then redis.call('SET', KEYS[1], ARGV[3])
@@ -77,8 +76,8 @@ if ARGV[8] ~= '0' and redis.call('EXISTS', KEYS[6]) == 0 then
   redis.call('PEXPIRE', KEYS[2], ARGV[8])
   kept = 1
 else redis.call('DEL', KEYS[2]) end
-redis.call('LPUSH', KEYS[5], ARGV[7] .. ' ' .. index)
-redis.call('LTRIM', KEYS[5], 0, 15)
+redis.call('LPUSH', KEYS[5], index, ARGV[7])
+redis.call('LTRIM', KEYS[5], 0, 31)
 redis.call('PEXPIRE', KEYS[5], ARGV[6])
 return {1, index, kept}
 """
