@@ -1,13 +1,15 @@
 """The store's redis-py client: one per process and event loop, its errors as ``StoreError``s.
 
-redis-py, not valkey-glide: the store's ``client`` and every option users pass on (URL, unix
-socket, ACL, TLS, cluster, retries) are redis-py's, as are Bottender users' and this package's
-other Redis code. Measured here in one run against Bottender's one-session rate (ioredis),
-GETs one at a time: redis-py 1.37x, glide 1.29x; 100 at once: redis-py 1.58x, glide 4.53x
-(``benchmarks/bench_redis.py`` prints redis-py's ceilings). So glide is no faster than redis-py
-for one conversation, and would pay only for many conversations at once, at the cost of every
-option above changing for users (glide takes configuration objects of its own, not redis-py's
-keyword options, and its client, not redis-py's, would be ``store.client``).
+redis-py, not valkey-glide, by measurement (``benchmarks/bench_redis_clients.py``): glide
+makes 100 calls at once about twice as fast (its Rust core pipelines them on a thread of its
+own), but one call after another about 0.8x as fast (the hop to that thread), so it would
+trade the one-conversation rate for the many-conversation one. And every option users pass
+on (URL, unix socket, ACL, TLS, cluster, retries) and ``store.client`` would change: glide
+takes configuration objects of its own. Of redis-py's CPU per call, two settings of the store's
+cost the most on Python 3.11: ``socket_timeout`` (5 s, redis-py's default; a task of its own
+per send) and the ``BlockingConnectionPool`` (a condition and a timer per call). Both stay:
+without the first, a stalled server hangs an event; without the second, event 101 of 101 at
+once fails with "Too many connections".
 
 A pool's connections belong to the process and loop that opened them (a forked child reading
 its parent's replies loses updates): a child gets clients of its own, and so does each loop
