@@ -47,12 +47,16 @@ def dask_client():
         yield client
 
 
+OWN_CONNECTION = duckdb.connect()  # not DuckDB's default one: SQL run on that one cannot see it
+
+
 def engines(turns: pd.DataFrame) -> dict[str, Any]:
     table = pa.Table.from_pandas(turns, preserve_index=False)
     return {
         "polars": pl.from_arrow(table),
         "polars lazy": pl.from_arrow(table).lazy(),
         "duckdb": duckdb.from_arrow(table),
+        "duckdb (own connection)": OWN_CONNECTION.from_arrow(table),  # as duckdb.connect(path) gives
         "pyarrow": table,
         "dask": dd.from_pandas(turns, npartitions=3),
     }

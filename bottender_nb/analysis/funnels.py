@@ -102,17 +102,26 @@ def _table(counts: Any, names: list[str]) -> Any:
             "share_of_previous": [part / whole if whole else None for part, whole in zip(sessions, previous)],
         }, schema={"step": nw.String(), "sessions": nw.Int64(), "share_of_start": nw.Float64(),
                    "share_of_previous": nw.Float64()}, backend=nw.get_native_namespace(counts))
-    # one row per step by an unpivot of the one row of counts, beside that row (a cross join), so
-    # one partition on Dask. Sorting several partitions (say, one select per step, stacked) makes
-    # Dask compute quantiles while it lowers the graph, inside a functools.cached_property: on
-    # Python 3.11 that holds a lock the in-process scheduler of a LocalCluster needs: a deadlock.
+    # one row per step, each beside the one row of counts, so one partition on Dask. Sorting
+    # several partitions (say, one select per step, stacked) makes Dask compute quantiles while
+    # it lowers the graph, inside a functools.cached_property: on Python 3.11 that holds a lock
+    # the in-process scheduler of a LocalCluster needs: a deadlock. So an unpivot, crossed with
+    # the row; but Narwhals (2.29) runs DuckDB's unpivot as SQL on DuckDB's default connection,
+    # which cannot see a relation of another (``duckdb.connect(path)``): there, the indices as a
+    # list of the row's, exploded (Dask has no explode).
     indices = [str(index) for index in range(len(names))]
-    rows = counts.unpivot(indices, variable_name="index", value_name="sessions").join(counts, how="cross")
-    index, sessions = nw.col("index"), nw.col("sessions")
-    step, previous = nw.lit(names[0]), nw.col("0")  # step 0's, then each later step's by its index
+    if counts.implementation is nw.Implementation.DUCKDB:
+        listed = nw.lit(",".join(indices)).str.split(",").alias("index")
+        rows = counts.with_columns(listed).explode("index")
+    else:
+        rows = counts.unpivot(indices, variable_name="index").select("index").join(counts, how="cross")
+    index = nw.col("index")
+    step, sessions, previous = nw.lit(names[0]), nw.col("0"), nw.col("0")  # step 0's, then by index
     for position, name in enumerate(names[1:], start=1):
-        step = nw.when(index == str(position)).then(nw.lit(name)).otherwise(step)
-        previous = nw.when(index == str(position)).then(nw.col(str(position - 1))).otherwise(previous)
+        at = index == str(position)
+        step = nw.when(at).then(nw.lit(name)).otherwise(step)
+        sessions = nw.when(at).then(nw.col(str(position))).otherwise(sessions)
+        previous = nw.when(at).then(nw.col(str(position - 1))).otherwise(previous)
     return rows.select(
         index.cast(nw.Int64), step.alias("step"), sessions.cast(nw.Int64).alias("sessions"),
         share(sessions, nw.col("0")).alias("share_of_start"), share(sessions, previous).alias("share_of_previous"),
