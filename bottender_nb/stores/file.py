@@ -39,7 +39,7 @@ _STALE_TEMP_SECONDS = 60.0  # a temp file this old belongs to a write that died
 class FileSessionStore(SessionStore):
     """Sessions as ``<dirname>/<platform>:<key>.json`` files, readable by Bottender and back.
 
-    :param durable: fsync each file and its directory before a write returns. Off by default:
+    :param durable: fsync each file, turn and directory before a write returns. Off by default:
         ``os.replace`` already makes a write atomic against a crashed or killed process (the
         file is the old version or the new one, never torn), which is the failure a bot or a
         notebook kernel meets; fsync only adds survival of a power cut or kernel crash, at a cost
