@@ -86,13 +86,15 @@ class Turns:
             frame = frame.sort(ORDER).with_columns(starts.alias(START))
         return frame
 
-    def numbered(self, frame: Any, *more: Any, session: bool = True, end: bool = False) -> Any:
+    def numbered(self, frame: Any, *more: Any, session: bool = True, end: bool = False, keep: bool = True) -> Any:
         """``frame`` (from :meth:`in_order`) with the columns of the expressions ``more`` and, as
         asked, :data:`SESSION`, the session's number (1, 2 ... in turn order; a cumulative sum),
         and :data:`END`, true on its last turn (a shift), in one pass over the frame. Each is
         asked for only where it is read: a pass over every turn is most of the cost on pandas.
-        Without ordered windows (Dask) there is no :data:`SESSION` (key by ``session_id``), and
-        :data:`END` comes from the session's greatest turn number."""
+        ``keep=False`` keeps of ``frame`` only :data:`START` (and a lazy frame's order, for later
+        windows): a narrow frame is cheaper to filter. Without ordered windows (Dask) there is
+        no :data:`SESSION` (key by ``session_id``), and :data:`END` comes from the session's
+        greatest turn number."""
         if not self.ordered_windows:
             frame = frame.with_columns(*more) if more else frame
             return self._bounds(frame, "max", END) if end else frame
@@ -101,6 +103,8 @@ class Turns:
             # into objects and integers into float64, and a float holds the missing value as it is
             following = self.window(nw.col(START).cast(nw.Float32).shift(-1))
             marks.append((following != 0).fill_null(True).alias(END))
+        if not keep:
+            return frame.select(*(ORDER if self.lazy else ()), START, *marks, *more)
         return frame.with_columns(*marks, *more) if marks or more else frame
 
     def beside(self, frame: Any, key: str, aggregate: Any, name: str) -> Any:
