@@ -80,9 +80,8 @@ class Turns:
         # a new id, or a turn not after the one before: grouped rows start each id once
         new_id = nw.col("session_id") != nw.col("session_id").shift(1)
         frame = self.frame.select(*names, (new_id | (nw.col("turn").diff() <= 0)).fill_null(True).alias(START))
-        firsts = nw.col("session_id").filter(nw.col(START))  # an expression: no frame of the first rows
-        first_rows, ids = frame.select(nw.col(START).sum(), firsts.n_unique()).row(0)
-        if first_rows != ids:
+        firsts = frame.get_column(START)  # eager: the columns themselves, no frame of the counts
+        if firsts.sum() != frame.get_column("session_id").filter(firsts).n_unique():
             frame = frame.sort(ORDER).with_columns(starts.alias(START))
         return frame
 
