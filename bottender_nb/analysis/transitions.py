@@ -56,16 +56,16 @@ def _counts(turns: Turns, column: str, stays: bool) -> Any:
     """
     value, start = nw.col(column), nw.col(START)
     if not stays or turns.lazy:
-        frame = turns.previous(turns.in_order(column), column)
+        frame = turns.previous(column)
         counted = ~start if stays else ~start & ~_same(value, nw.col("from"))
         frame = frame.select("from", value.alias("to"), counted.alias("__counted")).filter(nw.col("__counted"))
         return frame.group_by("from", "to").agg(nw.len().alias("count"))
-    frame = turns.in_order(column)  # eager: its rows are in turn order
-    begins = start | ~_same(value, value.shift(1))
-    runs = frame.select(start.cum_count().alias("__row"), START, value.alias("to"), begins.alias("__begins"))
-    runs = runs.filter(nw.col("__begins"))  # numbered 1 ... n by their place among all n turns
+    # eager: the rows in turn order, numbered 1 ... n (a running count of a column never missing)
+    numbers, changes = nw.col("turn").is_null().cum_count(), ~_same(value, value.shift(1))
+    frame = turns.in_order(column, more=[numbers.alias("__row"), changes.alias("__changes")])
+    runs = frame.filter(start | nw.col("__changes"))
     following = nw.col("__row").shift(-1).fill_null(len(frame) + 1)
-    runs = runs.select("to", nw.col("to").shift(1).alias("from"), (~start).alias("__change"),
+    runs = runs.select(value.alias("to"), value.shift(1).alias("from"), (~start).alias("__change"),
                        (following - nw.col("__row") - 1).alias(_STAYS))
     # a session's first run comes from no change: its "from" (the session before's) counts nothing
     return runs.group_by("from", "to").agg(nw.col("__change").sum().alias("count"), nw.col(_STAYS).sum())

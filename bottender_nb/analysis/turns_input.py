@@ -19,6 +19,7 @@ which Dask cannot order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,21 +69,26 @@ class Turns:
         """
         return expression.over(order_by=ORDER) if self.lazy else expression
 
-    def in_order(self, *columns: str) -> Any:
-        """``session_id``, ``turn``, ``columns`` and :data:`START`; an eager frame's rows in
-        (session, turn) order, sorted only when they are not grouped by session in turn order."""
+    def in_order(self, *columns: str, more: Sequence[Any] = ()) -> Any:
+        """``columns``, :data:`START` and the columns of the expressions ``more`` (read in (session,
+        turn) order, built with :meth:`window`), in one pass; on a lazy frame, and without ordered
+        windows, ``session_id`` and ``turn`` too, for its later windows and joins. An eager frame's
+        rows are in (session, turn) order, sorted only when they are not grouped by session in
+        turn order. Without ordered windows (Dask) ``more`` must not read the rows' order."""
         names = dict.fromkeys(["session_id", "turn", *columns])
         starts = (nw.col("session_id") != self.window(nw.col("session_id").shift(1))).fill_null(True)
         if not self.ordered_windows:
-            return self._bounds(self.frame.select(*names), "min", START)
+            frame = self._bounds(self.frame.select(*names), "min", START)
+            return frame.with_columns(*more) if more else frame
         if self.lazy:
-            return self.frame.select(*names, starts.alias(START))
+            return self.frame.select(*names, starts.alias(START), *more)
         # a new id, or a turn not after the one before: grouped rows start each id once
         new_id = nw.col("session_id") != nw.col("session_id").shift(1)
-        frame = self.frame.select(*names, (new_id | (nw.col("turn").diff() <= 0)).fill_null(True).alias(START))
+        first = (new_id | (nw.col("turn").diff() <= 0)).fill_null(True)
+        frame = self.frame.select(*dict.fromkeys(columns), first.alias(START), *more)
         firsts = frame.get_column(START)  # eager: the columns themselves, no frame of the counts
-        if firsts.sum() != frame.get_column("session_id").filter(firsts).n_unique():
-            frame = frame.sort(ORDER).with_columns(starts.alias(START))
+        if firsts.sum() != self.frame.get_column("session_id").filter(firsts).n_unique():
+            frame = self.frame.select(*names).sort(ORDER).with_columns(starts.alias(START), *more)
         return frame
 
     def numbered(self, frame: Any, *more: Any, session: bool = True, end: bool = False, keep: bool = True) -> Any:
@@ -120,12 +126,14 @@ class Turns:
         frame = self.beside(frame, "session_id", getattr(nw.col("turn"), bound)(), "__bound")
         return frame.with_columns((nw.col("turn") == nw.col("__bound")).alias(name)).drop("__bound")
 
-    def previous(self, frame: Any, column: str) -> Any:
-        """``frame`` (from :meth:`in_order`) with ``from``: ``column`` at the session's turn before
-        (null at its first turn). Without ordered windows (Dask), the greatest earlier turn
-        number, by a join of each session's turns with each other (its length squared rows)."""
+    def previous(self, column: str) -> Any:
+        """:meth:`in_order` of ``column`` with ``from``: its value at the session's turn before
+        (null at its first turn), a shift in the same pass. Without ordered windows (Dask), the
+        greatest earlier turn number, by a join of each session's turns with each other (its
+        length squared rows)."""
         if self.ordered_windows:
-            return frame.with_columns(self.window(nw.col(column).shift(1)).alias("from"))
+            return self.in_order(column, more=[self.window(nw.col(column).shift(1)).alias("from")])
+        frame = self.in_order(column)
         turns = frame.select("session_id", nw.col("turn").alias("__before"))
         before = (frame.select("session_id", "turn").join(turns, on="session_id")
                   .filter(nw.col("__before") < nw.col("turn")).group_by("session_id", "turn")
