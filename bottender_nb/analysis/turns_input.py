@@ -86,10 +86,17 @@ class Turns:
         new_id = nw.col("session_id") != nw.col("session_id").shift(1)
         first = (new_id | (nw.col("turn").diff() <= 0)).fill_null(True)
         frame = self.frame.select(*dict.fromkeys(columns), first.alias(START), *more)
-        firsts = frame.get_column(START)  # eager: the columns themselves, no frame of the counts
-        if firsts.sum() != self.frame.get_column("session_id").filter(firsts).n_unique():
+        if not self._grouped(frame.get_column(START)):
             frame = self.frame.select(*names).sort(ORDER).with_columns(starts.alias(START), *more)
         return frame
+
+    def _grouped(self, firsts: Any) -> bool:
+        """Does each session start one run of rows (``firsts``: a Series, true where one starts)?
+        A session has one turn 0 (a turns frame has one row per turn), so when every run starts at
+        turn 0 no session starts two; otherwise no first id may come twice (a hash of them all)."""
+        if (self.frame.get_column("turn").filter(firsts) == 0).fill_null(False).all():
+            return True
+        return firsts.sum() == self.frame.get_column("session_id").filter(firsts).n_unique()
 
     def numbered(self, frame: Any, *more: Any, session: bool = True, end: bool = False, keep: bool = True) -> Any:
         """``frame`` (from :meth:`in_order`) with the columns of the expressions ``more`` and, as
