@@ -86,31 +86,38 @@ def _query(counted: Any) -> Any:
 
 def _table(counted: Any) -> Any:
     """The table of an eager frame's counts, made at once: they are a few rows (a pair of values
-    each), so the shares and the order are worked out in Python, and the values are the rows'
-    own (taken from ``counted``, so they keep their type). :data:`_STAYS` counts go to a value's
-    pair with itself."""
-    pairs: dict[tuple[Any, Any], list[Any]] = {}  # (from, to) -> [count, row it is taken from, a stay]
-    for row, (before, after, count, *kept) in enumerate(counted.rows()):
-        before, after = _value(before), _value(after)
-        if count:  # a change: its values differ, so it never meets a stay's pair
-            pairs[before, after] = [count, row, False]
-        if kept and kept[0]:
-            pairs.setdefault((after, after), [0, row, True])[0] += kept[0]
+    each), so the shares and the order are worked out in Python. The values are taken from the
+    rows of ``counted`` themselves, so they keep their type."""
+    pairs = _pairs(counted.rows())
     out: dict[Any, int] = {}
-    for (before, _), (count, *_) in pairs.items():
+    for (before, _), (count, _, _) in pairs.items():
         out[before] = out.get(before, 0) + count
-    ordered = sorted(pairs.items(), key=lambda item: (-item[1][0], *_last(item[0][0]), *_last(item[0][1])))
+    order = sorted(pairs, key=lambda pair: (-pairs[pair][0], *_last(pair[0]), *_last(pair[1])))
     backend = nw.get_native_namespace(counted)
 
     def series(name: str, values: list[Any], dtype: Any) -> Any:
         return nw.new_series(name, values, dtype, backend=backend)
 
-    stay = series("stay", [pair[2] for _, pair in ordered], nw.Boolean())
-    return counted[[pair[1] for _, pair in ordered]].select(
+    stay = series("stay", [pairs[pair][2] for pair in order], nw.Boolean())
+    return counted[[pairs[pair][1] for pair in order]].select(
         nw.when(stay).then(nw.col("to")).otherwise(nw.col("from")).alias("from"), "to",
-        series("count", [pair[0] for _, pair in ordered], nw.Int64()),
-        series("share", [pair[0] / out[before] for (before, _), pair in ordered], nw.Float64()),
+        series("count", [pairs[pair][0] for pair in order], nw.Int64()),
+        series("share", [pairs[pair][0] / out[pair[0]] for pair in order], nw.Float64()),
     )
+
+
+def _pairs(rows: list[tuple[Any, ...]]) -> dict[tuple[Any, Any], tuple[int, int, bool]]:
+    """Each (from, to) pair of the counted ``rows``: its count, the row its values are taken from,
+    and whether it is a stay (a value with itself: the :data:`_STAYS` of the rows of that ``to``)."""
+    pairs: dict[tuple[Any, Any], tuple[int, int, bool]] = {}
+    for row, (before, after, count, *kept) in enumerate(rows):
+        before, after = _value(before), _value(after)
+        if count:  # a change: its values differ, so its pair is never a stay's
+            pairs[before, after] = (count, row, False)
+        if kept and kept[0]:
+            stays, _, _ = pairs.get((after, after), (0, row, True))
+            pairs[after, after] = (stays + kept[0], row, True)
+    return pairs
 
 
 def _value(value: Any) -> Any:
