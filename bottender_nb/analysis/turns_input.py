@@ -9,7 +9,8 @@ Narwhals expressions, and hands back the same kind (:meth:`Turns.native`): lazy 
 
 "The turn before" and "so far in this session" need the rows in (session, turn) order. An
 eager frame is put in that order once (:meth:`Turns.in_order`; sorted only when it is not, as
-``turns_frame`` gives it), and its order-dependent steps (``shift``, ``cum_sum``) then run on
+``turns_frame`` gives it, and told so without hashing the ids when each session's rows start at
+turn 0), and its order-dependent steps (``shift``, ``cum_sum``) then run on
 the rows as they are: on pandas those are single vectorised passes, no join and no group-by on
 the session-id strings. A lazy frame has no row order (Narwhals' rule), so the same steps run
 as windows over that order (:meth:`Turns.window`, ``over(order_by=...)``). Session boundaries
