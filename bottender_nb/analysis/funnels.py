@@ -66,7 +66,8 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
         # the number of the latest session with a hit at a turn where it had reached the step
         # before (which holds the session's own number there, and a lesser one elsewhere)
         hits = _met(index) * latest
-        frame = frame.with_columns(wrapped.window(hits.cum_max()).alias(_LATEST % index), *([last] if index == 0 else []))
+        more = [last] if index == 0 else []
+        frame = frame.with_columns(wrapped.window(hits.cum_max()).alias(_LATEST % index), *more)
         latest = nw.col(_LATEST % index)
     # a session reached a step when, at its last turn, the latest session to reach it is itself
     reached = [((nw.col(_LATEST % index) == session) & nw.col(_LAST)).sum().alias(str(index))
@@ -160,7 +161,8 @@ def _table(counts: Any, names: list[str]) -> Any:
 
 
 def _matches(turns: Turns, steps: list[tuple[str, Condition]]) -> list[Any]:
-    """One boolean expression (or Series) per step: does the state after the turn meet the step's condition?"""
+    """One boolean expression (a Series for a function) per step: does the state after the turn
+    meet the step's condition?"""
     state = None
     columns = []
     for index, (name, condition) in enumerate(steps):
