@@ -63,6 +63,15 @@ def test_one_turn_can_reach_several_steps(turns):
     assert result["sessions"].tolist() == [6, 6, 6]
 
 
+def test_a_flow_longer_than_one_code_of_steps(turns):
+    # seven steps any turn meets, then done twice: all 6 sessions start at their turn 0 and reach
+    # the seven at once; a, c and e reach done (and done again, at the same turn)
+    steps = [*((f"any {index}", {}) for index in range(7)), ("done", {"step": "done"}), ("done again", {"step": "done"})]
+    result = funnel(turns, steps)
+    assert result["sessions"].tolist() == [6] * 7 + [3, 3]
+    pd.testing.assert_frame_equal(funnel(shuffled(turns), steps), result)
+
+
 def test_conditions_on_nested_fields_several_fields_and_missing_values(turns):
     # profile.city == Paris: a and e (at their turn 2); Lyon: c
     assert funnel(turns, [("paris", {"profile.city": "Paris"})])["sessions"].tolist() == [2]

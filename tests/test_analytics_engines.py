@@ -31,6 +31,7 @@ FLOW = [("name", {"step": "asked_name"}), ("city", {"step": "asked_city"}), ("do
 CALLS = {
     "funnel": lambda turns: funnel(turns, FLOW),
     "funnel (expression step)": lambda turns: funnel(turns, [("3+", nw.col("state.count") >= 3)]),
+    "funnel (nine steps)": lambda turns: funnel(turns, [*FLOW, ("any", {}), *FLOW, ("count 4", {"count": 4}), *FLOW[1:]]),
     "retention": lambda turns: retention(turns),
     "retention (W)": lambda turns: retention(turns, "W"),
     "transitions": lambda turns: transitions(turns, "step"),

@@ -37,7 +37,7 @@ def drop_off(turns: Any, field: str, idle: Idle, now: Now = None) -> Any:
     name = field_name(column or field)
     name = f"state.{name}" if name in ("sessions", "share") else name
     idle = _duration(idle)
-    columns = ("time",) if column is None else ("time", column)
+    columns = ("time", "turn") if column is None else ("time", column)  # no field: no values, from turn
     frame = wrapped.numbered(wrapped.in_order(*columns), session=False, end=True)
     moment = nw.col("time").max() if now is None else nw.lit(naive_utc(wrapped, _moment(now)).to_pydatetime())
     if not wrapped.lazy and len(wrapped.frame) == 0:  # pandas' max of no times has lost their zone

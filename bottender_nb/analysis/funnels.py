@@ -6,6 +6,8 @@ So a session that skips a step stops there, and one turn may reach several steps
 With the turns in (session, turn) order and the sessions numbered, a session has reached step
 k by a turn when the latest session with a step-k match (after step k-1) so far is itself: one
 running maximum per step, on whatever engine holds the turns, with no join and no group-by.
+Those maxima run over the few turns that can change a count: of a session's consecutive turns
+that meet the same steps, the first (a turn that meets none changes nothing).
 """
 
 from __future__ import annotations
@@ -20,11 +22,13 @@ import pandas as pd
 
 from ..errors import AnalyticsError
 from .columns import STATE_PREFIX
-from .turns_input import END, ORDER, SESSION, START, Turns, equals, share, state_column, state_fields, wrap
+from .turns_input import ORDER, SESSION, START, Turns, equals, share, state_column, state_fields, wrap
 
 Condition = Union[Mapping[str, Any], nw.Expr, Callable[[Any], Any]]
 _SCALARS = (str, int, float, bool, np.generic, datetime, timedelta, type(None))
-_MATCH, _LATEST = "__step_%d", "__latest_%d"
+_MATCH, _CODE, _LATEST, _LAST = "__step_%d", "__steps_%d", "__latest_%d", "__last"
+_BITS = 7
+"""Steps to one code: an Int8 holds seven bits."""
 
 
 def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
@@ -48,19 +52,56 @@ def funnel(turns: Any, steps: Sequence[tuple[str, Condition]]) -> Any:
     matches = _matches(ordered, steps)
     names = [str(name) for name, _ in steps]
     if not wrapped.ordered_windows:
+        matches = [match.alias(_MATCH % index) for index, match in enumerate(matches)]
         return wrapped.native(_table(_counts_by_joins(frame.select(*ORDER, *matches), len(steps)), names))
-    frame = wrapped.numbered(frame, *matches, end=True)
-    latest = nw.col(SESSION)  # before step 0, every session has reached "the start"
+    codes = [_code(matches[first:first + _BITS]).alias(_CODE % chunk)
+             for chunk, first in enumerate(range(0, len(steps), _BITS))]
+    frame = wrapped.numbered(frame, *codes, keep=False)
+    frame = frame.filter(_deciding(wrapped, len(codes)))
+    session = nw.col(SESSION)
+    # a session's last turn among these: the steps it had reached by then are all it reaches
+    last = (session != wrapped.window(session.shift(-1))).fill_null(True).alias(_LAST)
+    latest = session  # before step 0, every session has reached "the start"
     for index in range(len(steps)):
         # the number of the latest session with a hit at a turn where it had reached the step
         # before (which holds the session's own number there, and a lesser one elsewhere)
-        hits = nw.col(_MATCH % index).cast(nw.Int8) * latest  # Int8: the narrowest 0 or 1
-        frame = frame.with_columns(wrapped.window(hits.cum_max()).alias(_LATEST % index))
+        hits = _met(index) * latest
+        more = [last] if index == 0 else []
+        frame = frame.with_columns(wrapped.window(hits.cum_max()).alias(_LATEST % index), *more)
         latest = nw.col(_LATEST % index)
     # a session reached a step when, at its last turn, the latest session to reach it is itself
-    reached = [((nw.col(_LATEST % index) == nw.col(SESSION)) & nw.col(END)).sum().alias(str(index))
+    reached = [((nw.col(_LATEST % index) == session) & nw.col(_LAST)).sum().alias(str(index))
                for index in range(len(steps))]
     return wrapped.native(_table(frame.select(*reached), names))
+
+
+def _code(matches: list[Any]) -> Any:
+    """An expression: the steps (up to :data:`_BITS`) a turn meets, as the bits of an Int8."""
+    code = None
+    for bit, match in enumerate(matches):
+        term = match.cast(nw.Int8) * (1 << bit) if bit else match.cast(nw.Int8)
+        code = term if code is None else code + term
+    return code
+
+
+def _met(index: int) -> Any:
+    """An expression: 1 when the turn meets step ``index`` (its bit in the codes), else 0."""
+    code, bit = nw.col(_CODE % (index // _BITS)), index % _BITS
+    return (code // (1 << bit) if bit else code) % 2
+
+
+def _deciding(turns: Turns, codes: int) -> Any:
+    """An expression: the turn can change a count. One that meets no step cannot, and of a
+    session's consecutive turns that meet the same steps only the first can: the steps it
+    reaches (one turn may reach several) are all that the ones after it could."""
+    met, changed = None, None
+    for chunk in range(codes):
+        # Float32: pandas shifts integers into float64 (for the missing value); a float holds it
+        code = nw.col(_CODE % chunk).cast(nw.Float32)
+        differs = (code != turns.window(code.shift(1))).fill_null(True)
+        met = code != 0 if met is None else met | (code != 0)
+        changed = differs if changed is None else changed | differs
+    return met & (nw.col(START) | changed)
 
 
 def _counts_by_joins(frame: Any, steps: int) -> Any:
@@ -129,7 +170,8 @@ def _table(counts: Any, names: list[str]) -> Any:
 
 
 def _matches(turns: Turns, steps: list[tuple[str, Condition]]) -> list[Any]:
-    """One boolean column per step: does the state after the turn meet the step's condition?"""
+    """One boolean expression (a Series for a function) per step: does the state after the turn
+    meet the step's condition?"""
     state = None
     columns = []
     for index, (name, condition) in enumerate(steps):
@@ -140,7 +182,7 @@ def _matches(turns: Turns, steps: list[tuple[str, Condition]]) -> list[Any]:
         else:
             state = _state_frame(turns, name) if state is None else state
             match = _called(turns, name, condition, state)
-        columns.append(match.alias(_MATCH % index))
+        columns.append(match)
     return columns
 
 

@@ -9,11 +9,15 @@ before and set after counts as a change from ``None``. The turn before is the ro
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import narwhals.stable.v2 as nw
+import pandas as pd
 
 from .turns_input import START, Turns, as_values, check_values_column, field_name, state_column, wrap
+
+_STAYS = "__stays"
 
 
 def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
@@ -33,11 +37,7 @@ def transitions(turns: Any, field: str, *, stays: bool = False) -> Any:
     else:
         check_values_column(wrapped, column)
         counted = _counts(wrapped, column, stays)
-    # the total out of each value as a column of its own first: Dask cannot align a window inside `when`
-    result = counted.with_columns(nw.col("count").sum().over("from").alias("__out"))
-    share = nw.col("count").cast(nw.Float64) / nw.col("__out")  # a pair counted has happened: never 0 out
-    result = result.select("from", "to", nw.col("count").cast(nw.Int64), share.alias("share"))
-    native = wrapped.native(result.sort(["count", "from", "to"], descending=[True, False, False], nulls_last=True))
+    native = wrapped.native(_query(counted) if wrapped.lazy else _table(counted))
     if wrapped.pandas:
         native = as_values(native, "from", "to")
         native.attrs["field"] = field_name(column or field)
@@ -48,20 +48,85 @@ def _counts(turns: Turns, column: str, stays: bool) -> Any:
     """``from``, ``to`` and ``count``: the changes (and with ``stays``, the stays) of ``column``.
 
     A session's first turn has no turn before it. The changes, a small part of the turns, are
-    counted by their pairs of values. The stays of an eager frame are counted by their value
-    alone, over every turn: one key, not two, since pairs are most of the cost of a group-by on
-    pandas, and no copy of the turns that stay. A lazy frame counts the stays with the changes
-    in one group-by: two counts would run its query (the turn before, a window) twice.
+    counted by their pairs of values. A lazy frame counts the stays with the changes in one
+    group-by: two counts would run its query (the turn before, a window) twice. An eager frame
+    counts them by runs (a session's turns from one change to the next): a run of n turns holds
+    n - 1 stays of its value, and its change comes from the run before's value, so only the
+    turns that begin a run are copied and grouped, with their stays in :data:`_STAYS`.
     """
-    value, before = nw.col(column), nw.col("from")
-    same = (value == before).fill_null(False) | (value.is_null() & before.is_null())  # missing both times too
-    frame = turns.previous(turns.in_order(column), column)
-    frame = frame.select(START, "from", value.alias("to"), same.alias("__same"))
-    counted = ~nw.col(START) if stays and turns.lazy else ~nw.col(START) & ~nw.col("__same")
-    changes = frame.filter(counted).group_by("from", "to").agg(nw.len().alias("count"))
+    value, start = nw.col(column), nw.col(START)
     if not stays or turns.lazy:
-        return changes
-    kept = frame.with_columns((~nw.col(START) & nw.col("__same")).alias("__stay"))
-    kept = kept.group_by("to").agg(nw.col("__stay").sum().alias("count")).filter(nw.col("count") > 0)
-    kept = kept.select(nw.col("to").alias("from"), "to", nw.col("count").cast(nw.Int64))
-    return nw.concat([changes.select("from", "to", nw.col("count").cast(nw.Int64)), kept])
+        frame = turns.previous(column)
+        counted = ~start if stays else ~start & ~_same(value, nw.col("from"))
+        frame = frame.select("from", value.alias("to"), counted.alias("__counted")).filter(nw.col("__counted"))
+        return frame.group_by("from", "to").agg(nw.len().alias("count"))
+    # eager: the rows in turn order, numbered 1 ... n (a running count of a column never missing)
+    numbers, changes = nw.col("turn").is_null().cum_count(), ~_same(value, value.shift(1))
+    frame = turns.in_order(column, more=[numbers.alias("__row"), changes.alias("__changes")])
+    runs = frame.filter(start | nw.col("__changes"))
+    following = nw.col("__row").shift(-1).fill_null(len(frame) + 1)
+    runs = runs.select(value.alias("to"), value.shift(1).alias("from"), (~start).alias("__change"),
+                       (following - nw.col("__row") - 1).alias(_STAYS))
+    # a session's first run comes from no change: its "from" (the session before's) counts nothing
+    return runs.group_by("from", "to").agg(nw.col("__change").sum().alias("count"), nw.col(_STAYS).sum())
+
+
+def _same(value: Any, before: Any) -> Any:
+    """An expression: ``value`` equals ``before``, or both are missing."""
+    return (value == before).fill_null(False) | (value.is_null() & before.is_null())
+
+
+def _query(counted: Any) -> Any:
+    """The table of a lazy frame's counts, still a query: shares of the count out of each value."""
+    count = nw.col("count")
+    share = count.cast(nw.Float64) / count.sum().over("from")  # a pair counted has happened: never 0 out
+    result = counted.select("from", "to", count.cast(nw.Int64), share.alias("share"))
+    return result.sort(["count", "from", "to"], descending=[True, False, False], nulls_last=True)
+
+
+def _table(counted: Any) -> Any:
+    """The table of an eager frame's counts, made at once: they are a few rows (a pair of values
+    each), so the shares and the order are worked out in Python. The values are taken from the
+    rows of ``counted`` themselves, so they keep their type."""
+    pairs = _pairs(counted.rows())
+    out: dict[Any, int] = {}
+    for (before, _), (count, _, _) in pairs.items():
+        out[before] = out.get(before, 0) + count
+    order = sorted(pairs, key=lambda pair: (-pairs[pair][0], *_last(pair[0]), *_last(pair[1])))
+    backend = nw.get_native_namespace(counted)
+
+    def series(name: str, values: list[Any], dtype: Any) -> Any:
+        return nw.new_series(name, values, dtype, backend=backend)
+
+    stay = series("stay", [pairs[pair][2] for pair in order], nw.Boolean())
+    return counted[[pairs[pair][1] for pair in order]].select(
+        nw.when(stay).then(nw.col("to")).otherwise(nw.col("from")).alias("from"), "to",
+        series("count", [pairs[pair][0] for pair in order], nw.Int64()),
+        series("share", [pairs[pair][0] / out[pair[0]] for pair in order], nw.Float64()),
+    )
+
+
+def _pairs(rows: list[tuple[Any, ...]]) -> dict[tuple[Any, Any], tuple[int, int, bool]]:
+    """Each (from, to) pair of the counted ``rows``: its count, the row its values are taken from,
+    and whether it is a stay (a value with itself: the :data:`_STAYS` of the rows of that ``to``)."""
+    pairs: dict[tuple[Any, Any], tuple[int, int, bool]] = {}
+    for row, (before, after, count, *kept) in enumerate(rows):
+        before, after = _value(before), _value(after)
+        if count:  # a change: its values differ, so its pair is never a stay's
+            pairs[before, after] = (count, row, False)
+        if kept and kept[0]:
+            stays, _, _ = pairs.get((after, after), (0, row, True))
+            pairs[after, after] = (stays + kept[0], row, True)
+    return pairs
+
+
+def _value(value: Any) -> Any:
+    """``value`` of a row, ``None`` when missing (pandas gives NaN, NA or NaT)."""
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
+        return None
+    return value
+
+
+def _last(value: Any) -> tuple[bool, Any]:
+    """A sort key putting a missing value after every other."""
+    return value is None, value

@@ -9,7 +9,8 @@ Narwhals expressions, and hands back the same kind (:meth:`Turns.native`): lazy 
 
 "The turn before" and "so far in this session" need the rows in (session, turn) order. An
 eager frame is put in that order once (:meth:`Turns.in_order`; sorted only when it is not, as
-``turns_frame`` gives it), and its order-dependent steps (``shift``, ``cum_sum``) then run on
+``turns_frame`` gives it, and told so without hashing the ids when each session's rows start at
+turn 0), and its order-dependent steps (``shift``, ``cum_sum``) then run on
 the rows as they are: on pandas those are single vectorised passes, no join and no group-by on
 the session-id strings. A lazy frame has no row order (Narwhals' rule), so the same steps run
 as windows over that order (:meth:`Turns.window`, ``over(order_by=...)``). Session boundaries
@@ -19,6 +20,7 @@ which Dask cannot order.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,31 +70,44 @@ class Turns:
         """
         return expression.over(order_by=ORDER) if self.lazy else expression
 
-    def in_order(self, *columns: str) -> Any:
-        """``session_id``, ``turn``, ``columns`` and :data:`START`; an eager frame's rows in
-        (session, turn) order, sorted only when they are not grouped by session in turn order."""
+    def in_order(self, *columns: str, more: Sequence[Any] = ()) -> Any:
+        """``columns``, :data:`START` and the columns of the expressions ``more`` (read in (session,
+        turn) order, built with :meth:`window`), in one pass; on a lazy frame, and without ordered
+        windows, ``session_id`` and ``turn`` too, for its later windows and joins. An eager frame's
+        rows are in (session, turn) order, sorted only when they are not grouped by session in
+        turn order. Without ordered windows (Dask) ``more`` must not read the rows' order."""
         names = dict.fromkeys(["session_id", "turn", *columns])
         starts = (nw.col("session_id") != self.window(nw.col("session_id").shift(1))).fill_null(True)
         if not self.ordered_windows:
-            return self._bounds(self.frame.select(*names), "min", START)
+            frame = self._bounds(self.frame.select(*names), "min", START)
+            return frame.with_columns(*more) if more else frame
         if self.lazy:
-            return self.frame.select(*names, starts.alias(START))
+            return self.frame.select(*names, starts.alias(START), *more)
         # a new id, or a turn not after the one before: grouped rows start each id once
         new_id = nw.col("session_id") != nw.col("session_id").shift(1)
-        frame = self.frame.select(*names, (new_id | (nw.col("turn").diff() <= 0)).fill_null(True).alias(START))
-        firsts = nw.col("session_id").filter(nw.col(START))  # an expression: no frame of the first rows
-        first_rows, ids = frame.select(nw.col(START).sum(), firsts.n_unique()).row(0)
-        if first_rows != ids:
-            frame = frame.sort(ORDER).with_columns(starts.alias(START))
+        first = (new_id | (nw.col("turn").diff() <= 0)).fill_null(True)
+        frame = self.frame.select(*dict.fromkeys(columns), first.alias(START), *more)
+        if not self._grouped(frame.get_column(START)):
+            frame = self.frame.select(*names).sort(ORDER).with_columns(starts.alias(START), *more)
         return frame
 
-    def numbered(self, frame: Any, *more: Any, session: bool = True, end: bool = False) -> Any:
+    def _grouped(self, firsts: Any) -> bool:
+        """Does each session start one run of rows (``firsts``: a Series, true where one starts)?
+        A session has one turn 0 (a turns frame has one row per turn), so when every run starts at
+        turn 0 no session starts two; otherwise no first id may come twice (a hash of them all)."""
+        if (self.frame.get_column("turn").filter(firsts) == 0).fill_null(False).all():
+            return True
+        return firsts.sum() == self.frame.get_column("session_id").filter(firsts).n_unique()
+
+    def numbered(self, frame: Any, *more: Any, session: bool = True, end: bool = False, keep: bool = True) -> Any:
         """``frame`` (from :meth:`in_order`) with the columns of the expressions ``more`` and, as
         asked, :data:`SESSION`, the session's number (1, 2 ... in turn order; a cumulative sum),
         and :data:`END`, true on its last turn (a shift), in one pass over the frame. Each is
         asked for only where it is read: a pass over every turn is most of the cost on pandas.
-        Without ordered windows (Dask) there is no :data:`SESSION` (key by ``session_id``), and
-        :data:`END` comes from the session's greatest turn number."""
+        ``keep=False`` keeps of ``frame`` only :data:`START` (and a lazy frame's order, for later
+        windows): a narrow frame is cheaper to filter. Without ordered windows (Dask) there is
+        no :data:`SESSION` (key by ``session_id``), and :data:`END` comes from the session's
+        greatest turn number."""
         if not self.ordered_windows:
             frame = frame.with_columns(*more) if more else frame
             return self._bounds(frame, "max", END) if end else frame
@@ -101,6 +116,8 @@ class Turns:
             # into objects and integers into float64, and a float holds the missing value as it is
             following = self.window(nw.col(START).cast(nw.Float32).shift(-1))
             marks.append((following != 0).fill_null(True).alias(END))
+        if not keep:
+            return frame.select(*(ORDER if self.lazy else ()), START, *marks, *more)
         return frame.with_columns(*marks, *more) if marks or more else frame
 
     def beside(self, frame: Any, key: str, aggregate: Any, name: str) -> Any:
@@ -117,12 +134,14 @@ class Turns:
         frame = self.beside(frame, "session_id", getattr(nw.col("turn"), bound)(), "__bound")
         return frame.with_columns((nw.col("turn") == nw.col("__bound")).alias(name)).drop("__bound")
 
-    def previous(self, frame: Any, column: str) -> Any:
-        """``frame`` (from :meth:`in_order`) with ``from``: ``column`` at the session's turn before
-        (null at its first turn). Without ordered windows (Dask), the greatest earlier turn
-        number, by a join of each session's turns with each other (its length squared rows)."""
+    def previous(self, column: str) -> Any:
+        """:meth:`in_order` of ``column`` with ``from``: its value at the session's turn before
+        (null at its first turn), a shift in the same pass. Without ordered windows (Dask), the
+        greatest earlier turn number, by a join of each session's turns with each other (its
+        length squared rows)."""
         if self.ordered_windows:
-            return frame.with_columns(self.window(nw.col(column).shift(1)).alias("from"))
+            return self.in_order(column, more=[self.window(nw.col(column).shift(1)).alias("from")])
+        frame = self.in_order(column)
         turns = frame.select("session_id", nw.col("turn").alias("__before"))
         before = (frame.select("session_id", "turn").join(turns, on="session_id")
                   .filter(nw.col("__before") < nw.col("turn")).group_by("session_id", "turn")
