@@ -29,7 +29,7 @@ from .held import HeldSession
 from .file_history import FileHistory
 from .file_lock import FileLock
 from .file_io import os_error_cause, read_session_file, replace_atomically, sync_directory
-from .filenames import SUFFIX, WINDOWS, names_ending, session_filename
+from .filenames import SUFFIX, names_ending, session_filename
 
 LOCK_DIRNAME = ".locks"
 _TEMP_SUFFIX = ".tmp"

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import errno
 import os
-import sys
 import stat
 from contextlib import suppress
 
 from ..errors import CorruptSessionError
+from .filenames import WINDOWS
 
 MAX_FILE_BYTES = 16 * 1024 * 1024
 """The largest session file read (16 MiB): a record is a few hundred bytes to a few hundred
@@ -109,7 +109,7 @@ def replace_atomically(path: str, data: bytes, temp: str, *, durable: bool = Fal
 
 def sync_directory(dirname: str) -> None:
     """fsync ``dirname``, so a file made, renamed or removed in it survives a power loss."""
-    if sys.platform == "win32":  # directories cannot be opened for fsync there; NTFS journals renames
+    if WINDOWS:  # directories cannot be opened for fsync there; NTFS journals renames
         return
     fd = os.open(dirname, os.O_RDONLY)
     try:
