@@ -9,7 +9,6 @@ before and set after counts as a change from ``None``. The turn before is the ro
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import narwhals.stable.v2 as nw
@@ -122,9 +121,7 @@ def _pairs(rows: list[tuple[Any, ...]]) -> dict[tuple[Any, Any], tuple[int, int,
 
 def _value(value: Any) -> Any:
     """``value`` of a row, ``None`` when missing (pandas gives NaN, NA or NaT)."""
-    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
-        return None
-    return value
+    return None if pd.api.types.is_scalar(value) and pd.isna(value) else value
 
 
 def _last(value: Any) -> tuple[bool, Any]:
