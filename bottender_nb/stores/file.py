@@ -247,5 +247,3 @@ class FileSessionStore(SessionStore):
             f".{os.getpid()}-{self._temp_token}-{next(self._temp_counter)}{_TEMP_SUFFIX}",
         )
         replace_atomically(path, data, temp, durable=self.durable)
-        if self.durable:
-            sync_directory(self._dir)

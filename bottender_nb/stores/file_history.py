@@ -181,8 +181,6 @@ class FileHistory(History):
         temp = f"{path}.{os.getpid()}-{self._token}-{next(self._temps)}.tmp"
         try:
             replace_atomically(path, data, temp, durable=self.durable)
-            if self.durable:
-                sync_directory(self._dir)
         except OSError as exc:
             raise StoreError(
                 f"Cannot rewrite the history file {path} ({os_error_cause(exc)})."

@@ -91,7 +91,8 @@ def write_all(fd: int, data: bytes) -> None:
 
 def replace_atomically(path: str, data: bytes, temp: str, *, durable: bool = False) -> None:
     """Make ``path`` hold ``data``: written to the new file ``temp``, then ``os.replace``-d, so a
-    crash leaves the old content or the new, never a torn file. ``durable``: fsync first."""
+    crash leaves the old content or the new, never a torn file. ``durable``: fsync the file
+    first, and its directory after the rename, so the new name survives a power loss too."""
     fd = os.open(temp, _OPEN_NEW, 0o666)
     try:
         try:
@@ -105,6 +106,8 @@ def replace_atomically(path: str, data: bytes, temp: str, *, durable: bool = Fal
         with suppress(OSError):
             os.unlink(temp)
         raise
+    if durable:
+        sync_directory(os.path.dirname(path) or ".")
 
 
 def sync_directory(dirname: str) -> None:
