@@ -118,9 +118,14 @@ def test_replay_in_the_notebook_shows_what_changed(tmp_path):
         "await context.send_text(f'Count: {number}')",
         "%replay",
         "%replay console:nobody",
+        "%replay 'console:1'",  # quoted, as %state takes it
+        '%record_test "tests/test_quoted.py" "console:1"',
     ], tmp_path, timeout=120)
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs[5])
     assert "Count: 1" in html and "Count: 2" in html and "expected" in html
+    quoted = "".join(o.get("data", {}).get("text/html", "") for o in outputs[7])
+    assert "Count: 1" in quoted and "Count: 2" in quoted, outputs[7]
+    assert "Wrote tests/test_quoted.py (2 turns of console:1)" in stream(outputs[8]), outputs[8]
     shown = stream(outputs[6], "stderr")  # IPython shows a UsageError as one line
     assert shown.startswith("UsageError: ") and "console:nobody" in shown and "Traceback" not in shown
 

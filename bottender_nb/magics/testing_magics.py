@@ -10,6 +10,7 @@ from IPython.core.magic_arguments import argument, magic_arguments, parse_argstr
 from IPython.display import display
 
 from ..errors import HistoryError
+from .arguments import unquote
 from .notebook_bot import NotebookBot
 from .usage_errors import UsageErrors, wants_help
 
@@ -34,6 +35,7 @@ class TestingMagics(Magics):
         if wants_help(self.record_test, line):
             return
         args = parse_argstring(self.record_test, line)
+        args.path, args.session_id = unquote(args.path), unquote(args.session_id)
         with UsageErrors(self.shell):
             kit = self.kit
             session_id = kit.session_or_last(args.session_id)
@@ -60,7 +62,7 @@ class TestingMagics(Magics):
         with UsageErrors(self.shell):
             kit = self.kit
             bot = kit.require_bot()
-            session_id = kit.session_or_last(args.session_id)
+            session_id = kit.session_or_last(unquote(args.session_id))
             turns = bot.history(session_id)
             if not turns:
                 raise HistoryError(
