@@ -16,6 +16,10 @@ Every figure of ours is the bot users get, ``Bot(action, initial_state=..., sess
   redis-py, one after another and from 100 tasks at once: the most events/s a store can reach
   through this client with one round trip per event (what a busy session's event costs here),
   each next to Bottender's one-session rate;
+* ``ceiling_store_write_100_at_once``: ``EVALSHA``s shaped like the store's write (six keys,
+  eight arguments) through the store's own client from 100 tasks at once: the call a busy
+  session's event makes, alone. ``redis_100_conversations`` can reach at most this rate, and
+  prints its share of it (``of_write_ceiling``);
 * ``redis_one_session_sequential``: ``await bot.handle_request`` one event after another
   (floor: 1.0x Bottender's one-session rate);
 * ``redis_100_conversations``: 100 conversations at once, each sending its next event when
@@ -141,17 +145,41 @@ async def get_set(client: aioredis.Redis, seconds: float) -> tuple[int, float]:
 
 async def gets(client: aioredis.Redis, seconds: float, tasks: int = 1) -> tuple[int, float]:
     """``GET``s, one after another in each of ``tasks`` tasks at once."""
+    return await calls(lambda task: client.get("bench:raw"), seconds, tasks)
+
+
+# The write script's work inside Redis is not what a ceiling measures: a stand-in of its size
+# (six keys, eight arguments, a three-element reply), as the store's client sends it.
+WRITE_LIKE = "redis.call('SET', KEYS[1], ARGV[3]) return {1, redis.call('INCR', KEYS[4]), 1}"
+WRITE_ARGS = ["token:1", 0, '{"id":"console:1","_state":{"count":1}}', 1000,
+              '"body":{"message":{"text":"hi"}},"state":{"count":1}}', 60000, "token:1/1", 10000]
+
+
+def write_keys(task: int) -> list[str]:
+    key = f"console:{task}"
+    return [key] + [f"{{{key}}}:{mark}:{key}" for mark in ("lock", "history", "next", "written", "wanted")]
+
+
+async def writes(store: RedisSessionStore, seconds: float, tasks: int) -> tuple[int, float]:
+    """Write-shaped ``EVALSHA``s through the store's own client from ``tasks`` tasks at once:
+    the one call a busy session's event makes, with no event around it."""
+    script = store.client.register_script(WRITE_LIKE)
+    return await calls(lambda task: script(write_keys(task), WRITE_ARGS), seconds, tasks)
+
+
+async def calls(call: Callable[[int], Awaitable[Any]], seconds: float, tasks: int) -> tuple[int, float]:
+    """``call(task)`` one after another in each of ``tasks`` tasks at once, for ``seconds``."""
     deadline = time.perf_counter() + seconds
 
-    async def one_task() -> int:
+    async def one_task(task: int) -> int:
         done = 0
         while time.perf_counter() < deadline:
-            await client.get("bench:raw")
+            await call(task)
             done += 1
         return done
 
     started = time.perf_counter()
-    done = await asyncio.gather(*(one_task() for _ in range(tasks)))
+    done = await asyncio.gather(*(one_task(task) for task in range(tasks)))
     return sum(done), time.perf_counter() - started
 
 
@@ -232,6 +260,7 @@ async def main(port: int, seconds: float, rounds: int, bottender_dir: str | None
         ("floor_redis_py_get_set", lambda: get_set(one_connection, seconds)),
         ("ceiling_redis_py_one_call", lambda: gets(raw, seconds)),
         ("ceiling_redis_py_100_at_once", lambda: gets(raw, seconds, CONVERSATIONS)),
+        ("ceiling_store_write_100_at_once", lambda: writes(store, seconds, CONVERSATIONS)),
         ("bottender_one_session", bottender),
         ("redis_one_session_sequential", lambda: sequential(store, seconds)),
         ("redis_one_session_sequential_history_0", lambda: sequential(store, seconds, 0)),
@@ -242,7 +271,8 @@ async def main(port: int, seconds: float, rounds: int, bottender_dir: str | None
     best = {name: max(values) for name, values in rates.items()}
     floors = {"redis_one_session_sequential": 1.0, "redis_100_conversations": 3.0}
     units = {"floor_redis_py_get_set": "GET+SET pairs/s", "ceiling_redis_py_one_call": "GETs/s",
-             "ceiling_redis_py_100_at_once": "GETs/s"}
+             "ceiling_redis_py_100_at_once": "GETs/s",
+             "ceiling_store_write_100_at_once": "EVALSHAs/s"}
     for name, values in rates.items():
         result: dict[str, Any] = {
             "benchmark": name, "unit": units.get(name, "events/s"), "per_s": round(best[name]),
@@ -255,6 +285,8 @@ async def main(port: int, seconds: float, rounds: int, bottender_dir: str | None
             result["of_bottender_one_session"] = round(ratio, 2)
             if name in floors:
                 result |= {"target": floors[name], "meets_target": ratio >= floors[name]}
+        if name == "redis_100_conversations":  # how close the event gets to its one call alone
+            result["of_write_ceiling"] = round(best[name] / best["ceiling_store_write_100_at_once"], 2)
         print(json.dumps(result), flush=True)
     await store.close()
     await raw.aclose()

@@ -31,18 +31,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-
-from bench_redis import redis_server
-
-# the write script's work on Redis is not what is measured here: a stand-in of its size
-SCRIPT = "redis.call('SET', KEYS[1], ARGV[3]) return {1, redis.call('INCR', KEYS[4]), 1}"
-ARGS = ["token:1", 0, '{"id":"console:1","_state":{"count":1}}', 1000,
-        '"body":{"message":{"text":"hi"}},"state":{"count":1}}', 60000, "token:1/1", 10000]
-
-
-def keys(task: int) -> list[str]:
-    key = f"console:{task}"
-    return [key] + [f"{{{key}}}:{mark}:{key}" for mark in ("lock", "history", "next", "written", "wanted")]
+from bench_redis import WRITE_ARGS, WRITE_LIKE, redis_server, write_keys
 
 
 async def rate(call: Callable[[int], Awaitable[Any]], tasks: int, seconds: float) -> tuple[float, float]:
@@ -80,12 +69,12 @@ async def glide_case(port: int) -> Any | None:
 def calls(name: str, client: Any) -> dict[str, Callable[[int], Awaitable[Any]]]:
     if name == "glide":
         from glide import Script
-        script = Script(SCRIPT)
+        script = Script(WRITE_LIKE)
         return {"get": lambda task: client.get(f"console:{task}"),
-                "evalsha": lambda task: client.invoke_script(script, keys=keys(task), args=[str(a) for a in ARGS])}
-    script = client.register_script(SCRIPT)
+                "evalsha": lambda task: client.invoke_script(script, keys=write_keys(task), args=[str(a) for a in WRITE_ARGS])}
+    script = client.register_script(WRITE_LIKE)
     return {"get": lambda task: client.get(f"console:{task}"),
-            "evalsha": lambda task: script(keys(task), ARGS)}
+            "evalsha": lambda task: script(write_keys(task), WRITE_ARGS)}
 
 
 async def main(port: int, seconds: float, rounds: int) -> None:
