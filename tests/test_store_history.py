@@ -80,6 +80,27 @@ async def test_a_torn_last_line_is_reported_skipped_and_followed_by_a_fresh_line
     assert len(entries) == 5
 
 
+async def test_a_history_read_in_small_batches_names_a_bad_line_by_its_own_number(tmp_path: Path) -> None:
+    """Read a part at a time (as turns_frame reads), a file's later parts keep their line
+    numbers, the turns the writer dropped stay dropped, and only the bad line is skipped."""
+    history = FileHistory(tmp_path)
+    await fill(history, 30, 100)
+    path = Path(history.path("console:1"))
+    lines = path.read_bytes().splitlines(keepends=True)
+    lines[22] = b"not json\n"  # line 23, in the fifth part of five lines
+    path.write_bytes(b"".join(lines))
+    await history.append("console:1", turn(30), 25)  # keeps 25: indexes 6..30 are read
+    batches = [batch async for batch in history.entry_batches(5)]
+    entries = [entry for batch in batches for entry in batch]
+    bad = [where for where, entry in entries if isinstance(entry, CorruptSessionError)]
+    assert bad == [f"{path}:23"]
+    good = [entry["index"] for _, entry in entries if not isinstance(entry, CorruptSessionError)]
+    assert good == [index for index in range(6, 31) if index != 22]
+    assert len(batches) > 1 and all(len(batch) <= 5 for batch in batches)
+    whole = await history.entries()  # one batch: the same entries
+    assert [(where, str(entry)) for where, entry in whole] == [(where, str(entry)) for where, entry in entries]
+
+
 async def test_a_garbled_last_line_does_not_stop_the_next_append(tmp_path: Path) -> None:
     history = FileHistory(tmp_path)
     await fill(history, 2, 100)

@@ -33,6 +33,9 @@ _SECONDS_LIMIT = 9.2e9  # epoch seconds a datetime64[ns] column holds: years 167
 _KINDS = frozenset(KINDS)
 _EMPTY: dict[str, Any] = {}
 Entry = tuple[str, Any]
+READ_BATCH = 100
+"""Turns read at a time into a table: a store's history parses no further ahead, so parsed
+turns die young instead of setting off the collector's full passes (``file_entries``)."""
 
 
 class TurnTable:
@@ -158,7 +161,7 @@ def turns_frame(source: Any) -> pd.DataFrame:
 def collect(source: Any, function: str, table: TurnTable | None = None) -> tuple[TurnTable, str]:
     """The turns of ``source`` (see :func:`turns_frame`) and a name for where they came from."""
     table = TurnTable() if table is None else table
-    batches, where = turn_source(source, function)
+    batches, where = turn_source(source, function, READ_BATCH)
     for batch in batches:
         table.add(batch)
     return table, where

@@ -25,7 +25,7 @@ import itertools
 import os
 import re
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 from ..errors import CorruptSessionError, StoreError
@@ -127,8 +127,8 @@ class FileHistory(History):
         return first
 
     async def read(self, session_id: str) -> list[TurnRecord]:
-        entries = _kept(_read_lines(self.path(session_id)), "")
-        turns = [entry for _, entry in entries if not isinstance(entry, CorruptSessionError)]
+        entries = file_entries(self.path(session_id), where="")
+        turns = [entry for part in entries for _, entry in part if not isinstance(entry, CorruptSessionError)]
         for turn in turns:
             del turn["keep"]  # the writer's, not the turn's
         return turns
@@ -157,12 +157,14 @@ class FileHistory(History):
     async def entry_batches(
         self, size: int = 10_000
     ) -> AsyncIterator[list[tuple[str, TurnRecord | CorruptSessionError]]]:
+        """About ``size`` turns at a time, parsed no further ahead (see :func:`file_entries`)."""
         batch: list[tuple[str, TurnRecord | CorruptSessionError]] = []
         for path in self.files():
-            batch += file_entries(path)
-            if len(batch) >= size:
-                yield batch
-                batch = []
+            for part in file_entries(path, size):
+                batch += part
+                if len(batch) >= size:
+                    yield batch
+                    batch = []
         if batch:
             yield batch
 
@@ -243,41 +245,55 @@ def _read_lines(path: str) -> list[bytes]:
     return lines
 
 
-def file_entries(path: str) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
-    """The kept turns of one history file, each with where it is, or why a line is not one."""
-    return _kept(_read_lines(path), path)
+def file_entries(
+    path: str, size: int | None = None, where: str | None = None
+) -> Iterator[list[tuple[str, TurnRecord | CorruptSessionError]]]:
+    """The kept turns of one history file, each with where it is (``where``, else ``path``), or
+    why a line is not one; ``size`` lines at a time (``None``: all), each parsed when asked for.
+    Small parts keep few parsed turns alive at once, so they die young instead of reaching the
+    collector's oldest generation, whose full passes took half of ``turns_frame``'s time."""
+    lines = _read_lines(path)
+    start, where = _oldest_kept(lines), path if where is None else where
+    step = max(1, len(lines) - start) if size is None else size
+    for first in range(start, len(lines), step):
+        yield _parsed(lines, first, min(first + step, len(lines)), where)
 
 
-def _kept(lines: list[bytes], path: str) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
-    """The turns the last good line's writer keeps; a good one's place is ``path``, a bad
-    one's ``path:line`` (formatted only for bad lines: a file may hold a million)."""
+def _oldest_kept(lines: list[bytes]) -> int:
+    """The number of the first line the last good line's writer keeps (it keeps ``keep``)."""
     oldest = 0
     for line in reversed(lines):
         match = _OPENING.match(line)
         if match and line.endswith(b"}"):  # not a torn line's opening
             oldest = int(match.group(1)) - int(match.group(2)) + 1
             break
-    start = len(lines)
     for number, line in enumerate(lines):  # indexes rise through a file: skip the dropped
         match = _OPENING.match(line)
         if match is None or int(match.group(1)) >= oldest:
-            start = number
-            break
-    try:  # one parse for the whole file: a million lines cost no million calls
-        records = parse(b"[" + b",".join(lines[start:]) + b"]")
+            return number
+    return len(lines)
+
+
+def _parsed(
+    lines: list[bytes], start: int, stop: int, path: str
+) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
+    """Lines ``start`` to ``stop`` as turns; a good one's place is ``path``, a bad one's
+    ``path:line`` (formatted only for bad lines: a file may hold a million)."""
+    try:  # one parse for them all: a million lines cost no million calls
+        records = parse(b"[" + b",".join(lines[start:stop]) + b"]")
     except ValueError:  # a torn or garbled line (or an empty one): line by line, to name it
         records = None
     if (records is not None and set(map(type, records)) <= {dict}
             and all(map(dict.__contains__, records, itertools.repeat("keep")))):
         return list(zip(itertools.repeat(path), records))  # "keep" stays: read() drops it
-    return _line_by_line(lines, start, path)
+    return _line_by_line(lines, start, stop, path)
 
 
 def _line_by_line(
-    lines: list[bytes], start: int, path: str
+    lines: list[bytes], start: int, stop: int, path: str
 ) -> list[tuple[str, TurnRecord | CorruptSessionError]]:
     entries: list[tuple[str, TurnRecord | CorruptSessionError]] = []
-    for number in range(start, len(lines)):
+    for number in range(start, stop):
         line = lines[number]
         if not line:
             continue

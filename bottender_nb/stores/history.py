@@ -72,8 +72,8 @@ class History(ABC):
     async def entry_batches(
         self, size: int = 10_000
     ) -> AsyncIterator[list[tuple[str, TurnRecord | CorruptSessionError]]]:
-        """:meth:`entries` a batch at a time (about ``size`` turns; a session's turns stay in
-        one batch), for readers in bounded memory. Derived from :meth:`entries`; histories
+        """:meth:`entries` a batch at a time (about ``size`` turns), for readers in bounded
+        memory. Derived from :meth:`entries`; histories
         that can list as they go (files, Redis lists) override it."""
         entries = await self.entries()
         for start in range(0, len(entries), size):
