@@ -19,6 +19,7 @@ import narwhals.stable.v2 as nw
 import pandas as pd
 import polars as pl
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from distributed import Client, LocalCluster
 
@@ -151,6 +152,21 @@ def check_export(source: Any, tmp_path) -> None:
 def test_export_from_a_file_store_directory(tmp_path):
     asyncio.run(fill(FileSessionStore(tmp_path / "sessions")))
     check_export(str(tmp_path / "sessions"), tmp_path)
+
+
+def test_an_export_of_many_turns_holds_about_batch_size_turns_per_row_group(tmp_path):
+    """Turns read a few at a time still go out in row groups of about ``batch_size``."""
+    store = FileSessionStore(tmp_path / "sessions")
+    turns = [{"session_id": f"console:{n % 3}", "index": None, "time": 1767600000 + n, "kind": "event",
+              "platform": "console", "text": f"m{n}", "replies": ["ok"], "changed": [],
+              "state": {"n": n}, "state_before": {}, "event": {}} for n in range(36)]
+    for turn in turns:
+        asyncio.run(store.history.append(turn["session_id"], turn, 100))
+    path = export_turns(store, tmp_path / "turns.parquet", batch_size=10)
+    metadata = pq.ParquetFile(path).metadata
+    sizes = [metadata.row_group(number).num_rows for number in range(metadata.num_row_groups)]
+    assert sum(sizes) == 36 and len(sizes) >= 2 and max(sizes) < 20, sizes
+    assert sorted(turns_frame(path)["text"]) == sorted(turn["text"] for turn in turns)
 
 
 def test_export_from_redis(redis_server, tmp_path):

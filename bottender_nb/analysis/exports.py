@@ -25,7 +25,7 @@ from ..errors import missing_extra
 from .columns import SessionTable
 from .parquet import JSON_COLUMNS
 from .sources import Progress, session_batches, store_of
-from .turns import TurnTable, turn_source, warn_skipped
+from .turns import READ_BATCH, TurnTable, turn_source, warn_skipped
 
 try:
     import pyarrow as pa
@@ -34,20 +34,25 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise missing_extra("pyarrow", "analytics") from exc
 
 BATCH = 10_000
-"""Turns (or sessions) per row group: a batch is all the export holds in memory."""
+"""Turns (or sessions) per row group, about: a batch is all the export holds in memory."""
 
 
 def export_turns(source: Any, path: str | os.PathLike[str], *, progress: bool | None = None,
                  batch_size: int = BATCH) -> str:
     """Write every kept turn of ``source`` to the Parquet file ``path``, the columns of
     ``turns_frame``; a batch at a time, with a progress bar. Returns the path."""
-    batches, where = turn_source(source, "export_turns", batch_size)
+    batches, where = turn_source(source, "export_turns", min(batch_size, READ_BATCH))  # see READ_BATCH
     errors: list[tuple[str, str]] = []
 
     def frames() -> Iterable[pd.DataFrame]:
+        table = TurnTable(keep_states=False)
         for batch in batches:
-            table = TurnTable(keep_states=False)
             table.add(batch)
+            if len(table) >= batch_size:
+                errors.extend(table.errors)
+                yield table.frame()
+                table = TurnTable(keep_states=False)
+        if len(table) or table.errors:
             errors.extend(table.errors)
             yield table.frame()
 
