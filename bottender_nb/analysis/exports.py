@@ -34,7 +34,7 @@ except ImportError as exc:  # pragma: no cover - exercised without the extra
     raise missing_extra("pyarrow", "analytics") from exc
 
 BATCH = 10_000
-"""Turns (or sessions) per row group, about: a batch is all the export holds in memory."""
+"""About this many turns (or sessions) per row group: a batch is all the export holds in memory."""
 
 
 def export_turns(source: Any, path: str | os.PathLike[str], *, progress: bool | None = None,

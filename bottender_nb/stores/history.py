@@ -73,8 +73,8 @@ class History(ABC):
         self, size: int = 10_000
     ) -> AsyncIterator[list[tuple[str, TurnRecord | CorruptSessionError]]]:
         """:meth:`entries` a batch at a time (about ``size`` turns), for readers in bounded
-        memory. Derived from :meth:`entries`; histories
-        that can list as they go (files, Redis lists) override it."""
+        memory. Derived from :meth:`entries`; histories that can list as they go (files, Redis
+        lists) override it."""
         entries = await self.entries()
         for start in range(0, len(entries), size):
             yield entries[start:start + size]
