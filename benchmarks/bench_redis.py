@@ -111,18 +111,8 @@ async def sequential(store: SessionStore, seconds: float, history: int | None = 
 async def concurrent(store: SessionStore, seconds: float, history: int | None = None) -> tuple[int, float]:
     """``CONVERSATIONS`` conversations at once, each sequential, for about ``seconds``."""
     bot = counting_bot(store, history)
-    deadline = time.perf_counter() + seconds
-
-    async def conversation(user: int) -> int:
-        sent = 0
-        while time.perf_counter() < deadline:
-            await bot.handle_request(body(user), "messenger")
-            sent += 1
-        return sent
-
-    started = time.perf_counter()
-    sent = await asyncio.gather(*(conversation(user) for user in range(CONVERSATIONS)))
-    elapsed = time.perf_counter() - started
+    sent, elapsed = await per_task(lambda user: bot.handle_request(body(user), "messenger"),
+                                   seconds, CONVERSATIONS)
     await expect_counts(store, {f"messenger:{user}": n for user, n in enumerate(sent)})
     return sum(sent), elapsed
 
@@ -145,7 +135,8 @@ async def get_set(client: aioredis.Redis, seconds: float) -> tuple[int, float]:
 
 async def gets(client: aioredis.Redis, seconds: float, tasks: int = 1) -> tuple[int, float]:
     """``GET``s, one after another in each of ``tasks`` tasks at once."""
-    return await calls(lambda task: client.get("bench:raw"), seconds, tasks)
+    done, elapsed = await per_task(lambda task: client.get("bench:raw"), seconds, tasks)
+    return sum(done), elapsed
 
 
 # The write script's work inside Redis is not what a ceiling measures: a stand-in of its size
@@ -164,11 +155,13 @@ async def writes(store: RedisSessionStore, seconds: float, tasks: int) -> tuple[
     """Write-shaped ``EVALSHA``s through the store's own client from ``tasks`` tasks at once:
     the one call a busy session's event makes, with no event around it."""
     script = store.client.register_script(WRITE_LIKE)
-    return await calls(lambda task: script(write_keys(task), WRITE_ARGS), seconds, tasks)
+    done, elapsed = await per_task(lambda task: script(write_keys(task), WRITE_ARGS), seconds, tasks)
+    return sum(done), elapsed
 
 
-async def calls(call: Callable[[int], Awaitable[Any]], seconds: float, tasks: int) -> tuple[int, float]:
-    """``call(task)`` one after another in each of ``tasks`` tasks at once, for ``seconds``."""
+async def per_task(call: Callable[[int], Awaitable[Any]], seconds: float, tasks: int) -> tuple[list[int], float]:
+    """``call(task)`` one after another in each of ``tasks`` tasks at once, for ``seconds``:
+    how many calls each task made, and the seconds they took."""
     deadline = time.perf_counter() + seconds
 
     async def one_task(task: int) -> int:
@@ -180,7 +173,7 @@ async def calls(call: Callable[[int], Awaitable[Any]], seconds: float, tasks: in
 
     started = time.perf_counter()
     done = await asyncio.gather(*(one_task(task) for task in range(tasks)))
-    return sum(done), time.perf_counter() - started
+    return list(done), time.perf_counter() - started
 
 
 Run = Callable[[], Awaitable[tuple[int, float]]]

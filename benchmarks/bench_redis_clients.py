@@ -31,23 +31,14 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import redis.asyncio as aioredis
-from bench_redis import WRITE_ARGS, WRITE_LIKE, redis_server, write_keys
+from bench_redis import WRITE_ARGS, WRITE_LIKE, per_task, redis_server, write_keys
 
 
 async def rate(call: Callable[[int], Awaitable[Any]], tasks: int, seconds: float) -> tuple[float, float]:
     """Calls/s and CPU µs per call, with ``tasks`` tasks each making one call after another."""
-    deadline = time.perf_counter() + seconds
-
-    async def one(task: int) -> int:
-        done = 0
-        while time.perf_counter() < deadline:
-            await call(task)
-            done += 1
-        return done
-
-    cpu, started = time.process_time(), time.perf_counter()
-    done = sum(await asyncio.gather(*(one(task) for task in range(tasks))))
-    return done / (time.perf_counter() - started), (time.process_time() - cpu) / done * 1e6
+    cpu = time.process_time()
+    done, elapsed = await per_task(call, seconds, tasks)
+    return sum(done) / elapsed, (time.process_time() - cpu) / sum(done) * 1e6
 
 
 def redis_py_cases(port: int) -> dict[str, Any]:
